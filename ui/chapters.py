@@ -1,0 +1,98 @@
+"""Chapters as content: parse the narration Markdown files in ``assets/chapters`` (no Streamlit here).
+
+Format (one file per chapter)::
+
+    # Chapter title
+    <!-- chapter: id=why -->
+    Summary paragraph.
+
+    ## Step title
+    <!-- step: id=hook visual=live_classifier -->
+    Narration Markdown...
+    <!-- notes -->
+    Speaker notes (presenter mode only)...
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+CHAPTERS_DIR = Path(__file__).resolve().parents[1] / "assets" / "chapters"
+
+_MARKER = re.compile(r"^<!--\s*(chapter|step):\s*(.*?)\s*-->\s*$", re.MULTILINE)
+_NOTES = re.compile(r"^<!--\s*notes\s*-->\s*$", re.MULTILINE)
+_PAIR = re.compile(r"(\w+)=(\S+)")
+
+
+class ContentError(ValueError):
+    """A chapter file does not follow the format; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    title: str
+    visual: str
+    narration: str
+    notes: str
+
+
+@dataclass(frozen=True)
+class Chapter:
+    id: str
+    title: str
+    summary: str
+    steps: tuple[Step, ...]
+    source: str
+
+    def index_of(self, step_id: str) -> int:
+        return next((i for i, step in enumerate(self.steps) if step.id == step_id), 0)
+
+
+def _attributes(text: str) -> dict[str, str]:
+    return dict(_PAIR.findall(text))
+
+
+def parse_chapter(text: str, source: str = "<text>") -> Chapter:
+    title_match = re.search(r"^# (.+)$", text, re.MULTILINE)
+    chapter_marker = re.search(r"^<!--\s*chapter:\s*(.*?)\s*-->", text, re.MULTILINE)
+    if not title_match or not chapter_marker:
+        raise ContentError(f"{source}: needs a '# Title' line and a '<!-- chapter: id=... -->' marker.")
+    chapter_id = _attributes(chapter_marker.group(1)).get("id")
+    if not chapter_id:
+        raise ContentError(f"{source}: the chapter marker has no id=.")
+    sections = re.split(r"^## ", text, flags=re.MULTILINE)
+    summary = _MARKER.sub("", sections[0].replace(title_match.group(0), "", 1)).strip()
+    steps: list[Step] = []
+    for section in sections[1:]:
+        step_title, _, body = section.partition("\n")
+        marker = _MARKER.search(body)
+        if not marker or marker.group(1) != "step":
+            raise ContentError(f"{source}: step '{step_title.strip()}' has no '<!-- step: id=... visual=... -->' marker.")
+        attrs = _attributes(marker.group(2))
+        if "id" not in attrs or "visual" not in attrs:
+            raise ContentError(f"{source}: step '{step_title.strip()}' needs both id= and visual=.")
+        narration, notes = _split_notes(_MARKER.sub("", body, count=1))
+        steps.append(Step(attrs["id"], step_title.strip(), attrs["visual"], narration, notes))
+    if not steps:
+        raise ContentError(f"{source}: a chapter needs at least one '## Step' section.")
+    ids = [step.id for step in steps]
+    if len(set(ids)) != len(ids):
+        raise ContentError(f"{source}: step ids must be unique, got {ids}.")
+    return Chapter(chapter_id, title_match.group(1).strip(), summary, tuple(steps), source)
+
+
+def _split_notes(body: str) -> tuple[str, str]:
+    """Narration before the ``<!-- notes -->`` marker, speaker notes after it."""
+    parts = _NOTES.split(body, maxsplit=1)
+    return parts[0].strip(), (parts[1].strip() if len(parts) > 1 else "")
+
+
+@lru_cache(maxsize=None)
+def load_chapter(name: str, directory: Path = CHAPTERS_DIR) -> Chapter:
+    """Load ``assets/chapters/<name>.md`` (``name`` like ``01_why``)."""
+    path = Path(directory) / f"{name}.md"
+    return parse_chapter(path.read_text(encoding="utf-8"), source=path.name)

@@ -1,0 +1,62 @@
+"""The one frame every chapter is drawn in: title, step navigation, narration, the live visual, notes.
+
+A chapter is content (``assets/chapters/*.md``) plus visuals (``ui.visuals``): this file joins them.
+The current step is bound to the URL (``?step=convolution``), so a talk can deep-link to any step.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.chapters import Chapter, load_chapter
+from ui.visuals import VISUALS
+
+PRESENTER = "presenter_mode"
+
+
+def presenter_mode() -> bool:
+    return bool(st.session_state.get(PRESENTER, False))
+
+
+def _go(key: str, chapter: Chapter, delta: int) -> None:
+    index = chapter.index_of(st.session_state.get(key, chapter.steps[0].id)) + delta
+    st.session_state[key] = chapter.steps[max(0, min(index, len(chapter.steps) - 1))].id
+
+
+def render_chapter(name: str) -> None:
+    chapter = load_chapter(name)
+    key = "step"  # one URL parameter for every chapter: pages never render two chapters at once
+    ids = [step.id for step in chapter.steps]
+    if st.session_state.get(key) not in ids:
+        st.session_state[key] = ids[0]
+
+    st.title(chapter.title)
+    st.caption(chapter.summary)
+    titles = {step.id: f"{i + 1}. {step.title}" for i, step in enumerate(chapter.steps)}
+    nav, prev_col, next_col = st.columns([8, 1, 1], vertical_alignment="bottom")
+    with nav:
+        st.segmented_control(
+            "Step", ids, format_func=titles.get, key=key, required=True, bind="query-params",
+            label_visibility="collapsed",
+        )
+    index = chapter.index_of(st.session_state[key])
+    prev_col.button("←", key="prev_step", help="Previous step (← key)", on_click=_go, args=(key, chapter, -1),
+                    disabled=index == 0, shortcut="Left", width="stretch")
+    next_col.button("→", key="next_step", help="Next step (→ key)", on_click=_go, args=(key, chapter, 1),
+                    disabled=index == len(ids) - 1, shortcut="Right", width="stretch")
+
+    step = chapter.steps[index]
+    text_col, visual_col = st.columns([2, 3], gap="large")
+    with text_col:
+        st.subheader(step.title)
+        st.markdown(step.narration)
+        if presenter_mode() and step.notes:
+            with st.container(border=True):
+                st.markdown("**Speaker notes**")
+                st.markdown(step.notes)
+    with visual_col:
+        visual = VISUALS.get(step.visual)
+        if visual is None:
+            st.error(f"This step asks for a visual named '{step.visual}', which does not exist.")
+        else:
+            visual()

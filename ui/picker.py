@@ -1,0 +1,129 @@
+"""Choose the picture every chapter looks at: a sample (drawn, or a photo fetched on first use) or an upload.
+
+The choice and the uploaded bytes live in ``st.session_state``, so they survive reruns and page changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from interp.download import is_offline
+from interp.errors import InterpError
+from interp.intake import IntakeResult
+from interp.samples import Sample, is_cached, load_catalog, sample_bytes
+from ui.resources import digest, intake
+
+UPLOAD = "__upload__"
+STATE = "picture"  # session_state key: {"choice": sample id or UPLOAD, "upload": (name, bytes) or None}
+UPLOAD_TYPES = sorted({"jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"})
+
+
+@st.cache_data(show_spinner=False, max_entries=1)
+def samples() -> list[Sample]:
+    return load_catalog()
+
+
+@st.cache_data(show_spinner="Fetching the sample photo ...", max_entries=16)
+def _sample_data(sample_id: str) -> bytes:
+    sample = next(s for s in samples() if s.id == sample_id)
+    return sample_bytes(sample)
+
+
+def _state() -> dict:
+    if STATE not in st.session_state:
+        # The first sample that can be shown now: offline, skip photos that were never downloaded.
+        first = next((s.id for s in samples() if is_cached(s) or not is_offline()), samples()[0].id)
+        st.session_state[STATE] = {"choice": first, "upload": None}
+    return st.session_state[STATE]
+
+
+def _on_upload(key: str) -> None:
+    uploaded = st.session_state.get(f"{key}_upload")
+    if uploaded is not None:  # removing the file from the widget keeps the last upload available
+        _state()["upload"] = (uploaded.name, uploaded.getvalue())
+        _state()["choice"] = st.session_state[f"{key}_choice"] = UPLOAD
+
+
+def _on_choice(key: str) -> None:
+    _state()["choice"] = st.session_state[f"{key}_choice"]
+
+
+def picture_picker(key: str = "picker") -> Picture | None:
+    """The picker widgets and the chosen picture as model input; ``None`` (with a message) if it cannot be read."""
+    state = _state()
+    catalogue = {s.id: s for s in samples()}
+    options = list(catalogue) + ([UPLOAD] if state["upload"] else [])
+    if state["choice"] not in options:
+        state["choice"] = options[0]
+    st.session_state[f"{key}_choice"] = state["choice"]  # the widget shows the shared choice on every page
+
+    def label(option: str) -> str:
+        if option == UPLOAD:
+            return f"Your upload: {state['upload'][0]}"
+        sample = catalogue[option]
+        return sample.title + ("" if is_cached(sample) else " (downloads on first use)")
+
+    left, right = st.columns([1, 1])
+    left.selectbox("Picture", options, format_func=label, key=f"{key}_choice", on_change=_on_choice, args=(key,))
+    right.file_uploader(
+        "Or upload your own",
+        type=UPLOAD_TYPES,
+        key=f"{key}_upload",
+        on_change=_on_upload,
+        args=(key,),
+        help="JPEG, PNG, WebP, BMP, TIFF or GIF; large photos are scaled down.",
+    )
+    return current_picture()
+
+
+@dataclass(frozen=True)
+class Picture:
+    key: str  # digest of the file's bytes: the cache key for everything computed from it
+    name: str
+    image: IntakeResult
+
+    @property
+    def tensor(self):
+        return self.image.tensor
+
+    @property
+    def display(self):
+        return self.image.display
+
+
+def current_picture() -> Picture | None:
+    """The chosen picture, read and cached; shows a message and returns ``None`` if it cannot be had."""
+    state = _state()
+    if state["choice"] == UPLOAD and state["upload"]:
+        name, data = state["upload"]
+    else:
+        sample = next((s for s in samples() if s.id == state["choice"]), samples()[0])
+        name = sample.title
+        try:
+            data = _sample_data(sample.id)
+        except InterpError as error:
+            # Offline or unreachable: say so, and carry on with a drawn sample so the chapter still works.
+            fallback = next(s for s in samples() if s.kind == "generated")
+            st.warning(f"{error} Showing '{fallback.title}' instead.")
+            state["choice"] = fallback.id
+            name, data = fallback.title, _sample_data(fallback.id)
+    try:
+        key = digest(data)
+        return Picture(key, name, intake(key, data))
+    except InterpError as error:
+        st.error(f"**{name} cannot be used.** {error}")
+        return None
+
+
+def credit_line() -> str | None:
+    """Credit and licence of the chosen sample photo (shown under it), or ``None`` for uploads."""
+    state = _state()
+    sample = next((s for s in samples() if s.id == state["choice"]), None)
+    if sample is None:
+        return None
+    if sample.kind == "generated":
+        return f"{sample.title}: {sample.credit}, {sample.licence}"
+    return f"{sample.title}: photo by {sample.credit}, [{sample.licence}]({sample.licence_url}), [source]({sample.source_page})"
+

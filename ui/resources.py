@@ -1,0 +1,81 @@
+"""The model, labels and images as cached, shared resources for every page.
+
+One model instance serves every browser session (``st.cache_resource``); it is safe because
+``interp`` keeps activation capture local to each call. Missing weights never raise into a page:
+``require_model`` shows what is missing and how to fix it, and returns ``None``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from interp import weights
+from interp.device import describe
+from interp.errors import InterpError
+from interp.intake import IntakeResult, load_image
+from interp.labels import Labels
+from interp.loading import load_labels, load_model
+from interp.model import InceptionV1
+
+
+@st.cache_resource(show_spinner=False, max_entries=1)
+def _load() -> tuple[InceptionV1, Labels]:
+    return load_model(), load_labels()
+
+
+def weights_ready() -> bool:
+    """Both files on disk already (no download needed)."""
+    report = weights.status()
+    return report["weights"]["found"] and report["labels"]["found"]
+
+
+def _download_missing() -> None:
+    """Fetch whatever is missing into the cache, with a progress bar (raises WeightsUnavailable)."""
+    for resource in weights.RESOURCES:
+        if weights.locate(resource) is not None:
+            continue
+        bar = st.progress(0.0, text=f"Downloading {resource.what} ...")
+
+        def report(done: int, total: int | None, bar=bar, resource=resource) -> None:
+            fraction = min(done / total, 1.0) if total else 0.0
+            bar.progress(fraction, text=f"Downloading {resource.what}: {done / 1e6:.1f} MB")
+
+        weights.resolve(resource, progress=report)
+        bar.empty()
+
+
+def require_model() -> tuple[InceptionV1, Labels] | None:
+    """The shared model and labels, downloading them first if needed; ``None`` (with a message) if impossible."""
+    try:
+        if not weights_ready():
+            _download_missing()
+        with st.spinner("Loading InceptionV1 ..."):
+            return _load()
+    except InterpError as error:
+        st.warning("**The live model is not available here**, so this part cannot run. The narration still works.")
+        with st.expander("What is missing and how to fix it", expanded=True):
+            st.code(str(error), language=None)
+        return None
+
+
+def model_status() -> dict:
+    """For the sidebar: weights status without downloading, and the device if the model is loaded."""
+    report = weights.status()
+    report["ready"] = report["weights"]["found"] and report["labels"]["found"]
+    return report
+
+
+def device_label(model: InceptionV1) -> str:
+    return describe(next(model.parameters()).device)
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+@st.cache_data(show_spinner=False, max_entries=24)
+def intake(key: str, _data: bytes, size: int = 224, fit: str = "crop") -> IntakeResult:
+    """``interp.intake.load_image`` cached by the bytes' digest ``key`` (the bytes themselves are not hashed)."""
+    return load_image(_data, size=size, fit=fit)

@@ -1,0 +1,24 @@
+"""The tour's chapters and tool pages: the one list the router and the "plan of the tour" both read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Stop:
+    title: str
+    icon: str
+    blurb: str
+    page: str | None  # script under pages/, or None while the chapter is still being built
+    url_path: str | None = None
+
+
+TOUR: tuple[Stop, ...] = (
+    Stop("Why look inside?", ":material/visibility:", "A network that works, and why that is not enough.", "pages/01_why.py", "why"),
+    Stop("How a CNN sees", ":material/layers:", "Layers, channels, convolutions and activations on your picture.", "pages/02_cnn.py", "cnn"),
+    Stop("What does a neuron want?", ":material/psychology:", "Feature visualization by optimisation versus dataset examples.", None),
+    Stop("Circuits", ":material/hub:", "Curve detectors from earlier curves; a car from windows, body and wheels; dog heads in any pose.", None),
+    Stop("Why it is hard", ":material/blur_on:", "Polysemantic neurons such as 4e:55, and superposition.", None),
+    Stop("What came next", ":material/auto_awesome:", "Sparse autoencoders: finding features the neurons smear together.", None),
+)

@@ -1,0 +1,210 @@
+"""Visuals of chapter 2, "How a CNN sees"."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch.nn.functional as F
+from PIL import ImageDraw
+
+from interp.catalogue import load_catalogue
+from interp.intake import tensor_to_pil
+from interp.layers import BRANCHES, LAYERS, MAIN_LAYERS, Unit
+from interp.model import to_network_input
+from interp.render import colorize, enlarge, filter_image, overlay
+from ui.analysis import class_probabilities, main_activations, predictions
+from ui.visuals.common import picture_and_model, prediction_chart, show_picture
+
+_SIZE_COLOURS = {112: "#9ecae1", 56: "#6baed6", 28: "#4292c6", 14: "#2171b5", 7: "#08519c", 1: "#e4572e"}
+_BRANCH_COLOURS = dict(zip(BRANCHES, ("#f4d35e", "#ee964b", "#e4572e", "#7f7f7f")))
+DIAGRAM_LAYERS = (*MAIN_LAYERS, "logits")
+
+
+def architecture_figure(selected: str | None) -> go.Figure:
+    """InceptionV1 as a row of boxes: height grows with channels, colour darkens as space shrinks.
+
+    Inception blocks are split into their four branches in channel order; click any box for details.
+    """
+    fig = go.Figure()
+    xs, ys, names, hover = [], [], [], []
+    for i, name in enumerate(DIAGRAM_LAYERS):
+        info = LAYERS[name]
+        height = np.sqrt(info.channels) / np.sqrt(1024) * 2.0
+        x0, x1 = i - 0.38, i + 0.38
+        line = dict(color="#111", width=3) if name == selected else dict(width=0)
+        if info.kind == "block":
+            bottom = -height / 2
+            for branch in BRANCHES:
+                part = LAYERS[f"{name}_{branch}"]
+                h = height * part.channels / info.channels
+                fig.add_shape(type="rect", x0=x0, x1=x1, y0=bottom, y1=bottom + h, line_width=0,
+                              fillcolor=_BRANCH_COLOURS[branch])
+                bottom += h
+            fig.add_shape(type="rect", x0=x0, x1=x1, y0=-height / 2, y1=height / 2, line=line)
+        else:
+            fig.add_shape(type="rect", x0=x0, x1=x1, y0=-height / 2, y1=height / 2, line=line,
+                          fillcolor=_SIZE_COLOURS[info.size_at_224])
+        xs.append(i)
+        ys.append(height / 2 + 0.12)
+        names.append(name)
+        hover.append(f"<b>{name}</b><br>{info.channels} channels<br>{info.size_at_224} x {info.size_at_224} at 224 px")
+        fig.add_annotation(x=i, y=-height / 2 - 0.08, text=name.replace("mixed", ""), showarrow=False,
+                           yanchor="top", font=dict(size=12))
+        fig.add_annotation(x=i, y=-1.25, text=f"{info.size_at_224}px", showarrow=False, font=dict(size=10, color="#666"))
+    fig.add_trace(go.Scatter(
+        x=xs, y=ys, mode="markers", customdata=names, hovertext=hover, hoverinfo="text",
+        marker=dict(size=16, color=["#111" if n == selected else "#bbb" for n in names], symbol="triangle-down"),
+        showlegend=False,
+    ))
+    for branch, colour in _BRANCH_COLOURS.items():
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"{branch} branch",
+                                 marker=dict(size=12, color=colour, symbol="square")))
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=10, b=10), clickmode="event+select",
+                      xaxis=dict(visible=False, range=[-0.6, len(DIAGRAM_LAYERS) - 0.4]),
+                      yaxis=dict(visible=False, range=[-1.4, 1.3]), dragmode=False,
+                      legend=dict(orientation="h", yanchor="bottom", y=0.98, x=0))
+    return fig
+
+
+def architecture_diagram() -> None:
+    selected = st.session_state.setdefault("arch_selected", "mixed3b")
+    event = st.plotly_chart(architecture_figure(selected), key="arch_chart", on_select="rerun",
+                            selection_mode="points", config={"displayModeBar": False})
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    clicked = next((p.get("customdata") for p in points if p.get("customdata") in LAYERS), None)
+    if clicked and clicked != selected:
+        st.session_state["arch_selected"] = selected = clicked
+        st.rerun()
+    chosen = st.selectbox("Layer details", DIAGRAM_LAYERS, index=DIAGRAM_LAYERS.index(selected), key="arch_select",
+                          help="Click a triangle in the diagram, or pick a layer here.")
+    if chosen != selected:
+        st.session_state["arch_selected"] = selected = chosen
+        st.rerun()
+    _layer_details(selected)
+
+
+def _layer_details(name: str) -> None:
+    info = LAYERS[name]
+    a, b, c = st.columns(3)
+    a.metric("Channels", info.channels)
+    b.metric("Grid at 224 px", f"{info.size_at_224} x {info.size_at_224}")
+    c.metric("Numbers per picture", f"{info.channels * info.size_at_224 ** 2:,}")
+    if info.kind == "block":
+        rows = []
+        for branch in BRANCHES:
+            part = LAYERS[f"{name}_{branch}"]
+            start, stop = part.channel_range
+            via = {"3x3": f"1x1 bottleneck to {LAYERS[f'{name}_3x3_bottleneck'].channels}, then 3x3 conv",
+                   "5x5": f"1x1 bottleneck to {LAYERS[f'{name}_5x5_bottleneck'].channels}, then 5x5 conv",
+                   "pool_reduce": "3x3 max-pool, then 1x1 conv", "1x1": "1x1 conv"}[branch]
+            rows.append({"branch": branch, "channels": f"{start}-{stop - 1}", "count": part.channels, "how": via})
+        st.dataframe(rows, hide_index=True, width="stretch")
+    families = load_catalogue().families_in(name)
+    if families:
+        st.markdown("**Named in the circuits thread:** " + "; ".join(
+            f"{f.name} ({len(f.channels)} channels, e.g. {', '.join(str(c) for c in f.channels[:4])})" for f in families))
+
+
+def convolution_demo() -> None:
+    picture, loaded = picture_and_model("conv")
+    if picture is None or loaded is None:
+        return
+    model, _ = loaded
+    families = {c: f.name for f in load_catalogue().families_in("conv2d0") for c in f.channels}
+    channel = st.selectbox("Filter (a conv2d0 channel)", range(64), index=9, key="conv_filter",
+                           format_func=lambda c: f"conv2d0:{c}" + (f" · {families[c]}" if c in families else ""))
+    weight = model.conv2d0_pre_relu_conv.weight[channel].detach().float().cpu()
+    bias = float(model.conv2d0_pre_relu_conv.bias[channel])
+    act = main_activations(picture.key, picture.tensor)["conv2d0"][channel]
+    grid = act.shape[0]
+    col_y, col_x = st.columns(2)
+    y = col_y.slider("Row of the output grid", 0, grid - 1, grid // 2, key="conv_y")
+    x = col_x.slider("Column of the output grid", 0, grid - 1, grid // 2, key="conv_x")
+
+    # The same multiply-and-add by hand: a 7 x 7 window, stride 2, TF "same" padding (2 before, 3 after).
+    padded = F.pad(to_network_input(picture.tensor[0]), (2, 3, 2, 3))
+    patch = padded[:, 2 * y: 2 * y + 7, 2 * x: 2 * x + 7]
+    by_hand = float((patch * weight).sum()) + bias
+    side = picture.display.size[0]
+    scale = side / picture.tensor.shape[-1]
+    box = (max(0, (2 * y - 2) * scale), max(0, (2 * x - 2) * scale))
+    with_box = picture.display.copy()
+    ImageDraw.Draw(with_box).rectangle((box[1], box[0], box[1] + 7 * scale, box[0] + 7 * scale), outline=(255, 220, 0), width=3)
+    cols = st.columns(4)
+    cols[0].image(with_box, caption="The picture; the yellow square is the 7 x 7 window", width="stretch")
+    shown_patch = ((patch + 117) / 255).clamp(0, 1)
+    cols[1].image(enlarge(tensor_to_pil(shown_patch), 168), caption="What the filter sees there", width="stretch")
+    cols[2].image(filter_image(weight, 24), caption=f"The filter conv2d0:{channel} (grey = 0)", width="stretch")
+    marked = colorize(act).resize((grid * 3, grid * 3))
+    ImageDraw.Draw(marked).rectangle((x * 3 - 2, y * 3 - 2, x * 3 + 4, y * 3 + 4), outline=(0, 255, 255), width=2)
+    cols[3].image(marked, caption=f"The activation map ({grid} x {grid}); cyan = this position", width="stretch")
+    st.markdown(
+        f"Multiply each of the 147 pixel values by its weight, add them up and the bias: **{by_hand:,.1f}**. "
+        f"ReLU keeps positives: **{max(by_hand, 0.0):,.1f}**. The network itself computed **{act[y, x]:,.1f}** here."
+    )
+
+
+def channel_maps() -> None:
+    picture, loaded = picture_and_model("channels")
+    if picture is None or loaded is None:
+        return
+    acts = main_activations(picture.key, picture.tensor)
+    left, right = st.columns([2, 1])
+    layer = left.select_slider("Layer", MAIN_LAYERS, value="mixed3b", key="channels_layer")
+    count = right.slider("Channels", 4, 16, 8, step=4, key="channels_count")
+    act = acts[layer]
+    means = act.mean(axis=(1, 2))
+    order = np.argsort(-means)[:count]
+    st.caption(f"{layer}: {act.shape[0]} channels on a {act.shape[1]} x {act.shape[2]} grid. "
+               f"{int((act.max(axis=(1, 2)) > 0).sum())} of them fire somewhere on this picture; the strongest by mean:")
+    catalogue = load_catalogue()
+    for row in range(0, count, 4):
+        cols = st.columns(4)
+        for col, channel in zip(cols, order[row: row + 4]):
+            family = catalogue.family_of(Unit(layer, int(channel)))
+            caption = f"{layer}:{channel} · mean {means[channel]:.1f}" + (f" · {family.name}" if family else "")
+            col.image(overlay(picture.display, act[channel]), caption=caption, width="stretch")
+
+
+def depth_progression() -> None:
+    picture, loaded = picture_and_model("depth")
+    if picture is None or loaded is None:
+        return
+    acts = main_activations(picture.key, picture.tensor)
+    layers = ("conv2d0", "conv2d2", "mixed3a", "mixed3b", "mixed4a", "mixed4c", "mixed4e", "mixed5b")
+    cols = st.columns(4)
+    for i, layer in enumerate(layers):
+        act = acts[layer]
+        channel = int(np.argmax(act.mean(axis=(1, 2))))
+        with cols[i % 4]:
+            st.image(overlay(picture.display, act[channel]), width="stretch",
+                     caption=f"{layer}:{channel} · grid {act.shape[1]} x {act.shape[2]}")
+    st.caption("Each tile: the channel with the highest mean activation in that layer. Deeper layers see coarser grids, "
+               "but each position there summarises a larger part of the picture.")
+
+
+def predictions_step() -> None:
+    picture, loaded = picture_and_model("guess")
+    if picture is None or loaded is None:
+        return
+    _, labels = loaded
+    left, right = st.columns([1, 2])
+    with left:
+        show_picture(picture)
+    with right:
+        st.plotly_chart(prediction_chart(predictions(picture.key, picture.tensor)), key="guess_chart")
+    logits = main_activations(picture.key, picture.tensor)["logits"]
+    probs = class_probabilities(picture.key, picture.tensor)
+    top = [i for i in np.argsort(-logits) if labels.is_real(int(i))][:10]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=[labels.name(int(i)) for i in top], y=[float(logits[i]) for i in top], name="logit (score)",
+                         marker_color="#3d5a80"))
+    fig.add_trace(go.Bar(x=[labels.name(int(i)) for i in top], y=[float(probs[i]) * 100 for i in top],
+                         name="probability (%)", marker_color="#e4572e", yaxis="y2"))
+    fig.update_layout(height=300, barmode="group", margin=dict(l=10, r=10, t=30, b=10),
+                      title="Scores before and after softmax: small gaps in score become large gaps in probability",
+                      yaxis=dict(title="logit"), yaxis2=dict(title="%", overlaying="y", side="right", range=[0, 100]),
+                      legend=dict(orientation="h", y=-0.35))
+    st.plotly_chart(fig, key="softmax_chart")
+
