@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.sidebar import render_sidebar
+from ui.sidebar import fill_model_status, render_sidebar
 from ui.tour import TOUR
 
 st.set_page_config(page_title="Inside InceptionV1", page_icon=":material/visibility:", layout="wide")
@@ -14,5 +14,6 @@ pages = [
     for i, stop in enumerate(s for s in TOUR if s.page)
 ]
 page = st.navigation({"The tour": pages})
-render_sidebar()
+status_slot = render_sidebar()
 page.run()
+fill_model_status(status_slot)  # after the page, so it can report the device of a model the page loaded

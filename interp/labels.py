@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from interp.errors import WeightsUnavailable
@@ -24,9 +25,9 @@ class Labels:
     def is_real(self, index: int) -> bool:
         return 0 <= index < len(self.names) and self.names[index] is not None
 
-    @property
-    def real_indices(self) -> list[int]:
-        return [i for i, name in enumerate(self.names) if name is not None]
+    @cached_property
+    def real_indices(self) -> tuple[int, ...]:
+        return tuple(i for i, name in enumerate(self.names) if name is not None)
 
     def find(self, text: str) -> list[int]:
         """Indices whose label contains ``text`` (case-insensitive), for search boxes."""

@@ -31,7 +31,7 @@ def top_predictions(probs: torch.Tensor, labels: Labels, top: int = 5) -> list[P
     """The ``top`` most probable real classes of one probability vector (dummy classes skipped)."""
     probs = probs.reshape(-1).clone()
     real = torch.zeros_like(probs, dtype=torch.bool)
-    real[labels.real_indices] = True
+    real[list(labels.real_indices)] = True
     probs[~real] = -1.0
     values, indices = probs.topk(max(0, min(top, int(real.sum()))))
     return [Prediction(int(i), labels.name(int(i)), float(v)) for v, i in zip(values, indices)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.chapters import Chapter, load_chapter
-from ui.visuals import VISUALS
+from ui.visuals import VISUALS, render_visual
 
 PRESENTER = "presenter_mode"
 
@@ -55,8 +55,7 @@ def render_chapter(name: str) -> None:
                 st.markdown("**Speaker notes**")
                 st.markdown(step.notes)
     with visual_col:
-        visual = VISUALS.get(step.visual)
-        if visual is None:
+        if step.visual not in VISUALS:
             st.error(f"This step asks for a visual named '{step.visual}', which does not exist.")
         else:
-            visual()
+            render_visual(step.visual)

@@ -20,9 +20,18 @@ from interp.loading import load_labels, load_model
 from interp.model import InceptionV1
 
 
+_loaded_device: list[str] = []  # set once the shared model exists, for the sidebar
+
+
 @st.cache_resource(show_spinner=False, max_entries=1)
 def _load() -> tuple[InceptionV1, Labels]:
-    return load_model(), load_labels()
+    model = load_model()
+    _loaded_device[:] = [describe(next(model.parameters()).device)]
+    return model, load_labels()
+
+
+def loaded_device() -> str | None:
+    return _loaded_device[0] if _loaded_device else None
 
 
 def weights_ready() -> bool:
@@ -58,17 +67,6 @@ def require_model() -> tuple[InceptionV1, Labels] | None:
         with st.expander("What is missing and how to fix it", expanded=True):
             st.code(str(error), language=None)
         return None
-
-
-def model_status() -> dict:
-    """For the sidebar: weights status without downloading, and the device if the model is loaded."""
-    report = weights.status()
-    report["ready"] = report["weights"]["found"] and report["labels"]["found"]
-    return report
-
-
-def device_label(model: InceptionV1) -> str:
-    return describe(next(model.parameters()).device)
 
 
 def digest(data: bytes) -> str:

@@ -1,42 +1,45 @@
-"""The sidebar every page shares: model and weights status, device, presenter mode."""
+"""The sidebar every page shares: presenter mode, model and weights status, device.
+
+Imports no PyTorch: the status comes from the weights files on disk, the device from the model only once
+some page has loaded it.
+"""
 
 from __future__ import annotations
+
+import sys
 
 import streamlit as st
 
 from interp import weights
 from ui.frame import PRESENTER
-from ui.resources import _load, model_status
 
 
-def render_sidebar() -> None:
+def render_sidebar():
+    """Draw the settings; returns the slot that :func:`fill_model_status` fills after the page ran."""
     with st.sidebar:
         st.toggle("Presenter mode", key=PRESENTER, help="Show speaker notes under each step's narration.")
-        status = model_status()
-        with st.expander("Model", expanded=not status["ready"]):
-            if status["ready"]:
-                source = status["weights"]["source"]
-                st.markdown(f":green[●] **InceptionV1 weights ready** (from {source})")
-                if _loaded_device():
-                    st.caption(f"Running on {_loaded_device()}")
-                else:
-                    st.caption("Loads on first use.")
-            elif status["offline"]:
+        return st.empty()
+
+
+def fill_model_status(slot) -> None:
+    report = weights.status()
+    ready = report["weights"]["found"] and report["labels"]["found"]
+    with slot.container():
+        with st.expander("Model", expanded=not ready):
+            if ready:
+                st.markdown(f":green[●] **InceptionV1 weights ready** (from {report['weights']['source']})")
+                device = _loaded_device()
+                st.caption(f"Running on {device}." if device else "The model loads on first use.")
+            elif report["offline"]:
                 st.markdown(":orange[●] **No weights, and offline mode is on**")
                 st.caption(weights.missing_help(weights.WEIGHTS))
             else:
                 st.markdown(":orange[●] **Weights not downloaded yet**")
-                st.caption(f"About 28 MB from {weights.WEIGHTS_URL}, fetched into {status['cache_dir']} when a live part first needs it. "
-                           "Or set INTERP_WEIGHTS_DIR to a folder that has inception5h.pth.")
+                st.caption(f"About 28 MB from {weights.WEIGHTS_URL}, fetched into {report['cache_dir']} when a live "
+                           "part first needs it. Or set INTERP_WEIGHTS_DIR to a folder that has inception5h.pth.")
 
 
 def _loaded_device() -> str | None:
-    """The device of the cached model, without loading it if it is not loaded yet."""
-    from ui.resources import device_label
-
-    try:
-        if st.session_state.get("_model_loaded"):
-            return device_label(_load()[0])
-    except Exception:
-        return None
-    return None
+    """The device of the shared model if a page has loaded it; never loads it (or PyTorch) itself."""
+    resources = sys.modules.get("ui.resources")
+    return resources.loaded_device() if resources else None

@@ -1,0 +1,67 @@
+"""Shared fixtures: the reference weights and test images from ../shared (or the env), never a download.
+
+Every test runs with ``INTERP_OFFLINE=1`` and a private ``INTERP_CACHE_DIR`` (tests that exercise downloads
+switch offline mode off themselves and talk only to a server on 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def _weights_dir() -> Path:
+    return Path(os.environ.get("INTERP_WEIGHTS_DIR") or SHARED / "weights")
+
+
+def _images_dir() -> Path:
+    return Path(os.environ.get("INTERP_TEST_IMAGES") or SHARED / "images")
+
+
+@pytest.fixture(autouse=True)
+def _no_downloads_and_private_cache(monkeypatch, tmp_path_factory):
+    monkeypatch.setenv("INTERP_OFFLINE", "1")
+    monkeypatch.setenv("INTERP_CACHE_DIR", str(tmp_path_factory.mktemp("interp-cache")))
+
+
+@pytest.fixture(scope="session")
+def weights_dir() -> Path:
+    folder = _weights_dir()
+    if not (folder / "inception5h.pth").is_file() or not (folder / "inception5h_labels.txt").is_file():
+        pytest.skip(f"real weights not found in {folder}: set INTERP_WEIGHTS_DIR to a folder with inception5h.pth "
+                    "and inception5h_labels.txt to run the real-weight tests")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def dalmatian_path() -> Path:
+    path = _images_dir() / "dalmatian.jpg"
+    if not path.is_file():
+        pytest.skip(f"test photo not found at {path}: set INTERP_TEST_IMAGES to the folder holding dalmatian.jpg")
+    return path
+
+
+@pytest.fixture(scope="session")
+def model(weights_dir):
+    from interp.loading import load_model
+
+    return load_model(weights_dir, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def labels(weights_dir):
+    from interp.loading import load_labels
+
+    return load_labels(weights_dir)
+
+
+@pytest.fixture(scope="session")
+def dalmatian(dalmatian_path):
+    from interp.intake import load_image
+
+    return load_image(dalmatian_path)

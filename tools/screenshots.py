@@ -1,0 +1,509 @@
+"""Look at the app as a user would: start it, open every chapter step in headless Chromium, screenshot each.
+
+    python tools/screenshots.py --out /tmp/shots                      # every step of every chapter
+    python tools/screenshots.py --out /tmp/shots --steps first --also "cnn?step=convolution"
+    python tools/screenshots.py --out /tmp/shots --env INTERP_WEIGHTS_DIR=/work/shared/weights --presenter
+    python tools/screenshots.py --out /tmp/shots --upload ~/photo.jpg --pages why
+
+What it does:
+
+1. starts ``streamlit run app.py`` (headless, a free port, no file watcher) from the repository root, with the
+   ``--env`` variables added, and waits for ``/_stcore/health``;
+2. opens headless Chromium through Playwright (``--chromium``, default ``/usr/bin/chromium``; this tool never
+   downloads a browser);
+3. for every page and step (read from ``assets/chapters/*.md``), loads ``/<page>?step=<id>``, waits until
+   Streamlit has finished running and the network is idle, lets images and plots settle, and writes a
+   full-page screenshot ``<out>/<page>-<nn>-<step>.png``;
+4. records tracebacks shown in the page (``stException``), error/warning boxes, and browser console errors;
+5. stops the server (also after an error) and prints a summary; ``<out>/report.json`` has the same, and
+   ``<out>/server.log`` the server's output.
+
+Timing: "app start to first chapter" is from launching the server process to the first chapter's title being
+visible in the browser ("... fully rendered" is until its first step has finished running).
+
+Every URL load is a fresh browser session (new Streamlit session state), so ``--presenter`` switches the
+sidebar's "Presenter mode" on after each load, and ``--upload`` is applied to the first page's first step and
+shot as ``<page>-<nn>-<step>-upload.png``. With ``--navigate click`` the tool instead loads one URL and then
+moves by clicking the step buttons and the sidebar's page links, in one session: the presenter toggle is switched
+once and an upload carries through every later step (this also exercises the in-app navigation).
+
+Exit status: 0 when every screenshot was written and no page showed a traceback, 1 otherwise, 2 if the app
+did not start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS_DIR = ROOT / "assets" / "chapters"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+
+# Evaluated in the page: is the Streamlit script done, and is nothing still spinning?
+_APP_STATE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const status = document.querySelector('[data-testid="stStatusWidget"]');
+  const visible = (el) => !!el && !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+  return {
+    script: app ? app.getAttribute('data-test-script-state') : null,
+    connection: app ? app.getAttribute('data-test-connection-state') : null,
+    running: visible(status) && /running/i.test(status.innerText + ' ' + (status.getAttribute('aria-label') || '')),
+    spinners: Array.from(document.querySelectorAll('[data-testid="stSpinner"]')).filter(visible).length,
+    skeletons: Array.from(document.querySelectorAll('[data-testid="stSkeleton"]')).filter(visible).length,
+  };
+}"""
+
+# The tallest scrolling area: Streamlit scrolls inside its own containers, not the document.
+_CONTENT_HEIGHT_JS = """() => {
+  let h = document.documentElement.scrollHeight;
+  for (const sel of ['[data-testid="stMain"]', '[data-testid="stAppViewContainer"]',
+                     '[data-testid="stMainBlockContainer"]', '[data-testid="stSidebarContent"]',
+                     '[data-testid="stAppScrollToBottomContainer"]']) {
+    for (const el of document.querySelectorAll(sel)) h = Math.max(h, el.scrollHeight);
+  }
+  return h;
+}"""
+
+
+# ---------------------------------------------------------------------------------------------- chapters
+
+
+@dataclass(frozen=True)
+class PageSteps:
+    url_path: str
+    chapter: str  # e.g. "01_why"
+    title: str
+    steps: tuple[tuple[str, str], ...]  # (id, title)
+
+
+def _chapter_for(url_path: str) -> str:
+    """``why`` -> ``01_why``: from ``ui.tour`` (page script ``pages/01_why.py``), else by file name."""
+    try:
+        sys.path.insert(0, str(ROOT))
+        from ui.tour import TOUR  # noqa: PLC0415 (no Streamlit import there)
+
+        for stop in TOUR:
+            if stop.page and stop.url_path == url_path:
+                return Path(stop.page).stem
+    except Exception:  # noqa: BLE001 (fall back to the file names)
+        pass
+    matches = sorted(CHAPTERS_DIR.glob(f"*_{url_path}.md"))
+    if not matches:
+        raise SystemExit(f"No chapter file for page '{url_path}' in {CHAPTERS_DIR}.")
+    return matches[0].stem
+
+
+def load_page_steps(url_path: str) -> PageSteps:
+    chapter = _chapter_for(url_path)
+    try:
+        from ui.chapters import load_chapter  # noqa: PLC0415
+
+        loaded = load_chapter(chapter)
+        return PageSteps(url_path, chapter, loaded.title, tuple((s.id, s.title) for s in loaded.steps))
+    except ImportError:
+        text = (CHAPTERS_DIR / f"{chapter}.md").read_text(encoding="utf-8")
+        title = re.search(r"^# (.+)$", text, re.MULTILINE)
+        steps = re.findall(r"^## (.+)\n<!--\s*step:.*?\bid=(\S+)", text, re.MULTILINE)
+        return PageSteps(url_path, chapter, title.group(1).strip() if title else "",
+                         tuple((sid, stitle.strip()) for stitle, sid in steps))
+
+
+# ---------------------------------------------------------------------------------------------- server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(python: str, port: int, env_pairs: list[str], log_path: Path) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    for pair in env_pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--env wants KEY=VALUE, got '{pair}'.")
+        env[key] = value
+    cmd = [
+        python, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+        "--server.address", "127.0.0.1", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+    ]
+    log = open(log_path, "wb")  # noqa: SIM115 (closed with the process in stop_server)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc.log_file = log  # type: ignore[attr-defined]
+    return proc
+
+
+def wait_healthy(proc: subprocess.Popen, port: int, timeout: float) -> None:
+    url = f"http://127.0.0.1:{port}/_stcore/health"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with status {proc.returncode} before it was healthy.")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (localhost)
+                if response.read().decode().strip() == "ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer 'ok' within {timeout:.0f} s.")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)  # streamlit's clean shutdown
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    proc.log_file.close()  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------------------------- browser
+
+
+@dataclass
+class Shot:
+    file: str
+    url: str
+    seconds: float
+    settled: bool
+    exceptions: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+
+
+def wait_for_app(page, timeout: float, settle: float, stable_polls: int = 4) -> bool:
+    """Until the script is done and nothing spins (seen ``stable_polls`` times in a row), then ``settle`` s more.
+
+    Returns False if ``timeout`` ran out first (the caller still takes the screenshot).
+    """
+    deadline = time.monotonic() + timeout
+    try:
+        page.wait_for_load_state("networkidle", timeout=timeout * 1000)
+    except Exception:  # noqa: BLE001 (a long-polling request must not stop the run)
+        pass
+    stable = 0
+    settled = False
+    while time.monotonic() < deadline:
+        state = page.evaluate(_APP_STATE_JS)
+        idle = (state["script"] == "notRunning" and not state["running"]
+                and not state["spinners"] and not state["skeletons"])
+        stable = stable + 1 if idle else 0
+        if stable >= stable_polls:
+            settled = True
+            break
+        page.wait_for_timeout(200)
+    try:
+        page.wait_for_load_state("networkidle", timeout=max(1.0, deadline - time.monotonic()) * 1000)
+    except Exception:  # noqa: BLE001
+        pass
+    page.wait_for_timeout(settle * 1000)
+    return settled
+
+
+def full_page_screenshot(page, path: Path, width: int, height: int) -> None:
+    """Streamlit scrolls inside its own containers: grow the viewport to the content, shoot, restore."""
+    needed = int(page.evaluate(_CONTENT_HEIGHT_JS))
+    if needed > height:
+        page.set_viewport_size({"width": width, "height": min(needed, 20000)})
+        page.wait_for_timeout(500)
+        needed2 = int(page.evaluate(_CONTENT_HEIGHT_JS))  # layout may reflow with the taller viewport
+        if needed2 > needed:
+            page.set_viewport_size({"width": width, "height": min(needed2, 20000)})
+            page.wait_for_timeout(300)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": width, "height": height})
+
+
+def page_problems(page) -> tuple[list[str], list[str]]:
+    """(tracebacks shown in the page, texts of error/warning boxes)."""
+    exceptions = [el.inner_text().strip() for el in page.query_selector_all('[data-testid="stException"]')]
+    alerts = []
+    for el in page.query_selector_all('[data-testid="stAlert"]'):
+        if el.query_selector('[data-testid="stException"]'):
+            continue
+        kind = "alert"
+        for name in ("Error", "Warning", "Info", "Success"):
+            if el.query_selector(f'[data-testid="stAlertContent{name}"]'):
+                kind = name.lower()
+        if kind in ("error", "warning"):
+            alerts.append(f"{kind}: {' '.join(el.inner_text().split())}")
+    return exceptions, alerts
+
+
+def ensure_presenter(page, timeout: float, settle: float) -> bool:
+    """Switch the sidebar's "Presenter mode" on if it is off; True if it is on afterwards."""
+    toggle = page.get_by_role("checkbox", name="Presenter mode")
+    if toggle.count() == 0:  # sidebar collapsed (narrow viewport): open it
+        expand = page.locator('[data-testid="stExpandSidebarButton"], [data-testid="stSidebarCollapsedControl"] button')
+        if expand.count():
+            expand.first.click()
+            page.wait_for_timeout(500)
+    if toggle.count() == 0:
+        print("  ! no 'Presenter mode' switch found in the sidebar")
+        return False
+    if not toggle.first.is_checked():
+        # the input is visually hidden behind the styled switch: click its label
+        page.locator('[data-testid="stCheckbox"]', has_text="Presenter mode").first.locator("label").first.click()
+        page.wait_for_timeout(300)
+        wait_for_app(page, timeout, 0.2)
+    return toggle.first.is_checked()
+
+
+def upload_file(page, path: Path, timeout: float, settle: float) -> bool:
+    inputs = page.locator('input[type="file"]')
+    if inputs.count() == 0:
+        print("  ! --upload: this step has no file input")
+        return False
+    inputs.first.set_input_files(str(path))
+    try:
+        page.locator('[data-testid="stFileUploaderFile"]', has_text=path.name).first.wait_for(timeout=timeout * 1000)
+    except Exception:  # noqa: BLE001
+        print("  ! --upload: the uploaded file's name did not appear under the uploader")
+    page.wait_for_timeout(500)  # let the rerun the upload triggers begin
+    return wait_for_app(page, timeout, settle)
+
+
+def click_to(page, target: PageSteps, step_index: int, current_path: str | None, timeout: float) -> bool:
+    """In-app navigation: the sidebar's page link (if the page changes), then the step's segmented button."""
+    if current_path != target.url_path:
+        link = page.locator(f'[data-testid="stSidebarNavLink"][href$="/{target.url_path}"]')
+        if link.count() == 0:
+            return False
+        link.first.click()
+        try:
+            page.wait_for_url(re.compile(rf"/{re.escape(target.url_path)}(\?|$)"), timeout=timeout * 1000)
+        except Exception:  # noqa: BLE001
+            return False
+        page.wait_for_timeout(300)
+        wait_for_app(page, timeout, 0.2)
+    step_id, step_title = target.steps[step_index]
+    button = page.get_by_role("button", name=f"{step_index + 1}. {step_title}", exact=True)
+    if button.count() == 0:
+        return False
+    button.first.click()
+    try:
+        page.wait_for_url(re.compile(rf"[?&]step={re.escape(step_id)}(&|$)"), timeout=timeout * 1000)
+    except Exception:  # noqa: BLE001
+        if step_index != 0:  # step 0 may be left out of the URL when it is the default
+            return False
+    page.wait_for_timeout(300)
+    return True
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, type=Path, help="folder for the PNGs, report.json, server.log")
+    parser.add_argument("--pages", default="why,cnn", help="comma-separated url paths (default: why,cnn)")
+    parser.add_argument("--steps", choices=("all", "first"), default="all", help="every step, or each page's first")
+    parser.add_argument("--also", action="append", default=[], metavar="PAGE?step=ID",
+                        help="an extra page/step to shoot, e.g. 'cnn?step=convolution' (repeatable)")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", nargs="+",
+                        help="environment variable for the app (repeatable)")
+    parser.add_argument("--upload", type=Path, help="picture to set into the first page's file input")
+    parser.add_argument("--presenter", action="store_true", help="switch the sidebar's 'Presenter mode' on")
+    parser.add_argument("--navigate", choices=("goto", "click"), default="goto",
+                        help="load each step's URL (default), or click through in one session")
+    parser.add_argument("--width", type=int, default=1400)
+    parser.add_argument("--height", type=int, default=1000)
+    parser.add_argument("--settle", type=float, default=1.5, help="extra seconds after the app is idle (default 1.5)")
+    parser.add_argument("--step-timeout", type=float, default=180, help="seconds to wait for one step to finish")
+    parser.add_argument("--start-timeout", type=float, default=60, help="seconds to wait for /_stcore/health")
+    parser.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
+    parser.add_argument("--python", default=sys.executable, help="python that has streamlit (default: this one)")
+    parser.add_argument("--chromium", default="/usr/bin/chromium", help="browser executable (default /usr/bin/chromium)")
+    args = parser.parse_args(argv)
+    args.env = [pair for group in args.env for pair in group]
+    return args
+
+
+def plan(args: argparse.Namespace) -> list[tuple[PageSteps, int]]:
+    """(page, step index) pairs in order, without duplicates."""
+    pages = {name: load_page_steps(name) for name in (p.strip() for p in args.pages.split(",")) if name}
+    todo: list[tuple[PageSteps, int]] = []
+    for ps in pages.values():
+        todo += [(ps, i) for i in range(len(ps.steps) if args.steps == "all" else 1)]
+    for extra in args.also:
+        name, _, query = extra.lstrip("/").partition("?")
+        ps = pages.get(name) or load_page_steps(name)
+        step_id = dict(re.findall(r"(\w+)=([^&]*)", query)).get("step", ps.steps[0][0])
+        ids = [sid for sid, _ in ps.steps]
+        if step_id not in ids:
+            raise SystemExit(f"--also {extra}: page '{name}' has no step '{step_id}' (steps: {', '.join(ids)}).")
+        if (ps.url_path, ids.index(step_id)) not in {(p.url_path, i) for p, i in todo}:
+            todo.append((ps, ids.index(step_id)))
+    return todo
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        from playwright.sync_api import sync_playwright  # noqa: PLC0415
+    except ImportError:
+        print("Playwright is missing: pip install playwright (the browser itself comes from --chromium).")
+        return 2
+    if not Path(args.chromium).exists():
+        print(f"No browser at {args.chromium}: install one (e.g. apt-get install chromium) or pass --chromium.")
+        return 2
+    if args.upload and not args.upload.is_file():
+        print(f"--upload: {args.upload} is not a file.")
+        return 2
+    todo = plan(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    port = args.port or free_port()
+    base = f"http://127.0.0.1:{port}"
+    shots: list[Shot] = []
+    failures: list[str] = []
+    timing: dict[str, float] = {}
+
+    print(f"Starting: streamlit run app.py on port {port}" + (f" with {' '.join(args.env)}" if args.env else ""))
+    t0 = time.monotonic()
+    proc = start_server(args.python, port, args.env, args.out / "server.log")
+    try:
+        with sync_playwright() as pw:
+            # the browser starts while the server does; neither waits for the other
+            browser = pw.chromium.launch(executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS)
+            try:
+                wait_healthy(proc, port, args.start_timeout)
+            except RuntimeError as error:
+                print(f"The app did not start: {error}\n--- server.log ---")
+                print((args.out / "server.log").read_text(errors="replace")[-4000:])
+                browser.close()
+                return 2
+            timing["health_ok_s"] = time.monotonic() - t0
+            context = browser.new_context(viewport={"width": args.width, "height": args.height})
+            page = context.new_page()
+            console: list[str] = []
+            page.on("console", lambda msg: console.append(f"console.{msg.type}: {msg.text}")
+                    if msg.type == "error" else None)
+            page.on("pageerror", lambda exc: console.append(f"pageerror: {exc}"))
+
+            current_path: str | None = None
+            presenter_on = False
+            uploaded = False
+            for n, (ps, index) in enumerate(todo):
+                step_id = ps.steps[index][0]
+                url = f"{base}/{ps.url_path}?step={step_id}"
+                name = f"{ps.url_path}-{index + 1:02d}-{step_id}.png"
+                print(f"[{n + 1}/{len(todo)}] {ps.url_path}?step={step_id}", flush=True)
+                console.clear()
+                t_step = time.monotonic()
+                try:
+                    moved = False
+                    if args.navigate == "click" and current_path is not None:
+                        moved = click_to(page, ps, index, current_path, args.step_timeout)
+                        if not moved:
+                            print("  ! in-app navigation failed; loading the URL instead (a new session)")
+                            presenter_on = False
+                    if not moved:
+                        page.goto(url, wait_until="domcontentloaded", timeout=args.step_timeout * 1000)
+                        presenter_on = False  # a fresh session
+                    if n == 0 and ps.title:
+                        page.get_by_role("heading", name=ps.title).first.wait_for(timeout=args.step_timeout * 1000)
+                        timing["first_chapter_visible_s"] = time.monotonic() - t0
+                    settled = wait_for_app(page, args.step_timeout, args.settle)
+                    if n == 0:
+                        timing["first_chapter_rendered_s"] = time.monotonic() - t0 - args.settle
+                    current_path = ps.url_path
+                    if args.presenter and not presenter_on:
+                        presenter_on = ensure_presenter(page, args.step_timeout, args.settle)
+                        page.wait_for_timeout(args.settle * 1000)
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"the server exited (status {proc.returncode}); see server.log")
+                    shots.append(_shoot(page, args, name, page.url, time.monotonic() - t_step, settled, console))
+                    if args.upload and not uploaded and n == 0:
+                        uploaded = True
+                        t_up = time.monotonic()
+                        settled = upload_file(page, args.upload, args.step_timeout, args.settle)
+                        up_name = name.replace(".png", "-upload.png")
+                        shots.append(_shoot(page, args, up_name, page.url, time.monotonic() - t_up, settled, console))
+                except Exception as error:  # noqa: BLE001 (report it, go on with the next step)
+                    failures.append(f"{name}: {type(error).__name__}: {error}")
+                    print(f"  ! FAILED: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
+                    try:
+                        page.screenshot(path=str(args.out / name.replace(".png", "-FAILED.png")), full_page=True)
+                    except Exception:  # noqa: BLE001
+                        pass
+                    if proc.poll() is not None:
+                        break
+            context.close()
+            browser.close()
+    finally:
+        stop_server(proc)
+
+    report = {
+        "command": sys.argv,
+        "timing": timing,
+        "shots": [asdict(s) for s in shots],
+        "failures": failures,
+        "server_exit": proc.returncode,
+    }
+    (args.out / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    _summary(args, shots, failures, timing)
+    return 0 if not failures and not any(s.exceptions for s in shots) else 1
+
+
+def _shoot(page, args, name: str, url: str, seconds: float, settled: bool, console: list[str]) -> Shot:
+    full_page_screenshot(page, args.out / name, args.width, args.height)
+    exceptions, alerts = page_problems(page)
+    shot = Shot(name, url, round(seconds, 1), settled, exceptions, alerts, list(console))
+    flag = "" if settled else "  (did not settle in time)"
+    print(f"  -> {name}  {shot.seconds:.1f} s{flag}")
+    for text in exceptions:
+        print("  !! EXCEPTION in page:\n" + "\n".join("     " + line for line in text.splitlines()[:40]))
+    for text in alerts:
+        print(f"  !  {text[:300]}")
+    for text in console:
+        print(f"  !  {text[:300]}")
+    return shot
+
+
+def _summary(args, shots: list[Shot], failures: list[str], timing: dict[str, float]) -> None:
+    print("\n=== Summary ===")
+    if "health_ok_s" in timing:
+        print(f"server healthy after            {timing['health_ok_s']:.1f} s")
+    if "first_chapter_visible_s" in timing:
+        print(f"app start to first chapter      {timing['first_chapter_visible_s']:.1f} s (title visible)")
+    if "first_chapter_rendered_s" in timing:
+        print(f"app start to first step done    {timing['first_chapter_rendered_s']:.1f} s (script finished)")
+    print(f"screenshots written: {len(shots)} in {args.out}")
+    for shot in shots:
+        marks = (["EXCEPTION"] * bool(shot.exceptions) + [f"{len(shot.alerts)} alert(s)"] * bool(shot.alerts)
+                 + [f"{len(shot.console_errors)} console error(s)"] * bool(shot.console_errors)
+                 + ["not settled"] * (not shot.settled))
+        print(f"  {shot.file:40s} {shot.seconds:6.1f} s  {', '.join(marks)}")
+    n_exc = sum(len(s.exceptions) for s in shots)
+    print(f"exceptions found: {n_exc}" + ("" if not n_exc else " in " + ", ".join(s.file for s in shots if s.exceptions)))
+    if failures:
+        print(f"failures: {len(failures)}")
+        for failure in failures:
+            print(f"  {failure}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
