@@ -58,6 +58,13 @@ class LayerInfo:
     channel_range: tuple[int, int] | None = None  # for branches: [start, stop) in the block's output
 
     @property
+    def pre_relu(self) -> str | None:
+        """The name of the same channels before their ReLU (for negative objectives), if there is one."""
+        if self.name.endswith("_pre_relu") or self.kind not in ("conv", "block"):
+            return None
+        return f"{self.name}_pre_relu"
+
+    @property
     def is_spatial(self) -> bool:
         return self.kind not in ("logits", "avgpool")
 
@@ -75,6 +82,8 @@ def _build_catalogue() -> dict[str, LayerInfo]:
 
     for name, kind, channels, stride in _STEM:
         size = -(-size // stride)  # TF "same" padding: ceil(size / stride)
+        if kind == "conv":  # before its ReLU: what negative visualisations push down
+            add(LayerInfo(f"{name}_pre_relu", kind, channels, size, stage))
         add(LayerInfo(name, kind, channels, size, stage))
         stage += 1
     for block, (b1, b3r, b3, b5r, b5, bp) in BLOCKS.items():

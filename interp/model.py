@@ -14,7 +14,7 @@ Design:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -104,12 +104,15 @@ class InceptionV1(nn.Module):
         """RGB in [0, 1] -> the 1008 logits (the softmax2 pre-activation)."""
         return self.run(images, ("logits",))["logits"]
 
-    def run(self, images: torch.Tensor, names: Iterable[str]) -> dict[str, torch.Tensor]:
+    def run(
+        self, images: torch.Tensor, names: Iterable[str], *, relu: Callable[[torch.Tensor], torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
         """Activations for ``names`` in one forward pass that stops after the deepest one asked for.
 
         Names are catalogue names (``conv2d0``, ``mixed4c``, ``mixed4c_5x5_bottleneck``, ``mixed4c_pre_relu``,
-        ``logits`` ...). Runs under whatever grad mode the caller chose. Thread-safe: nothing is stored on
-        the module.
+        ``logits`` ...). Runs under whatever grad mode the caller chose. ``relu`` replaces every ReLU for this
+        call only (feature visualization redirects their gradients early on). Thread-safe: nothing is stored
+        on the module.
         """
         wanted = {layer_info(name).name: None for name in names}
         if not wanted:
@@ -123,12 +126,15 @@ class InceptionV1(nn.Module):
                 acts[name] = value
             return value
 
+        def activation(name: str, value: torch.Tensor) -> torch.Tensor:
+            return relu(value) if relu is not None else self.relu[name](value)
+
         h = to_network_input(images)
         for name in STAGES[: stop + 1]:
-            h = self._stage(name, h, emit, wanted)
+            h = self._stage(name, h, emit, activation, wanted)
         return acts
 
-    def _stage(self, name: str, h: torch.Tensor, emit, wanted) -> torch.Tensor:
+    def _stage(self, name: str, h: torch.Tensor, emit, activation, wanted) -> torch.Tensor:
         """Run one stage of the catalogue. Dispatch by name (not stored closures) so copies of the model,
         e.g. ``copy.deepcopy`` for a weight-randomisation check, run their own weights."""
         kind = LAYERS[name].kind
@@ -136,9 +142,9 @@ class InceptionV1(nn.Module):
             conv = getattr(self, f"{name}_pre_relu_conv")
             if name == "conv2d0":
                 h = _pad_same(h, 7, 2, 0.0)
-            return emit(name, self.relu[name](conv(h)))
+            return emit(name, activation(name, emit(f"{name}_pre_relu", conv(h))))
         if kind == "block":
-            return self._block(name, h, emit, wanted)
+            return self._block(name, h, emit, activation, wanted)
         if kind == "pool":
             return emit(name, _max_pool_same(h))
         if kind == "lrn":
@@ -147,12 +153,12 @@ class InceptionV1(nn.Module):
             return emit(name, h.mean(dim=(2, 3)))  # = the 7 x 7 average pool at 224 px, defined at any size
         return emit(name, self.softmax2_pre_activation_matmul(h))
 
-    def _block(self, block: str, h: torch.Tensor, emit, wanted) -> torch.Tensor:
+    def _block(self, block: str, h: torch.Tensor, emit, activation, wanted) -> torch.Tensor:
         def conv(part: str, value: torch.Tensor) -> torch.Tensor:
             return getattr(self, f"{block}_{part}_pre_relu_conv")(value)
 
         def relu(part: str, value: torch.Tensor) -> torch.Tensor:
-            return self.relu[f"{block}_{part}"](value)
+            return activation(f"{block}_{part}", value)
 
         b3_mid = emit(f"{block}_3x3_bottleneck", relu("3x3_bottleneck", conv("3x3_bottleneck", h)))
         b5_mid = emit(f"{block}_5x5_bottleneck", relu("5x5_bottleneck", conv("5x5_bottleneck", h)))

@@ -53,6 +53,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync",
 ]
 
+# The frontend first looks for the server under the page's own path (/cnn/_stcore/health), then under /: noise.
+_BASE_PATH_PROBE = re.compile(r"/[^/]+/_stcore/(health|host-config)$")
+
 # Evaluated in the page: is the Streamlit script done, and is nothing still spinning?
 _APP_STATE_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
@@ -120,6 +123,34 @@ def load_page_steps(url_path: str) -> PageSteps:
         steps = re.findall(r"^## (.+)\n<!--\s*step:.*?\bid=(\S+)", text, re.MULTILINE)
         return PageSteps(url_path, chapter, title.group(1).strip() if title else "",
                          tuple((sid, stitle.strip()) for stitle, sid in steps))
+
+
+def _default_page() -> str | None:
+    """The url path of the router's default page (the tour's first chapter with a page)."""
+    try:
+        from ui.tour import TOUR  # noqa: PLC0415
+
+        return next(stop.url_path for stop in TOUR if stop.page)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _tour_title(url_path: str) -> str | None:
+    try:
+        from ui.tour import TOUR  # noqa: PLC0415
+
+        return next((stop.title for stop in TOUR if stop.page and stop.url_path == url_path), None)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _tour_titles() -> list[str]:
+    try:
+        from ui.tour import TOUR  # noqa: PLC0415
+
+        return [stop.title for stop in TOUR if stop.page]
+    except Exception:  # noqa: BLE001
+        return []
 
 
 # ---------------------------------------------------------------------------------------------- server
@@ -191,6 +222,7 @@ class Shot:
     exceptions: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # wrong step shown, wrong navigation, HTTP errors ...
 
 
 def wait_for_app(page, timeout: float, settle: float, stable_polls: int = 4) -> bool:
@@ -252,9 +284,47 @@ def page_problems(page) -> tuple[list[str], list[str]]:
     return exceptions, alerts
 
 
+def shown_step_titles(page) -> list[str]:
+    """The subheaders in the main area: a chapter step shows its title as one."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll('[data-testid="stMain"] h3'))
+                                 .map(e => e.innerText.trim())""")
+
+
+def nav_titles(page) -> list[str]:
+    return page.evaluate("""() => Array.from(document.querySelectorAll('[data-testid="stSidebarNavLink"]'))
+                                 .map(e => e.innerText.replace(/^\\S+\\n+/, '').trim())""")
+
+
+def _step_option(page, label: str):
+    """The step's option in the segmented control (a radio in Streamlit's markup, a button in older ones)."""
+    for role in ("radio", "button"):
+        option = page.get_by_role(role, name=label, exact=True)
+        if option.count():
+            return option.first
+    return None
+
+
+def page_urls(page) -> dict[str, str]:
+    """Nav title -> address, as the app's own sidebar links them."""
+    links = page.evaluate("""() => Array.from(document.querySelectorAll('[data-testid="stSidebarNavLink"]'))
+                                  .map(e => [e.innerText.replace(/^\\S+\\n+/, '').trim(), e.href])""")
+    return dict(links)
+
+
+def click_step(page, ps: PageSteps, index: int, timeout: float) -> bool:
+    """Click the step's button in the chapter's segmented control (same session); True if it was there."""
+    button = _step_option(page, f"{index + 1}. {ps.steps[index][1]}")
+    if button is None:
+        return False
+    button.click()
+    page.wait_for_timeout(500)
+    wait_for_app(page, timeout, 0.2)
+    return True
+
+
 def ensure_presenter(page, timeout: float, settle: float) -> bool:
     """Switch the sidebar's "Presenter mode" on if it is off; True if it is on afterwards."""
-    toggle = page.get_by_role("checkbox", name="Presenter mode")
+    toggle = page.locator('[data-testid="stSidebar"] input[type="checkbox"][aria-label="Presenter mode"]')
     if toggle.count() == 0:  # sidebar collapsed (narrow viewport): open it
         expand = page.locator('[data-testid="stExpandSidebarButton"], [data-testid="stSidebarCollapsedControl"] button')
         if expand.count():
@@ -288,21 +358,21 @@ def upload_file(page, path: Path, timeout: float, settle: float) -> bool:
 def click_to(page, target: PageSteps, step_index: int, current_path: str | None, timeout: float) -> bool:
     """In-app navigation: the sidebar's page link (if the page changes), then the step's segmented button."""
     if current_path != target.url_path:
-        link = page.locator(f'[data-testid="stSidebarNavLink"][href$="/{target.url_path}"]')
+        link = page.locator('[data-testid="stSidebarNavLink"]', has_text=_tour_title(target.url_path) or target.url_path)
         if link.count() == 0:
             return False
         link.first.click()
         try:
-            page.wait_for_url(re.compile(rf"/{re.escape(target.url_path)}(\?|$)"), timeout=timeout * 1000)
+            page.get_by_role("heading", name=target.title).first.wait_for(timeout=timeout * 1000)
         except Exception:  # noqa: BLE001
             return False
         page.wait_for_timeout(300)
         wait_for_app(page, timeout, 0.2)
     step_id, step_title = target.steps[step_index]
-    button = page.get_by_role("button", name=f"{step_index + 1}. {step_title}", exact=True)
-    if button.count() == 0:
+    button = _step_option(page, f"{step_index + 1}. {step_title}")
+    if button is None:
         return False
-    button.first.click()
+    button.click()
     try:
         page.wait_for_url(re.compile(rf"[?&]step={re.escape(step_id)}(&|$)"), timeout=timeout * 1000)
     except Exception:  # noqa: BLE001
@@ -329,6 +399,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--presenter", action="store_true", help="switch the sidebar's 'Presenter mode' on")
     parser.add_argument("--navigate", choices=("goto", "click"), default="goto",
                         help="load each step's URL (default), or click through in one session")
+    parser.add_argument("--deep-link-first", action="store_true",
+                        help="skip the front door ('/'): the server's first visitor opens the first step's URL")
     parser.add_argument("--width", type=int, default=1400)
     parser.add_argument("--height", type=int, default=1000)
     parser.add_argument("--settle", type=float, default=1.5, help="extra seconds after the app is idle (default 1.5)")
@@ -380,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     shots: list[Shot] = []
     failures: list[str] = []
     timing: dict[str, float] = {}
+    notes: list[str] = []  # findings about the app as a whole
 
     print(f"Starting: streamlit run app.py on port {port}" + (f" with {' '.join(args.env)}" if args.env else ""))
     t0 = time.monotonic()
@@ -399,19 +472,56 @@ def main(argv: list[str] | None = None) -> int:
             context = browser.new_context(viewport={"width": args.width, "height": args.height})
             page = context.new_page()
             console: list[str] = []
+            http_errors: list[str] = []
+            # "Failed to load resource" console lines are covered, with their URL, by the response hook
             page.on("console", lambda msg: console.append(f"console.{msg.type}: {msg.text}")
-                    if msg.type == "error" else None)
+                    if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+            page.on("response", lambda r: http_errors.append(f"HTTP {r.status} {r.url}")
+                    if r.status >= 400 and not _BASE_PATH_PROBE.search(r.url) else None)
+            expected_nav = _tour_titles()
             page.on("pageerror", lambda exc: console.append(f"pageerror: {exc}"))
 
             current_path: str | None = None
+            addresses: dict[str, str] = {}  # url path -> the address the app's sidebar links it at
             presenter_on = False
             uploaded = False
+            if not args.deep_link_first:
+                # The front door, as a visitor types it: the default page (the tour's first chapter) at "/".
+                front = load_page_steps(_default_page() or todo[0][0].url_path)
+                print("[front door] /", flush=True)
+                t_step = time.monotonic()
+                try:
+                    page.goto(base + "/", wait_until="domcontentloaded", timeout=args.step_timeout * 1000)
+                    page.get_by_role("heading", name=front.title).first.wait_for(timeout=args.step_timeout * 1000)
+                    timing["first_chapter_visible_s"] = time.monotonic() - t0
+                    settled = wait_for_app(page, args.step_timeout, 0)
+                    timing["first_chapter_rendered_s"] = time.monotonic() - t0
+                    page.wait_for_timeout(args.settle * 1000)
+                    current_path = front.url_path
+                    for url_path in dict.fromkeys(p.url_path for p, _ in todo):
+                        href = page_urls(page).get(_tour_title(url_path) or "")
+                        if href and href.rstrip("/") != f"{base}/{url_path}":
+                            addresses[url_path] = href.rstrip("/")
+                            notes.append(f"page '{url_path}' is linked as {href} in the sidebar (the default page "
+                                         f"lives at /); {base}/{url_path} answers \"The page that you have requested "
+                                         "does not seem to exist\" and shows the main page: using the sidebar's address")
+                            print(f"  ! {notes[-1]}")
+                    if args.presenter:
+                        presenter_on = ensure_presenter(page, args.step_timeout, args.settle)
+                        page.wait_for_timeout(args.settle * 1000)
+                    shots.append(_shoot(page, args, "front-door.png", page.url, time.monotonic() - t_step, settled,
+                                        console, list(http_errors)))
+                except Exception as error:  # noqa: BLE001
+                    failures.append(f"front door: {type(error).__name__}: {error}")
+                    print(f"  ! FAILED: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
             for n, (ps, index) in enumerate(todo):
                 step_id = ps.steps[index][0]
-                url = f"{base}/{ps.url_path}?step={step_id}"
+                address = addresses.get(ps.url_path, f"{base}/{ps.url_path}")
+                url = f"{address if address != base else base + '/'}?step={step_id}"
                 name = f"{ps.url_path}-{index + 1:02d}-{step_id}.png"
                 print(f"[{n + 1}/{len(todo)}] {ps.url_path}?step={step_id}", flush=True)
                 console.clear()
+                http_errors.clear()
                 t_step = time.monotonic()
                 try:
                     moved = False
@@ -423,25 +533,46 @@ def main(argv: list[str] | None = None) -> int:
                     if not moved:
                         page.goto(url, wait_until="domcontentloaded", timeout=args.step_timeout * 1000)
                         presenter_on = False  # a fresh session
-                    if n == 0 and ps.title:
+                    first = n == 0 and "first_chapter_visible_s" not in timing
+                    if first and ps.title:
                         page.get_by_role("heading", name=ps.title).first.wait_for(timeout=args.step_timeout * 1000)
                         timing["first_chapter_visible_s"] = time.monotonic() - t0
-                    settled = wait_for_app(page, args.step_timeout, args.settle)
-                    if n == 0:
-                        timing["first_chapter_rendered_s"] = time.monotonic() - t0 - args.settle
+                    settled = wait_for_app(page, args.step_timeout, 0)
+                    if first:
+                        timing["first_chapter_rendered_s"] = time.monotonic() - t0
+                    page.wait_for_timeout(args.settle * 1000)
                     current_path = ps.url_path
+                    problems: list[str] = []
+                    landed = page.url
+                    navs = nav_titles(page)
+                    if expected_nav and not set(expected_nav) & set(navs):
+                        problems.append(f"sidebar navigation shows {navs}, not the tour's pages {expected_nav}: "
+                                        "Streamlit ran the pages/ script directly (app.py's router did not run)")
+                    step_title = ps.steps[index][1]
+                    if step_title not in shown_step_titles(page):
+                        shown = shown_step_titles(page)
+                        problems.append(f"loaded {url}, landed on {landed}, which shows step {shown[:1]} instead of "
+                                        f"'{step_title}'" + ("; reached it by clicking its button" if
+                                                             click_step(page, ps, index, args.step_timeout) else ""))
+                        settled = wait_for_app(page, args.step_timeout, args.settle)
                     if args.presenter and not presenter_on:
                         presenter_on = ensure_presenter(page, args.step_timeout, args.settle)
                         page.wait_for_timeout(args.settle * 1000)
+                        if not presenter_on:
+                            problems.append("could not switch 'Presenter mode' on (no such switch in the sidebar)")
                     if proc.poll() is not None:
                         raise RuntimeError(f"the server exited (status {proc.returncode}); see server.log")
-                    shots.append(_shoot(page, args, name, page.url, time.monotonic() - t_step, settled, console))
+                    shots.append(_shoot(page, args, name, page.url, time.monotonic() - t_step, settled, console,
+                                        problems + http_errors))
+                    http_errors.clear()
                     if args.upload and not uploaded and n == 0:
                         uploaded = True
                         t_up = time.monotonic()
                         settled = upload_file(page, args.upload, args.step_timeout, args.settle)
                         up_name = name.replace(".png", "-upload.png")
-                        shots.append(_shoot(page, args, up_name, page.url, time.monotonic() - t_up, settled, console))
+                        shots.append(_shoot(page, args, up_name, page.url, time.monotonic() - t_up, settled, console,
+                                            list(http_errors)))
+                        http_errors.clear()
                 except Exception as error:  # noqa: BLE001 (report it, go on with the next step)
                     failures.append(f"{name}: {type(error).__name__}: {error}")
                     print(f"  ! FAILED: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
@@ -464,22 +595,27 @@ def main(argv: list[str] | None = None) -> int:
         "server_exit": proc.returncode,
     }
     (args.out / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    report["notes"] = notes
+    (args.out / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     _summary(args, shots, failures, timing)
+    for note in notes:
+        print(f"note: {note}")
     return 0 if not failures and not any(s.exceptions for s in shots) else 1
 
 
-def _shoot(page, args, name: str, url: str, seconds: float, settled: bool, console: list[str]) -> Shot:
+def _shoot(page, args, name: str, url: str, seconds: float, settled: bool, console: list[str],
+           problems: list[str]) -> Shot:
     full_page_screenshot(page, args.out / name, args.width, args.height)
     exceptions, alerts = page_problems(page)
-    shot = Shot(name, url, round(seconds, 1), settled, exceptions, alerts, list(console))
+    shot = Shot(name, url, round(seconds, 1), settled, exceptions, alerts, list(console), list(problems))
     flag = "" if settled else "  (did not settle in time)"
     print(f"  -> {name}  {shot.seconds:.1f} s{flag}")
     for text in exceptions:
         print("  !! EXCEPTION in page:\n" + "\n".join("     " + line for line in text.splitlines()[:40]))
     for text in alerts:
         print(f"  !  {text[:300]}")
-    for text in console:
-        print(f"  !  {text[:300]}")
+    for text in console + problems:
+        print(f"  !  {text[:400]}")
     return shot
 
 
@@ -495,6 +631,7 @@ def _summary(args, shots: list[Shot], failures: list[str], timing: dict[str, flo
     for shot in shots:
         marks = (["EXCEPTION"] * bool(shot.exceptions) + [f"{len(shot.alerts)} alert(s)"] * bool(shot.alerts)
                  + [f"{len(shot.console_errors)} console error(s)"] * bool(shot.console_errors)
+                 + [f"{len(shot.problems)} problem(s)"] * bool(shot.problems)
                  + ["not settled"] * (not shot.settled))
         print(f"  {shot.file:40s} {shot.seconds:6.1f} s  {', '.join(marks)}")
     n_exc = sum(len(s.exceptions) for s in shots)

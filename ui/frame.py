@@ -32,24 +32,23 @@ def render_chapter(name: str) -> None:
 
     st.title(chapter.title)
     st.caption(chapter.summary)
-    titles = {step.id: f"{i + 1}. {step.title}" for i, step in enumerate(chapter.steps)}
-    nav, prev_col, next_col = st.columns([8, 1, 1], vertical_alignment="bottom")
-    with nav:
-        st.segmented_control(
-            "Step", ids, format_func=titles.get, key=key, required=True, bind="query-params",
-            label_visibility="collapsed",
-        )
+    titles = {step.id: f"{i + 1} · {step.title}" for i, step in enumerate(chapter.steps)}
+    st.segmented_control(
+        "Step", ids, format_func=titles.get, key=key, required=True, bind="query-params",
+        label_visibility="collapsed", width="stretch",
+    )
     index = chapter.index_of(st.session_state[key])
-    prev_col.button("←", key="prev_step", help="Previous step (← key)", on_click=_go, args=(key, chapter, -1),
-                    disabled=index == 0, shortcut="Left", width="stretch")
-    next_col.button("→", key="next_step", help="Next step (→ key)", on_click=_go, args=(key, chapter, 1),
-                    disabled=index == len(ids) - 1, shortcut="Right", width="stretch")
-
     step = chapter.steps[index]
     text_col, visual_col = st.columns([2, 3], gap="large")
     with text_col:
         st.subheader(step.title)
         st.markdown(step.narration)
+        back, counter, forward = st.columns([2, 2, 2], vertical_alignment="center")
+        back.button("Back", key="prev_step", icon=":material/arrow_back:", on_click=_go, args=(key, chapter, -1),
+                    disabled=index == 0, shortcut="Left", width="stretch")
+        counter.caption(f"Step {index + 1} of {len(ids)}")
+        forward.button("Next", key="next_step", icon=":material/arrow_forward:", on_click=_go, args=(key, chapter, 1),
+                       disabled=index == len(ids) - 1, shortcut="Right", width="stretch", type="primary")
         if presenter_mode() and step.notes:
             with st.container(border=True):
                 st.markdown("**Speaker notes**")

@@ -6,13 +6,13 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 import torch.nn.functional as F
-from PIL import ImageDraw
+from PIL import Image, ImageDraw
 
 from interp.catalogue import load_catalogue
 from interp.intake import tensor_to_pil
 from interp.layers import BRANCHES, LAYERS, MAIN_LAYERS, Unit
 from interp.model import to_network_input
-from interp.render import colorize, enlarge, filter_image, overlay
+from interp.render import colorize, colorize_signed, enlarge, filter_image, overlay
 from ui.analysis import class_probabilities, main_activations, predictions
 from ui.visuals.common import picture_and_model, prediction_chart, show_picture
 
@@ -118,31 +118,44 @@ def convolution_demo() -> None:
     bias = float(model.conv2d0_pre_relu_conv.bias[channel])
     act = main_activations(picture.key, picture.tensor)["conv2d0"][channel]
     grid = act.shape[0]
-    col_y, col_x = st.columns(2)
-    y = col_y.slider("Row of the output grid", 0, grid - 1, grid // 2, key="conv_y")
-    x = col_x.slider("Column of the output grid", 0, grid - 1, grid // 2, key="conv_x")
+    peak_y, peak_x = (int(v) for v in np.unravel_index(int(np.argmax(act)), act.shape))
+    col_y, col_x = st.columns(2)  # start where the filter fires most; then let the reader wander
+    y = col_y.slider("Row of the output grid", 0, grid - 1, peak_y, key="conv_y")
+    x = col_x.slider("Column of the output grid", 0, grid - 1, peak_x, key="conv_x")
 
     # The same multiply-and-add by hand: a 7 x 7 window, stride 2, TF "same" padding (2 before, 3 after).
     padded = F.pad(to_network_input(picture.tensor[0]), (2, 3, 2, 3))
     patch = padded[:, 2 * y: 2 * y + 7, 2 * x: 2 * x + 7]
-    by_hand = float((patch * weight).sum()) + bias
-    side = picture.display.size[0]
-    scale = side / picture.tensor.shape[-1]
-    box = (max(0, (2 * y - 2) * scale), max(0, (2 * x - 2) * scale))
-    with_box = picture.display.copy()
-    ImageDraw.Draw(with_box).rectangle((box[1], box[0], box[1] + 7 * scale, box[0] + 7 * scale), outline=(255, 220, 0), width=3)
-    cols = st.columns(4)
-    cols[0].image(with_box, caption="The picture; the yellow square is the 7 x 7 window", width="stretch")
+    products = patch * weight
+    by_hand = float(products.sum()) + bias
+
+    top_row = st.columns(2)
+    top_row[0].image(_window_on_picture(picture, y, x), caption="The picture; the yellow square is the 7 x 7 window",
+                     width="stretch")
+    marked = colorize(act).resize((grid * 4, grid * 4), Image.NEAREST)
+    ImageDraw.Draw(marked).rectangle((x * 4 - 3, y * 4 - 3, x * 4 + 6, y * 4 + 6), outline=(0, 255, 255), width=2)
+    top_row[1].image(marked, caption=f"conv2d0:{channel}'s activation map ({grid} x {grid}); cyan = this position",
+                     width="stretch")
+    bottom_row = st.columns(3)
     shown_patch = ((patch + 117) / 255).clamp(0, 1)
-    cols[1].image(enlarge(tensor_to_pil(shown_patch), 168), caption="What the filter sees there", width="stretch")
-    cols[2].image(filter_image(weight, 24), caption=f"The filter conv2d0:{channel} (grey = 0)", width="stretch")
-    marked = colorize(act).resize((grid * 3, grid * 3))
-    ImageDraw.Draw(marked).rectangle((x * 3 - 2, y * 3 - 2, x * 3 + 4, y * 3 + 4), outline=(0, 255, 255), width=2)
-    cols[3].image(marked, caption=f"The activation map ({grid} x {grid}); cyan = this position", width="stretch")
+    bottom_row[0].image(enlarge(tensor_to_pil(shown_patch), 210), caption="What the filter sees (the 7 x 7 patch)",
+                        width="stretch")
+    bottom_row[1].image(filter_image(weight, 30), caption=f"The filter conv2d0:{channel} (grey = 0)", width="stretch")
+    bottom_row[2].image(enlarge(colorize_signed(products.sum(dim=0).numpy()), 210),
+                        caption="Patch x filter, summed over colours (red adds, blue subtracts)", width="stretch")
     st.markdown(
-        f"Multiply each of the 147 pixel values by its weight, add them up and the bias: **{by_hand:,.1f}**. "
-        f"ReLU keeps positives: **{max(by_hand, 0.0):,.1f}**. The network itself computed **{act[y, x]:,.1f}** here."
+        f"Add up all 147 products and the bias: **{by_hand:,.1f}**. ReLU keeps positives: **{max(by_hand, 0.0):,.1f}**. "
+        f"The network itself computed **{act[y, x]:,.1f}** at this position."
     )
+
+
+def _window_on_picture(picture, y: int, x: int):
+    """The picture with the 7 x 7 input window of output position (y, x) outlined."""
+    image = picture.display.copy()
+    scale = image.size[0] / picture.tensor.shape[-1]
+    left, top = (2 * x - 2) * scale, (2 * y - 2) * scale
+    ImageDraw.Draw(image).rectangle((left, top, left + 7 * scale, top + 7 * scale), outline=(255, 220, 0), width=4)
+    return image
 
 
 def channel_maps() -> None:

@@ -1,0 +1,210 @@
+"""Objectives: what to maximise, as values per image of the batch, composable with ``+``, ``-`` and ``*``.
+
+An objective maps the captured activations (``{layer name: N x C x H x W}``) to N values, one per image,
+and knows which layers it needs (so the forward pass can stop after the deepest). ``batch=i`` restricts an
+objective to image i; that is how one optimisation renders many units at once. Negative visualisation is
+just ``-channel(...)`` (on the layer's pre-ReLU values, where "less" still means something).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from interp.layers import Unit, layer_info, parse_unit
+
+Activations = Mapping[str, torch.Tensor]
+
+
+class Objective:
+    def __init__(self, fn: Callable[[Activations], torch.Tensor], layers: Sequence[str], description: str) -> None:
+        self.fn = fn
+        self.layers = frozenset(layer_info(name).name for name in layers)
+        self.description = description
+
+    def __call__(self, acts: Activations) -> torch.Tensor:
+        """N values (one per image) to maximise."""
+        return self.fn(acts)
+
+    def __repr__(self) -> str:
+        return f"Objective({self.description})"
+
+    # -- algebra -------------------------------------------------------------------------------------------
+
+    def __add__(self, other: Objective | float) -> Objective:
+        if isinstance(other, (int, float)):
+            return Objective(lambda acts: self(acts) + other, self.layers, f"{self.description} + {other}")
+        return Objective(lambda acts: self(acts) + other(acts), self.layers | other.layers,
+                         f"{self.description} + {other.description}")
+
+    def __radd__(self, other: float) -> Objective:  # so sum([...]) works
+        return self + other if other else self
+
+    def __neg__(self) -> Objective:
+        return Objective(lambda acts: -self(acts), self.layers, f"-({self.description})")
+
+    def __sub__(self, other: Objective | float) -> Objective:
+        return self + (-other)
+
+    def __mul__(self, factor: float) -> Objective:
+        if not isinstance(factor, (int, float)):
+            return NotImplemented
+        return Objective(lambda acts: factor * self(acts), self.layers, f"{factor} * ({self.description})")
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, divisor: float) -> Objective:
+        return self * (1.0 / divisor)
+
+
+def _only(values: torch.Tensor, batch: int | None) -> torch.Tensor:
+    """Keep image ``batch``'s value and zero the rest (all images when ``batch`` is None)."""
+    if batch is None:
+        return values
+    if not 0 <= batch < len(values):
+        raise ValueError(f"batch={batch} but the batch has {len(values)} images")
+    mask = torch.zeros_like(values)
+    mask[batch] = 1.0
+    return values * mask
+
+
+def _layer(name: str) -> str:
+    return layer_info(name).name
+
+
+def channel(layer: str, index: int, batch: int | None = None) -> Objective:
+    """Mean activation of one channel over all positions."""
+    name = _layer(layer)
+    return Objective(lambda acts: _only(acts[name][:, index].float().mean(dim=(1, 2)), batch), [name],
+                     f"channel {name}:{index}" + (f" [image {batch}]" if batch is not None else ""))
+
+
+def neuron(layer: str, index: int, x: int | None = None, y: int | None = None, batch: int | None = None) -> Objective:
+    """One position of one channel; the centre of the layer's grid by default."""
+    name = _layer(layer)
+
+    def fn(acts: Activations) -> torch.Tensor:
+        act = acts[name]
+        yy = act.shape[2] // 2 if y is None else y
+        xx = act.shape[3] // 2 if x is None else x
+        return _only(act[:, index, yy, xx].float(), batch)
+
+    return Objective(fn, [name], f"neuron {name}:{index} at {'centre' if x is None and y is None else (x, y)}")
+
+
+def layer(name: str, batch: int | None = None) -> Objective:
+    """DeepDream: the mean squared activation of a whole layer."""
+    name = _layer(name)
+    return Objective(lambda acts: _only(acts[name].float().square().mean(dim=(1, 2, 3)), batch), [name], f"deepdream {name}")
+
+
+def class_logit(index: int, batch: int | None = None) -> Objective:
+    """The pre-softmax score of class ``index`` (1..1000)."""
+    return Objective(lambda acts: _only(acts["logits"][:, index].float(), batch), ["logits"], f"logit {index}")
+
+
+def direction(layer_name: str, vector: torch.Tensor | Sequence[float], batch: int | None = None) -> Objective:
+    """Mean over positions of the dot product between the activation vector and ``vector`` (one weight
+    per channel): a direction in activation space rather than a single neuron."""
+    name = _layer(layer_name)
+    vec = torch.as_tensor(vector, dtype=torch.float32)
+    if vec.numel() != layer_info(name).channels:
+        raise ValueError(f"{name} has {layer_info(name).channels} channels; the direction has {vec.numel()}")
+
+    def fn(acts: Activations) -> torch.Tensor:
+        act = acts[name].float()
+        return _only(torch.einsum("nchw,c->nhw", act, vec.to(act.device)).mean(dim=(1, 2)), batch)
+
+    return Objective(fn, [name], f"direction in {name}")
+
+
+def diversity(layer_name: str) -> Objective:
+    """Penalise images of the batch for looking alike: minus the cosine similarity of their Gram matrices
+    (the style of each image), averaged over the other images. Zero for a batch of one."""
+    name = _layer(layer_name)
+
+    def fn(acts: Activations) -> torch.Tensor:
+        act = acts[name].float()
+        n, c = act.shape[:2]
+        if n < 2:
+            return act.new_zeros(n)
+        flat = act.reshape(n, c, -1)
+        grams = F.normalize((flat @ flat.transpose(1, 2)).reshape(n, -1), dim=1)
+        similarity = grams @ grams.T
+        return -(similarity.sum(dim=1) - similarity.diagonal()) / n
+
+    return Objective(fn, [name], f"diversity in {name}")
+
+
+def interpolate(start: Objective, end: Objective) -> Objective:
+    """Image i of N maximises (1 - t) * start + t * end with t = i / (N - 1): a morph across the batch."""
+
+    def fn(acts: Activations) -> torch.Tensor:
+        a, b = start(acts), end(acts)
+        n = len(a)
+        t = torch.linspace(0.0, 1.0, n, device=a.device) if n > 1 else a.new_zeros(1)
+        return (1 - t) * a + t * b
+
+    return Objective(fn, sorted(start.layers | end.layers), f"interpolate {start.description} -> {end.description}")
+
+
+def unit(name: str | Unit, *, kind: str = "channel", negative: bool = False, batch: int | None = None) -> Objective:
+    """The objective for a unit name such as ``mixed3b:379`` (``kind``: channel or neuron).
+
+    Negative visualisations minimise the pre-ReLU values (after the ReLU, "less than zero" is flat), and a
+    branch unit such as ``mixed4c_5x5:63`` is read from its block's channels.
+    """
+    u = parse_unit(name) if isinstance(name, str) else name
+    layer_name, index = _reading(u, negative)
+    make = {"channel": channel, "neuron": neuron}.get(kind)
+    if make is None:
+        raise ValueError(f"Unknown objective kind '{kind}': use channel or neuron.")
+    objective = make(layer_name, index, batch=batch)
+    return -objective if negative else objective
+
+
+def units(names: Sequence[str | Unit], *, kind: str = "channel", negative: bool = False) -> Objective:
+    """One objective rendering ``names[i]`` in image i: a whole list of units in one optimisation.
+
+    Vectorised: one gather per layer however many units, so a batch of 500 costs what a batch of 1 does
+    per image (the same as summing ``unit(name, batch=i)`` over i, which a test checks).
+    """
+    if kind not in ("channel", "neuron"):
+        raise ValueError(f"Unknown objective kind '{kind}': use channel or neuron.")
+    groups: dict[str, tuple[list[int], list[int]]] = {}
+    for image, name in enumerate(names):
+        u = parse_unit(name) if isinstance(name, str) else name
+        layer_name, index = _reading(u, negative)
+        positions, channels = groups.setdefault(layer_name, ([], []))
+        positions.append(image)
+        channels.append(index)
+    sign = -1.0 if negative else 1.0
+
+    def fn(acts: Activations) -> torch.Tensor:
+        first = acts[next(iter(groups))]
+        values = first.new_zeros(first.shape[0], dtype=torch.float32)
+        for layer_name, (positions, channels) in groups.items():
+            act = acts[layer_name]
+            rows = torch.tensor(positions, device=act.device)
+            picked = act[rows, torch.tensor(channels, device=act.device)].float()  # k x H x W
+            if kind == "channel":
+                score = picked.mean(dim=(1, 2))
+            else:
+                score = picked[:, picked.shape[1] // 2, picked.shape[2] // 2]
+            values = values.index_add(0, rows, score)
+        return sign * values
+
+    return Objective(fn, list(groups), f"{len(names)} units ({kind}{', negative' if negative else ''})")
+
+
+def _reading(u: Unit, negative: bool) -> tuple[str, int]:
+    """Which layer and channel to read for a unit: pre-ReLU for negative objectives, and a branch unit
+    (``mixed4c_5x5:63``) from its block's channels when it has no pre-ReLU name of its own."""
+    info = layer_info(u.layer)
+    if not negative:
+        return u.layer, u.channel
+    if info.kind == "branch":
+        return f"{info.block}_pre_relu", info.channel_range[0] + u.channel
+    return (info.pre_relu or u.layer), u.channel
