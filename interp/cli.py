@@ -77,6 +77,138 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _step_printer(total: int):
+    """(callback, clear): a render progress callback that redraws ``step 128/512`` on stderr and a function
+    that erases that line; the callback is None when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+
+    def report(step: int, images) -> None:
+        sys.stderr.write(f"\rstep {step}/{total}")
+        sys.stderr.flush()
+
+    def clear() -> None:
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+
+    return report, clear
+
+
+def _check_out_file(path: str) -> str:
+    """Fail before rendering when the image could not be written: return its format."""
+    import os
+    from pathlib import Path
+
+    from interp.featvis.gallery import FORMATS
+
+    out = Path(path)
+    if out.is_dir():
+        raise InterpError(f"--out {path} is a folder: give a file name such as {out / 'unit.png'}.")
+    fmt = out.suffix.lower().lstrip(".")
+    fmt = "jpg" if fmt == "jpeg" else fmt
+    if fmt not in FORMATS:
+        raise InterpError(f"--out {path}: end the file name in .png, .jpg or .webp.")
+    folder = out.parent
+    if not folder.is_dir():
+        raise InterpError(f"cannot write {path}: the folder {folder} does not exist.")
+    if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise InterpError(f"cannot write {path}: permission denied.")
+    return fmt
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    import torch
+
+    from interp.device import pick_device
+    from interp.featvis import objectives as obj
+    from interp.featvis import render
+    from interp.featvis.gallery import check_size_steps, make_grid, save_image
+    from interp.layers import parse_unit
+    from interp.loading import load_model
+
+    # Everything a person can get wrong is checked before the model loads.
+    unit = parse_unit(args.unit)
+    check_size_steps(args.size, args.steps)
+    if args.batch < 1:
+        raise InterpError(f"--batch must be at least 1 (got {args.batch}).")
+    if args.diversity < 0:
+        raise InterpError(f"--diversity must be 0 or more (got {args.diversity:g}).")
+    fmt = _check_out_file(args.out)
+    pick_device(args.device)
+
+    target = obj.unit(unit, kind=args.objective, negative=args.negative)
+    objective = target
+    if args.diversity and args.batch > 1:
+        # obj.diversity is minus the batch's mean Gram-matrix similarity (higher = more diverse), so it is
+        # added: the Lucid recipe's "objective - W * similarity".
+        objective = target + args.diversity * obj.diversity(unit.layer)
+    model = load_model(args.weights, device=args.device, progress=_progress_printer("weights"))
+    step_report, clear = _step_printer(args.steps)
+    try:
+        result = render(model, objective, batch=args.batch, size=args.size, steps=args.steps, param=args.param,
+                        seed=args.seed, progress=step_report)
+    finally:
+        clear()
+    values = result.values
+    if objective is not target:  # report the unit's own objective, not the diversity term
+        with torch.no_grad():
+            device = next(model.parameters()).device
+            values = target(model.run(result.images.to(device), target.layers)).float().cpu()
+    image = make_grid(result.images)  # one image, or a near-square grid of the batch
+    try:
+        save_image(image, args.out, fmt)
+    except OSError as error:
+        raise InterpError(f"cannot write {args.out}: {error.strerror or error}.") from None
+    what = f"{unit} {'negative ' if args.negative else ''}{args.objective}"
+    if args.batch > 1:
+        what += f" x{args.batch}" + (f" (diversity {args.diversity:g})" if args.diversity else "")
+    shown = ", ".join(f"{v:.2f}" for v in values.tolist())
+    seeds = f"seed {args.seed}" if args.batch == 1 else f"seeds {args.seed}-{args.seed + args.batch - 1}"
+    print(f"{what}: objective {shown}; {seeds}; {result.seconds:.1f} s -> {args.out}")
+    return 0
+
+
+def cmd_gallery(args: argparse.Namespace) -> int:
+    from interp.device import pick_device
+    from interp.featvis.gallery import check_size_steps, gallery_params, render_gallery, resolve_units
+    from interp.loading import load_model
+
+    check_size_steps(args.size, args.steps)
+    if args.batch_size < 1:
+        raise InterpError(f"--batch-size must be at least 1 (got {args.batch_size}).")
+    resolve_units(args.layers, args.units)  # fail on bad names before the model loads
+    gallery_params(size=args.size, steps=args.steps, seed=args.seed, param=args.param)
+    pick_device(args.device)
+    model = load_model(args.weights, device=args.device, progress=_progress_printer("weights"))
+    step_report, clear = _step_printer(args.steps)
+
+    def report(p) -> None:
+        if step_report is not None:
+            clear()
+        if p.batch == 0:
+            print(f"{args.out}: {p.to_render} units to render, {p.skipped} already done "
+                  f"({args.size} px, {args.steps} steps, seed {args.seed}, {args.param}, batches of {args.batch_size})",
+                  flush=True)
+            return
+        for layer in dict.fromkeys(name.rpartition(":")[0] for name in p.units):
+            done, total = p.layers[layer]
+            print(f"{layer} {done}/{total} units, {p.batch_seconds:.1f} s (batch {p.batch}/{p.batches}, "
+                  f"{p.elapsed:.0f} s so far)", flush=True)
+
+    try:
+        summary = render_gallery(model, args.layers, args.units, out_dir=args.out, size=args.size, steps=args.steps,
+                                 batch_size=args.batch_size, seed=args.seed, param=args.param, fmt=args.format,
+                                 force=args.force, progress=report, on_step=step_report)
+    except KeyboardInterrupt:
+        clear()
+        print("interrupted: the finished batches are saved; run the same command to resume", file=sys.stderr)
+        return 130
+    n, seconds = len(summary["rendered"]), summary["seconds"]
+    rate = f"{n / seconds:.2f} units/s" if n and seconds > 0 else "0 units/s"
+    print(f"rendered {n}, skipped {len(summary['skipped'])}, {seconds:.1f} s, {rate} -> {summary['index']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m interp", description="Look inside InceptionV1 (inception5h).")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -94,6 +226,52 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--weights", default=None, help="weights file or folder (default: INTERP_WEIGHTS_DIR, cache, download)")
     classify.add_argument("--device", default=None, help="auto (default), cpu or cuda")
     classify.set_defaults(run=cmd_classify)
+
+    render_help = "render one unit's feature visualization to an image"
+    rend = sub.add_parser("render", help=render_help, description=render_help + (
+        ". Prints the unit, the final objective per image, the seconds and the file. "
+        "With --batch N, N images of the unit (seeds SEED..SEED+N-1) go in one grid."))
+    rend.add_argument("unit", help="LAYER:CHANNEL, e.g. mixed3b:379 or 4c:447")
+    rend.add_argument("--out", required=True, help="image file to write (.png, .jpg or .webp)")
+    rend.add_argument("--size", type=int, default=128, help="image side in pixels, 16-1024 (default 128)")
+    rend.add_argument("--steps", type=int, default=512, help="optimisation steps (default 512)")
+    rend.add_argument("--seed", type=int, default=0, help="random seed of the (first) image (default 0)")
+    rend.add_argument("--param", choices=("fft", "pixel", "cppn"), default="fft",
+                      help="image parameterisation (default fft: the published recipe)")
+    rend.add_argument("--batch", type=int, default=1, help="render N images of the unit, saved as one grid (default 1)")
+    rend.add_argument("--diversity", type=float, default=0.0,
+                      help="weight W of a diversity term pushing the --batch images apart (default 0: independent "
+                           "images); around 1e2-1e3 gives distinct facets for mid layers")
+    rend.add_argument("--negative", action="store_true", help="minimise the unit instead (on its pre-ReLU values)")
+    rend.add_argument("--objective", choices=("channel", "neuron"), default="channel",
+                      help="channel: mean over all positions (default); neuron: the centre position only")
+    rend.add_argument("--weights", default=None, help="weights file or folder (default: INTERP_WEIGHTS_DIR, cache, download)")
+    rend.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    rend.set_defaults(run=cmd_render)
+
+    gallery_help = "render many units to a folder, in batches; rerunning resumes"
+    gal = sub.add_parser("gallery", help=gallery_help, description=gallery_help + (
+        ". Writes OUT/<layer>/<channel:04d>.<format> and OUT/index.json (settings, and per unit its file, "
+        "activation, seed and batch seconds), updated after every batch. Channel c uses seed SEED + c, so "
+        "'render LAYER:c --seed SEED+c' reproduces an image. Units already done with the same settings are "
+        "skipped; a folder made with other settings is refused unless --force."))
+    gal.add_argument("--layers", default=None, help="comma list of layers, e.g. mixed3b,mixed4a")
+    gal.add_argument("--units", default="all",
+                     help="all (default), channels for every layer (379,385), or unit names (mixed3b:379,mixed4a:97)")
+    gal.add_argument("--out", required=True, help="output folder")
+    gal.add_argument("--size", type=int, default=128, help="image side in pixels, 16-1024 (default 128)")
+    gal.add_argument("--steps", type=int, default=512, help="optimisation steps (default 512)")
+    gal.add_argument("--batch-size", type=int, default=32, help="units optimised together (default 32)")
+    gal.add_argument("--seed", type=int, default=0, help="base seed: channel c uses SEED + c (default 0)")
+    gal.add_argument("--param", choices=("fft", "pixel", "cppn"), default="fft", help="image parameterisation (default fft)")
+    gal.add_argument("--format", choices=("png", "jpg", "webp"), default="png",
+                     help="png (default, optimised), jpg or webp (quality 90; about 8 KB at 128 px)")
+    gal.add_argument("--force", action="store_true",
+                     help="re-render the units even if done; in a folder made with other settings, start it afresh "
+                          "(deleting its old images)")
+    gal.add_argument("--weights", default=None, help="weights file or folder (default: INTERP_WEIGHTS_DIR, cache, download)")
+    gal.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    gal.set_defaults(run=cmd_gallery)
     return parser
 
 

@@ -39,7 +39,7 @@ def colorize_signed(values) -> Image.Image:
     return Image.fromarray(_lut(_DIVERGING, (array / top + 1.0) / 2.0).astype(np.uint8), "RGB")
 
 
-def overlay(image: Image.Image, values, *, alpha: float = 0.6, vmax: float | None = None) -> Image.Image:
+def overlay(image: Image.Image, values, *, alpha: float = 0.85, vmax: float | None = None) -> Image.Image:
     """Heat map of ``values`` (any H x W) stretched over ``image``: where it is bright, the map shows.
 
     Quiet positions keep the (dimmed) photo, so you can still see what the channel is looking at.
@@ -48,6 +48,7 @@ def overlay(image: Image.Image, values, *, alpha: float = 0.6, vmax: float | Non
     heat_image = Image.fromarray((heat * 255).astype(np.uint8), "L").resize(image.size, Image.BILINEAR)
     strength = np.asarray(heat_image, dtype=np.float32)[..., None] / 255.0
     colours = _lut(_ANCHORS, strength[..., 0])
+    strength = np.sqrt(strength)  # weak responses still show, strong ones cover the photo
     photo = np.asarray(image.convert("RGB"), dtype=np.float32) * 0.45
     mixed = photo * (1 - alpha * strength) + colours * (alpha * strength)
     return Image.fromarray(np.clip(mixed, 0, 255).astype(np.uint8), "RGB")

@@ -13,7 +13,7 @@ from conftest import REPO
 from ui.chapters import load_chapter
 from ui.visuals import VISUALS
 
-CHAPTERS = {"pages/01_why.py": "01_why", "pages/02_cnn.py": "02_cnn"}
+CHAPTERS = {"pages/01_why.py": "01_why", "pages/02_cnn.py": "02_cnn", "pages/03_neuron.py": "03_neuron"}
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +87,7 @@ def test_every_chapter_and_step_runs_without_weights(without_weights):
     assert not at.exception
     # the narration is still there, and the live parts say what is missing and how to fix it
     assert any("nobody wrote the rules" in md.value for md in at.markdown)
-    assert any("INTERP_WEIGHTS_DIR" in code.value for code in at.code)
+    assert any("INTERP_WEIGHTS_DIR" in text.value for text in at.text)
     walk_every_step(at)
 
 
@@ -124,3 +124,15 @@ def test_the_frame_and_sidebar_render_narration_before_torch_loads():
     code = "import sys, ui.frame, ui.sidebar, ui.chapters; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_a_step_link_opens_that_step_and_the_url_follows_the_reader(without_weights):
+    at = new_app()
+    at.switch_page("pages/02_cnn.py")
+    at.query_params["step"] = "convolution"
+    at.run()
+    assert at.segmented_control(key="step").value == "convolution"
+    assert at.subheader[0].value == load_chapter("02_cnn").steps[1].title
+    at.button(key="next_step").click().run()
+    assert at.segmented_control(key="step").value == "channels"
+    assert at.query_params["step"] in ("channels", ["channels"])

@@ -8,24 +8,29 @@
 What it does:
 
 1. starts ``streamlit run app.py`` (headless, a free port, no file watcher) from the repository root, with the
-   ``--env`` variables added, and waits for ``/_stcore/health``;
-2. opens headless Chromium through Playwright (``--chromium``, default ``/usr/bin/chromium``; this tool never
-   downloads a browser);
-3. for every page and step (read from ``assets/chapters/*.md``), loads ``/<page>?step=<id>``, waits until
-   Streamlit has finished running and the network is idle, lets images and plots settle, and writes a
-   full-page screenshot ``<out>/<page>-<nn>-<step>.png``;
-4. records tracebacks shown in the page (``stException``), error/warning boxes, and browser console errors;
+   ``--env`` variables added, and waits for ``/_stcore/health`` (Chromium starts meanwhile);
+2. opens the front door ``/`` (the tour's first chapter, the router's default page) in headless Chromium through
+   Playwright (``--chromium``, default ``/usr/bin/chromium``; this tool never downloads a browser), shoots it as
+   ``front-door.png`` and reads the pages' addresses from the sidebar's links;
+3. for every page and step (read from ``assets/chapters/*.md``), loads ``<page address>?step=<id>``, waits until
+   Streamlit has finished running (``stApp``'s script state, no "Running" status, no spinner) and the network is
+   idle, lets images and plots settle (``--settle``), and writes a full-page screenshot
+   ``<out>/<page>-<nn>-<step>.png``. If the page shows another step than the one asked for, that is reported
+   and the step is reached by clicking its option in the chapter's step control;
+4. records tracebacks shown in the page (``stException``: bugs), error/warning boxes, failed HTTP requests,
+   browser console errors, and "problems" (wrong step shown, wrong sidebar navigation, ...);
 5. stops the server (also after an error) and prints a summary; ``<out>/report.json`` has the same, and
    ``<out>/server.log`` the server's output.
 
 Timing: "app start to first chapter" is from launching the server process to the first chapter's title being
-visible in the browser ("... fully rendered" is until its first step has finished running).
+visible at ``/``; "first step done" is until that page's script has finished (live visuals included).
+``--deep-link-first`` skips the front door, so the server's very first visitor opens a step's URL directly.
 
 Every URL load is a fresh browser session (new Streamlit session state), so ``--presenter`` switches the
 sidebar's "Presenter mode" on after each load, and ``--upload`` is applied to the first page's first step and
-shot as ``<page>-<nn>-<step>-upload.png``. With ``--navigate click`` the tool instead loads one URL and then
-moves by clicking the step buttons and the sidebar's page links, in one session: the presenter toggle is switched
-once and an upload carries through every later step (this also exercises the in-app navigation).
+shot as ``<page>-<nn>-<step>-upload.png``. With ``--navigate click`` the tool loads ``/`` once and then moves by
+clicking the sidebar's page links and the step options, in one session: the presenter switch is toggled once
+and an upload carries through every later step (this also exercises the in-app navigation).
 
 Exit status: 0 when every screenshot was written and no page showed a traceback, 1 otherwise, 2 if the app
 did not start.
@@ -133,6 +138,16 @@ def _default_page() -> str | None:
         return next(stop.url_path for stop in TOUR if stop.page)
     except Exception:  # noqa: BLE001
         return None
+
+
+def _tour_pages() -> list[str]:
+    """The url paths of the tour's chapters that have a page (``why``, ``cnn``, ...)."""
+    try:
+        from ui.tour import TOUR  # noqa: PLC0415
+
+        return [stop.url_path for stop in TOUR if stop.page and stop.url_path]
+    except Exception:  # noqa: BLE001
+        return [path.stem.split("_", 1)[1] for path in sorted(CHAPTERS_DIR.glob("[0-9]*_*.md"))]
 
 
 def _tour_title(url_path: str) -> str | None:
@@ -295,10 +310,28 @@ def nav_titles(page) -> list[str]:
                                  .map(e => e.innerText.replace(/^\\S+\\n+/, '').trim())""")
 
 
-def _step_option(page, label: str):
-    """The step's option in the segmented control (a radio in Streamlit's markup, a button in older ones)."""
+def probe(context, url: str, timeout: float) -> str:
+    """Where ``url`` ends up (with Streamlit's message if it says the page does not exist), in a throwaway tab."""
+    tab = context.new_page()
+    messages: list[str] = []
+    tab.on("console", lambda msg: messages.append(msg.text) if "does not seem to exist" in msg.text else None)
+    try:
+        tab.goto(url, wait_until="domcontentloaded", timeout=timeout * 1000)
+        wait_for_app(tab, timeout, 0)
+        return tab.url + (f' ("{messages[0]}")' if messages else "")
+    finally:
+        tab.close()
+
+
+def _step_option(page, step_title: str):
+    """The step's option in the segmented control (a radio in Streamlit's markup, a button in older ones).
+
+    Found by the step's title at the end of its label, whatever numbering comes before it ("2. ", "2 · ").
+    """
+    name = re.compile(rf"(^|\W){re.escape(step_title)}$")
+    group = page.locator('[data-testid="stMain"] [data-testid="stButtonGroup"]')
     for role in ("radio", "button"):
-        option = page.get_by_role(role, name=label, exact=True)
+        option = group.get_by_role(role, name=name)
         if option.count():
             return option.first
     return None
@@ -313,13 +346,11 @@ def page_urls(page) -> dict[str, str]:
 
 def click_step(page, ps: PageSteps, index: int, timeout: float) -> bool:
     """Click the step's button in the chapter's segmented control (same session); True if it was there."""
-    button = _step_option(page, f"{index + 1}. {ps.steps[index][1]}")
+    button = _step_option(page, ps.steps[index][1])
     if button is None:
         return False
     button.click()
-    page.wait_for_timeout(500)
-    wait_for_app(page, timeout, 0.2)
-    return True
+    return _wait_for_step(page, ps.steps[index][1], timeout)
 
 
 def ensure_presenter(page, timeout: float, settle: float) -> bool:
@@ -348,7 +379,9 @@ def upload_file(page, path: Path, timeout: float, settle: float) -> bool:
         return False
     inputs.first.set_input_files(str(path))
     try:
-        page.locator('[data-testid="stFileUploaderFile"]', has_text=path.name).first.wait_for(timeout=timeout * 1000)
+        # the file's chip (stFileChip in Streamlit 1.5x+, stFileUploaderFile before)
+        page.locator('[data-testid="stFileChip"], [data-testid="stFileUploaderFile"]',
+                     has_text=path.name).first.wait_for(timeout=timeout * 1000)
     except Exception:  # noqa: BLE001
         print("  ! --upload: the uploaded file's name did not appear under the uploader")
     page.wait_for_timeout(500)  # let the rerun the upload triggers begin
@@ -368,18 +401,23 @@ def click_to(page, target: PageSteps, step_index: int, current_path: str | None,
             return False
         page.wait_for_timeout(300)
         wait_for_app(page, timeout, 0.2)
-    step_id, step_title = target.steps[step_index]
-    button = _step_option(page, f"{step_index + 1}. {step_title}")
+    step_title = target.steps[step_index][1]
+    if step_title in shown_step_titles(page):
+        return True
+    button = _step_option(page, step_title)
     if button is None:
         return False
     button.click()
-    try:
-        page.wait_for_url(re.compile(rf"[?&]step={re.escape(step_id)}(&|$)"), timeout=timeout * 1000)
-    except Exception:  # noqa: BLE001
-        if step_index != 0:  # step 0 may be left out of the URL when it is the default
-            return False
-    page.wait_for_timeout(300)
-    return True
+    return _wait_for_step(page, step_title, timeout)
+
+
+def _wait_for_step(page, step_title: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if step_title in shown_step_titles(page):
+            return True
+        page.wait_for_timeout(200)
+    return False
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -389,7 +427,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, type=Path, help="folder for the PNGs, report.json, server.log")
-    parser.add_argument("--pages", default="why,cnn", help="comma-separated url paths (default: why,cnn)")
+    parser.add_argument("--pages", default=None,
+                        help="comma-separated url paths, e.g. why,cnn (default: every page of ui.tour.TOUR)")
     parser.add_argument("--steps", choices=("all", "first"), default="all", help="every step, or each page's first")
     parser.add_argument("--also", action="append", default=[], metavar="PAGE?step=ID",
                         help="an extra page/step to shoot, e.g. 'cnn?step=convolution' (repeatable)")
@@ -416,7 +455,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def plan(args: argparse.Namespace) -> list[tuple[PageSteps, int]]:
     """(page, step index) pairs in order, without duplicates."""
-    pages = {name: load_page_steps(name) for name in (p.strip() for p in args.pages.split(",")) if name}
+    names = args.pages.split(",") if args.pages else _tour_pages()
+    pages = {name: load_page_steps(name) for name in (p.strip() for p in names) if name}
     todo: list[tuple[PageSteps, int]] = []
     for ps in pages.values():
         todo += [(ps, i) for i in range(len(ps.steps) if args.steps == "all" else 1)]
@@ -502,9 +542,10 @@ def main(argv: list[str] | None = None) -> int:
                         href = page_urls(page).get(_tour_title(url_path) or "")
                         if href and href.rstrip("/") != f"{base}/{url_path}":
                             addresses[url_path] = href.rstrip("/")
-                            notes.append(f"page '{url_path}' is linked as {href} in the sidebar (the default page "
-                                         f"lives at /); {base}/{url_path} answers \"The page that you have requested "
-                                         "does not seem to exist\" and shows the main page: using the sidebar's address")
+                            landed = probe(context, f"{base}/{url_path}", args.step_timeout)
+                            notes.append(f"the sidebar links page '{url_path}' as {href}, not {base}/{url_path} "
+                                         f"(the router's default page lives at /); opening {base}/{url_path} "
+                                         f"ends at {landed}: shooting it at the sidebar's address")
                             print(f"  ! {notes[-1]}")
                     if args.presenter:
                         presenter_on = ensure_presenter(page, args.step_timeout, args.settle)

@@ -65,9 +65,8 @@ def picture_picker(key: str = "picker") -> Picture | None:
         sample = catalogue[option]
         return sample.title + ("" if is_cached(sample) else " (downloads on first use)")
 
-    left, right = st.columns([1, 1])
-    left.selectbox("Picture", options, format_func=label, key=f"{key}_choice", on_change=_on_choice, args=(key,))
-    right.file_uploader(
+    st.selectbox("Picture", options, format_func=label, key=f"{key}_choice", on_change=_on_choice, args=(key,))
+    st.file_uploader(
         "Or upload your own",
         type=UPLOAD_TYPES,
         key=f"{key}_upload",

@@ -45,14 +45,16 @@ def _download_missing() -> None:
     for resource in weights.RESOURCES:
         if weights.locate(resource) is not None:
             continue
-        bar = st.progress(0.0, text=f"Downloading {resource.what} ...")
+        slot = st.empty()  # the bar appears with the first bytes: offline, nothing is shown
 
-        def report(done: int, total: int | None, bar=bar, resource=resource) -> None:
+        def report(done: int, total: int | None, slot=slot, resource=resource) -> None:
             fraction = min(done / total, 1.0) if total else 0.0
-            bar.progress(fraction, text=f"Downloading {resource.what}: {done / 1e6:.1f} MB")
+            slot.progress(fraction, text=f"Downloading {resource.what}: {done / 1e6:.1f} MB")
 
-        weights.resolve(resource, progress=report)
-        bar.empty()
+        try:
+            weights.resolve(resource, progress=report)
+        finally:
+            slot.empty()
 
 
 def require_model() -> tuple[InceptionV1, Labels] | None:
@@ -65,7 +67,7 @@ def require_model() -> tuple[InceptionV1, Labels] | None:
     except InterpError as error:
         st.warning("**The live model is not available here**, so this part cannot run. The narration still works.")
         with st.expander("What is missing and how to fix it", expanded=True):
-            st.code(str(error), language=None)
+            st.text(str(error))
         return None
 
 

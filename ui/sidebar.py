@@ -32,7 +32,8 @@ def fill_model_status(slot) -> None:
                 st.caption(f"Running on {device}." if device else "The model loads on first use.")
             elif report["offline"]:
                 st.markdown(":orange[●] **No weights, and offline mode is on**")
-                st.caption(weights.missing_help(weights.WEIGHTS))
+                st.caption(f"Set INTERP_WEIGHTS_DIR to a folder holding {weights.WEIGHTS_FILE} and {weights.LABELS_FILE}, "
+                           "or unset INTERP_OFFLINE so the app can download them (about 28 MB). The narration works without them.")
             else:
                 st.markdown(":orange[●] **Weights not downloaded yet**")
                 st.caption(f"About 28 MB from {weights.WEIGHTS_URL}, fetched into {report['cache_dir']} when a live "

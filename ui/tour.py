@@ -15,9 +15,9 @@ class Stop:
 
 
 TOUR: tuple[Stop, ...] = (
-    Stop("Why look inside?", ":material/visibility:", "A network that works, and why that is not enough.", "pages/01_why.py", "why"),
-    Stop("How a CNN sees", ":material/layers:", "Layers, channels, convolutions and activations on your picture.", "pages/02_cnn.py", "cnn"),
-    Stop("What does a neuron want?", ":material/psychology:", "Feature visualization by optimisation versus dataset examples.", None),
+    Stop("Why look inside?", ":material/visibility:", "A network that works, and why that is not enough.", "pages/01_why.py", "why-look-inside"),
+    Stop("How a CNN sees", ":material/layers:", "Layers, channels, convolutions and activations on your picture.", "pages/02_cnn.py", "how-a-cnn-sees"),
+    Stop("What does a neuron want?", ":material/psychology:", "Feature visualization by optimisation versus dataset examples.", "pages/03_neuron.py", "what-a-neuron-wants"),
     Stop("Circuits", ":material/hub:", "Curve detectors from earlier curves; a car from windows, body and wheels; dog heads in any pose.", None),
     Stop("Why it is hard", ":material/blur_on:", "Polysemantic neurons such as 4e:55, and superposition.", None),
     Stop("What came next", ":material/auto_awesome:", "Sparse autoencoders: finding features the neurons smear together.", None),

@@ -2,7 +2,7 @@
 
     from interp.featvis import render, objectives as obj
     result = render(model, obj.unit("mixed4c:447"), size=128, steps=512)
-    result = render(model, obj.channel("mixed4a", 97) - 1e2 * obj.diversity("mixed4a"), batch=4)
+    result = render(model, obj.channel("mixed4a", 97) + 1e2 * obj.diversity("mixed4a"), batch=4)  # diversity: higher = more varied
 """
 
 from interp.featvis import objectives

@@ -19,6 +19,13 @@ VISUALS: dict[str, str] = {
     "channel_maps": "cnn:channel_maps",
     "depth_progression": "cnn:depth_progression",
     "predictions": "cnn:predictions_step",
+    "dataset_examples": "neuron:dataset_examples",
+    "emergence": "neuron:emergence",
+    "naive_vs_robust": "neuron:naive_vs_robust",
+    "neuron_vs_channel": "neuron:neuron_vs_channel",
+    "diversity": "neuron:diversity",
+    "negative": "neuron:negative",
+    "live_render": "neuron:live_render",
 }
 
 

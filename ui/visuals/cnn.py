@@ -49,22 +49,33 @@ def architecture_figure(selected: str | None) -> go.Figure:
         ys.append(height / 2 + 0.12)
         names.append(name)
         hover.append(f"<b>{name}</b><br>{info.channels} channels<br>{info.size_at_224} x {info.size_at_224} at 224 px")
-        fig.add_annotation(x=i, y=-height / 2 - 0.08, text=name.replace("mixed", ""), showarrow=False,
-                           yanchor="top", font=dict(size=12))
-        fig.add_annotation(x=i, y=-1.25, text=f"{info.size_at_224}px", showarrow=False, font=dict(size=10, color="#666"))
+        fig.add_annotation(x=i, y=-1.08, text=_short_name(name), showarrow=False, yanchor="top", font=dict(size=12))
+        fig.add_annotation(x=i, y=-1.28, text=str(info.size_at_224), showarrow=False, yanchor="top",
+                           font=dict(size=10, color="#666"))
     fig.add_trace(go.Scatter(
         x=xs, y=ys, mode="markers", customdata=names, hovertext=hover, hoverinfo="text",
         marker=dict(size=16, color=["#111" if n == selected else "#bbb" for n in names], symbol="triangle-down"),
         showlegend=False,
     ))
+    fig.add_annotation(x=-0.55, y=-1.28, text="px:", showarrow=False, yanchor="top", xanchor="right",
+                       font=dict(size=10, color="#666"))
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="convolution (shade = grid size)",
+                             marker=dict(size=12, color=_SIZE_COLOURS[56], symbol="square")))
     for branch, colour in _BRANCH_COLOURS.items():
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"{branch} branch",
                                  marker=dict(size=12, color=colour, symbol="square")))
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=10, b=10), clickmode="event+select",
-                      xaxis=dict(visible=False, range=[-0.6, len(DIAGRAM_LAYERS) - 0.4]),
-                      yaxis=dict(visible=False, range=[-1.4, 1.3]), dragmode=False,
+                      xaxis=dict(visible=False, range=[-0.9, len(DIAGRAM_LAYERS) - 0.4]),
+                      yaxis=dict(visible=False, range=[-1.5, 1.3]), dragmode=False,
                       legend=dict(orientation="h", yanchor="bottom", y=0.98, x=0))
     return fig
+
+
+def _short_name(name: str) -> str:
+    """Axis labels that fit under narrow boxes: conv2d0 -> c0, mixed4c -> 4c, logits -> out."""
+    if name.startswith("conv2d"):
+        return "c" + name[-1]
+    return "out" if name == "logits" else name.removeprefix("mixed")
 
 
 def architecture_diagram() -> None:
@@ -164,7 +175,7 @@ def channel_maps() -> None:
         return
     acts = main_activations(picture.key, picture.tensor)
     left, right = st.columns([2, 1])
-    layer = left.select_slider("Layer", MAIN_LAYERS, value="mixed3b", key="channels_layer")
+    layer = left.select_slider("Layer", MAIN_LAYERS, value="conv2d2", key="channels_layer")
     count = right.slider("Channels", 4, 16, 8, step=4, key="channels_count")
     act = acts[layer]
     means = act.mean(axis=(1, 2))
@@ -176,7 +187,7 @@ def channel_maps() -> None:
         cols = st.columns(4)
         for col, channel in zip(cols, order[row: row + 4]):
             family = catalogue.family_of(Unit(layer, int(channel)))
-            caption = f"{layer}:{channel} · mean {means[channel]:.1f}" + (f" · {family.name}" if family else "")
+            caption = f"{_short_name(layer)}:{channel} · {means[channel]:.1f}" + (f" · {family.name}" if family else "")
             col.image(overlay(picture.display, act[channel]), caption=caption, width="stretch")
 
 
@@ -192,7 +203,7 @@ def depth_progression() -> None:
         channel = int(np.argmax(act.mean(axis=(1, 2))))
         with cols[i % 4]:
             st.image(overlay(picture.display, act[channel]), width="stretch",
-                     caption=f"{layer}:{channel} · grid {act.shape[1]} x {act.shape[2]}")
+                     caption=f"{layer}:{channel} · {act.shape[1]}²")
     st.caption("Each tile: the channel with the highest mean activation in that layer. Deeper layers see coarser grids, "
                "but each position there summarises a larger part of the picture.")
 
@@ -209,15 +220,19 @@ def predictions_step() -> None:
         st.plotly_chart(prediction_chart(predictions(picture.key, picture.tensor)), key="guess_chart")
     logits = main_activations(picture.key, picture.tensor)["logits"]
     probs = class_probabilities(picture.key, picture.tensor)
-    top = [i for i in np.argsort(-logits) if labels.is_real(int(i))][:10]
-    fig = go.Figure()
-    fig.add_trace(go.Bar(x=[labels.name(int(i)) for i in top], y=[float(logits[i]) for i in top], name="logit (score)",
-                         marker_color="#3d5a80"))
-    fig.add_trace(go.Bar(x=[labels.name(int(i)) for i in top], y=[float(probs[i]) * 100 for i in top],
-                         name="probability (%)", marker_color="#e4572e", yaxis="y2"))
-    fig.update_layout(height=300, barmode="group", margin=dict(l=10, r=10, t=30, b=10),
-                      title="Scores before and after softmax: small gaps in score become large gaps in probability",
-                      yaxis=dict(title="logit"), yaxis2=dict(title="%", overlaying="y", side="right", range=[0, 100]),
-                      legend=dict(orientation="h", y=-0.35))
-    st.plotly_chart(fig, key="softmax_chart")
+    top = [int(i) for i in np.argsort(-logits) if labels.is_real(int(i))][:8]
+    names = [labels.name(i) for i in top]
+    score_col, prob_col = st.columns(2)
+    score_col.plotly_chart(_bars(names, [float(logits[i]) for i in top], "#3d5a80", "score (logit)", "%{x:.2f}"),
+                           key="logit_chart")
+    prob_col.plotly_chart(_bars(names, [float(probs[i]) * 100 for i in top], "#e4572e", "probability (%)", "%{x:.2f}%"),
+                          key="prob_chart")
+    st.caption("Left: the final layer's scores for the top eight classes. Right: the same after softmax. "
+               "Softmax exponentiates, so a lead of a few points in score becomes most of the probability.")
 
+
+def _bars(names: list[str], values: list[float], colour: str, title: str, hover: str) -> go.Figure:
+    fig = go.Figure(go.Bar(x=values[::-1], y=names[::-1], orientation="h", marker_color=colour,
+                           hovertemplate="%{y}: " + hover + "<extra></extra>"))
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), xaxis_title=title, yaxis=dict(automargin=True))
+    return fig

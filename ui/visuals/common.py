@@ -20,9 +20,9 @@ def picture_and_model(key: str):
 
 def show_picture(picture: Picture, width: int | None = None) -> None:
     st.image(picture.display, width=width or "stretch")
-    credit = credit_line()
+    credit = credit_line() or picture.name
     notes = "; ".join(picture.image.notes)
-    st.caption(" · ".join(part for part in (credit, notes) if part))
+    st.caption(credit + (f" ({notes})" if notes else ""))
 
 
 def prediction_chart(predictions: list[Prediction], height: int = 260) -> go.Figure:

@@ -35,7 +35,7 @@ def learned_untaught() -> None:
     boxes = [
         (0.0, "Photo of the retina<br>(the back of the eye)", "#f4d35e"),
         (1.2, "Deep network<br><b>?</b>", "#3d5a80"),
-        (2.4, "Predicted biological sex<br>AUC about 0.97", "#e4572e"),
+        (2.4, "Predicted<br>biological sex<br>(AUC about 0.97)", "#e4572e"),
     ]
     for x, text, colour in boxes:
         fig.add_shape(type="rect", x0=x, x1=x + 0.9, y0=0, y1=1, fillcolor=colour, opacity=0.9, line_width=0)
@@ -46,7 +46,7 @@ def learned_untaught() -> None:
                            showarrow=True, arrowhead=3, arrowsize=1.5, arrowwidth=2, text="")
     fig.add_annotation(x=1.65, y=-0.25, showarrow=False, text="Specialists did not know this was possible.",
                        font=dict(size=13))
-    fig.update_layout(height=280, margin=dict(l=0, r=0, t=10, b=30), showlegend=False,
+    fig.update_layout(height=260, margin=dict(l=0, r=0, t=10, b=10), showlegend=False,
                       xaxis=dict(visible=False, range=[-0.05, 3.35]), yaxis=dict(visible=False, range=[-0.4, 1.1]))
     st.plotly_chart(fig, key="untaught_chart", config={"displayModeBar": False})
     st.caption("Poplin et al. (2018), Nature Biomedical Engineering. Schematic drawn by this app.")
@@ -88,15 +88,13 @@ def zoom_levels() -> None:
                            format_func=lambda c: _unit_label(layer, c),
                            help="The 16 channels of this layer that fire most on the picture, strongest first.")
     y, x = np.unravel_index(int(np.argmax(act[channel])), act[channel].shape)
-    cols = st.columns(4)
-    with cols[0]:
-        st.image(picture.display, caption="1 · The whole network sees the picture", width="stretch")
-    with cols[1]:
-        st.image(_grid([act[c] for c in strongest]), caption=f"2 · A layer: {layer}'s 16 strongest of {act.shape[0]} channels", width="stretch")
-    with cols[2]:
-        st.image(overlay(picture.display, act[channel]), caption=f"3 · One channel: {layer}:{channel}", width="stretch")
-    with cols[3]:
-        st.image(_neuron_marker(picture, act[channel], y, x), caption=f"4 · One neuron: {layer}:{channel} at ({y}, {x}) = {act[channel][y, x]:.1f}", width="stretch")
+    top, bottom = st.columns(2), st.columns(2)
+    top[0].image(picture.display, caption="1 · The whole network sees the picture", width="stretch")
+    top[1].image(_grid([act[c] for c in strongest]), width="stretch",
+                 caption=f"2 · One layer: {layer}'s 16 strongest of {act.shape[0]} channels")
+    bottom[0].image(overlay(picture.display, act[channel]), caption=f"3 · One channel: {layer}:{channel}", width="stretch")
+    bottom[1].image(_neuron_marker(picture, act[channel], y, x), width="stretch",
+                    caption=f"4 · One neuron: {layer}:{channel} at row {y}, column {x} of its grid, firing {act[channel][y, x]:.1f}")
 
 
 def tour_map() -> None:

@@ -1,0 +1,74 @@
+"""Feature-visualization benchmarks: time per step, a full render, and early exit versus a naive loop.
+
+    INTERP_WEIGHTS_DIR=../shared/weights python benchmarks/featvis.py [--threads 2] [--device cpu|cuda]
+
+"Naive" is the straightforward loop that Lucent-style code runs: the whole network to the logits every
+step, one image at a time. Ours stops at the deepest layer the objective needs. Both run in this one
+process, so their ratio is meaningful even on a noisy machine. On CUDA it also reports units per second
+for a whole layer rendered in one batched optimisation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import torch  # noqa: E402
+
+from interp.featvis import objectives as obj  # noqa: E402
+from interp.featvis import render  # noqa: E402
+from interp.featvis.objectives import Objective  # noqa: E402
+from interp.loading import load_model  # noqa: E402
+
+
+def per_step_ms(model, unit: str, size: int, steps: int = 24, full_network: bool = False) -> float:
+    objective = obj.unit(unit)
+    if full_network:  # make the forward run to the logits, as a loop without early exit would
+        objective = Objective(objective.fn, [*objective.layers, "logits"], objective.description)
+    render(model, objective, size=size, steps=4)  # warm-up
+    result = render(model, objective, size=size, steps=steps)
+    return result.seconds / steps * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--layer-units", type=int, default=0, help="GPU: render this many units of mixed4a in one batch")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model = load_model(device=args.device)
+    figures: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores visible, {args.threads} torch threads, "
+                                f"torch {torch.__version__}, device {args.device}"}
+    for unit in ("mixed3b:379", "mixed4c:447"):
+        for size in (128, 224):
+            figures[f"ms_per_step {unit} {size}px"] = per_step_ms(model, unit, size)
+    start = time.perf_counter()
+    result = render(model, obj.unit("mixed3b:379"), size=128, steps=128)
+    figures["render mixed3b:379 128px 128 steps, s"] = time.perf_counter() - start
+    figures["  objective value"] = float(result.values[0])
+    early = per_step_ms(model, "mixed3b:379", 128)
+    naive = per_step_ms(model, "mixed3b:379", 128, full_network=True)
+    figures["early exit ms/step (mixed3b:379, 128px)"] = early
+    figures["full network ms/step (same)"] = naive
+    figures["early-exit speed-up"] = naive / early
+    if args.layer_units:
+        names = [f"mixed4a:{c}" for c in range(args.layer_units)]
+        start = time.perf_counter()
+        render(model, obj.units(names), batch=len(names), size=128, steps=512)
+        seconds = time.perf_counter() - start
+        figures[f"mixed4a {len(names)} units 128px 512 steps, s"] = seconds
+        figures["units per second"] = len(names) / seconds
+    print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

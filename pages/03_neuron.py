@@ -1,0 +1,3 @@
+from ui.frame import render_chapter
+
+render_chapter("03_neuron")

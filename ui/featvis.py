@@ -1,0 +1,153 @@
+"""Feature visualization in the browser: a live render that streams its images, and cached renders.
+
+A live render stores its latest images in ``st.session_state`` as it goes, so a Stop click (which makes
+Streamlit end the running script) or a page change keeps what was made.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from interp.catalogue import load_catalogue
+from interp.errors import UnitError
+from interp.featvis import objectives as obj
+from interp.featvis import render
+from interp.intake import tensor_to_pil
+from interp.layers import parse_unit
+from ui.resources import require_model
+
+SIZES = (96, 128, 160, 224)
+STEPS = (64, 128, 256, 512)
+PARAMS = {"fft": "Fourier + decorrelated colour (the recipe)", "pixel": "raw pixels", "cppn": "CPPN"}
+MAX_KEPT = 12  # finished renders kept per browser session
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    unit: str
+    size: int = 128
+    steps: int = 256
+    seed: int = 0
+    param: str = "fft"
+    objective: str = "channel"
+    negative: bool = False
+
+    def label(self) -> str:
+        sign = "negative " if self.negative else ""
+        return f"{sign}{self.unit} · {self.objective} · {self.param} · {self.size} px · {self.steps} steps · seed {self.seed}"
+
+
+def _kept() -> dict:
+    return st.session_state.setdefault("featvis_renders", {})
+
+
+def _keep(request: RenderRequest, image: np.ndarray, step: int, done: bool, value: float | None, seconds: float) -> None:
+    kept = _kept()
+    kept.pop(request, None)
+    kept[request] = {"image": image, "step": step, "done": done, "value": value, "seconds": seconds}
+    while len(kept) > MAX_KEPT:
+        kept.pop(next(iter(kept)))
+
+
+def _to_uint8(images) -> np.ndarray:
+    return (images[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).astype(np.uint8)
+
+
+def unit_presets() -> list[str]:
+    return [str(note.unit) for note in load_catalogue().units]
+
+
+def live_render(key: str, default_unit: str = "mixed3b:379") -> None:
+    """Pick a unit and settings, press Render, watch it emerge; Stop keeps the image so far."""
+    loaded = require_model()
+    if loaded is None:
+        return
+    model, _ = loaded
+    presets = unit_presets()
+    left, right = st.columns([3, 2])
+    typed = left.text_input("Unit (layer:channel)", value=default_unit, key=f"{key}_unit",
+                            help="Any unit, e.g. mixed3b:379, 4b:409 or mixed4c:447. Short names like 4e:55 work.")
+    note = _describe(typed)
+    right.selectbox("Or a unit the articles name", ["(type one)"] + presets, key=f"{key}_preset",
+                    on_change=_use_preset, args=(key,), format_func=lambda u: _preset_label(u))
+    a, b, c, d = st.columns(4)
+    size = a.selectbox("Size (px)", SIZES, index=1, key=f"{key}_size")
+    steps = b.selectbox("Steps", STEPS, index=2, key=f"{key}_steps")
+    seed = c.number_input("Seed", 0, 10_000, 0, key=f"{key}_seed")
+    param = d.selectbox("Parameterisation", list(PARAMS), format_func=PARAMS.get, key=f"{key}_param")
+    try:
+        unit = str(parse_unit(typed))
+    except UnitError as error:
+        st.error(str(error))
+        return
+    if note:
+        st.caption(note)
+    request = RenderRequest(unit, int(size), int(steps), int(seed), param)
+    go, stop, _ = st.columns([1, 1, 3])
+    start = go.button("Render", key=f"{key}_go", type="primary", icon=":material/play_arrow:")
+    stop.button("Stop", key=f"{key}_stop", icon=":material/stop:", help="Ends the render and keeps the image so far.")
+    bar, frame = st.empty(), st.empty()
+    if start:
+        _run(model, request, bar, frame)
+    _show_kept(request, frame)
+
+
+def _run(model, request: RenderRequest, bar, frame) -> None:
+    objective = obj.unit(request.unit, kind=request.objective, negative=request.negative)
+    started = time.perf_counter()
+
+    def progress(step: int, images) -> None:
+        image = _to_uint8(images)
+        _keep(request, image, step, False, None, time.perf_counter() - started)  # kept before any UI call
+        bar.progress(step / request.steps, text=f"Step {step} of {request.steps}")
+        frame.image(image, caption=f"{request.unit} after {step} steps", width=min(4 * request.size, 448))
+
+    result = render(model, objective, size=request.size, steps=request.steps, seed=request.seed,
+                    param=request.param, progress=progress, every=max(4, request.steps // 32))
+    _keep(request, _to_uint8(result.images), result.steps, True, float(result.values[0]), result.seconds)
+    bar.empty()
+
+
+def _show_kept(request: RenderRequest, frame) -> None:
+    kept = _kept().get(request)
+    if kept is None:
+        frame.info("Press Render to start from noise and watch the image emerge.")
+        return
+    status = (f"finished {kept['step']} steps in {kept['seconds']:.1f} s; objective {kept['value']:.1f}" if kept["done"]
+              else f"stopped after {kept['step']} of {request.steps} steps")
+    frame.image(kept["image"], caption=f"{request.label()} ({status})", width=min(4 * request.size, 448))
+
+
+def _use_preset(key: str) -> None:
+    chosen = st.session_state.get(f"{key}_preset")
+    if chosen and chosen != "(type one)":
+        st.session_state[f"{key}_unit"] = chosen
+
+
+def _preset_label(unit: str) -> str:
+    if unit == "(type one)":
+        return unit
+    note = load_catalogue().note(parse_unit(unit))
+    return f"{unit} · {note.what}" if note else unit
+
+
+def _describe(text: str) -> str | None:
+    try:
+        u = parse_unit(text)
+    except UnitError:
+        return None
+    catalogue = load_catalogue()
+    note, family = catalogue.note(u), catalogue.family_of(u)
+    if note:
+        return f"{u}: {note.what} ({note.source})"
+    if family:
+        return f"{u}: one of the {family.name.lower()} ({family.source})"
+    return None
+
+
+def thumbnail(image) -> np.ndarray:
+    return np.asarray(tensor_to_pil(image))
