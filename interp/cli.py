@@ -209,6 +209,12 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    """--weights and --device, the same for every command that loads the model."""
+    parser.add_argument("--weights", default=None, help="weights file or folder (default: INTERP_WEIGHTS_DIR, cache, download)")
+    parser.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m interp", description="Look inside InceptionV1 (inception5h).")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -223,8 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--top", type=int, default=5, help="how many classes (default 5)")
     classify.add_argument("--json", action="store_true", help='print {"top": [{"index", "label", "probability"}]}')
     classify.add_argument("--fit", choices=("crop", "pad"), default="crop", help="centre-crop (default) or pad to square")
-    classify.add_argument("--weights", default=None, help="weights file or folder (default: INTERP_WEIGHTS_DIR, cache, download)")
-    classify.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    _model_options(classify)
     classify.set_defaults(run=cmd_classify)
 
     render_help = "render one unit's feature visualization to an image"
@@ -245,8 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     rend.add_argument("--negative", action="store_true", help="minimise the unit instead (on its pre-ReLU values)")
     rend.add_argument("--objective", choices=("channel", "neuron"), default="channel",
                       help="channel: mean over all positions (default); neuron: the centre position only")
-    rend.add_argument("--weights", default=None, help="weights file or folder (default: INTERP_WEIGHTS_DIR, cache, download)")
-    rend.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    _model_options(rend)
     rend.set_defaults(run=cmd_render)
 
     gallery_help = "render many units to a folder, in batches; rerunning resumes"
@@ -269,8 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     gal.add_argument("--force", action="store_true",
                      help="re-render the units even if done; in a folder made with other settings, start it afresh "
                           "(deleting its old images)")
-    gal.add_argument("--weights", default=None, help="weights file or folder (default: INTERP_WEIGHTS_DIR, cache, download)")
-    gal.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    _model_options(gal)
     gal.set_defaults(run=cmd_gallery)
     return parser
 

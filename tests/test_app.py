@@ -24,7 +24,7 @@ def _fresh_streamlit_caches():
 
 
 def new_app() -> AppTest:
-    return AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    return AppTest.from_file(str(REPO / "app.py"), default_timeout=300)
 
 
 def chart_specs(at: AppTest) -> str:
@@ -136,3 +136,48 @@ def test_a_step_link_opens_that_step_and_the_url_follows_the_reader(without_weig
     at.button(key="next_step").click().run()
     assert at.segmented_control(key="step").value == "channels"
     assert at.query_params["step"] in ("channels", ["channels"])
+
+
+def test_microscope_browses_layers_and_opens_a_unit_page(with_weights):
+    at = new_app()
+    at.switch_page("pages/tool_microscope.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="microscope_layer").value == "mixed3b"
+    assert at.button(key="open_mixed3b:0") and at.button(key="open_mixed3b:23")  # page 1: channels 0-23
+    at.number_input(key="microscope_page_mixed3b").set_value(16).run()  # 379 // 24 + 1
+    at.button(key="open_mixed3b:379").click().run()
+    assert not at.exception
+    assert at.header[0].value == "mixed3b:379"
+    assert any("curve detector" in md.value for md in at.markdown)
+
+
+def test_microscope_unit_link_and_bad_unit(without_weights):
+    at = new_app()
+    at.switch_page("pages/tool_microscope.py")
+    at.query_params["unit"] = "4c:447"
+    at.run()
+    assert not at.exception and at.header[0].value == "mixed4c:447"
+    at = new_app()
+    at.switch_page("pages/tool_microscope.py")
+    at.query_params["unit"] = "mixed3b:999"
+    at.run()
+    assert not at.exception
+    assert any("mixed3b has 480 channels" in e.value for e in at.error)
+
+
+def test_live_render_streams_finishes_and_is_kept_across_reruns(with_weights):
+    at = new_app()
+    at.switch_page("pages/03_neuron.py").run()
+    at.segmented_control(key="step").set_value("live").run()
+    at.selectbox(key="live_size").set_value(96)
+    at.selectbox(key="live_steps").set_value(64).run()
+    at.button(key="live_go").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    kept = at.session_state["featvis_renders"]
+    (request, entry), = kept.items()
+    assert request.unit == "mixed3b:379" and entry["done"] and entry["step"] == 64
+    assert entry["image"].shape == (96, 96, 3) and entry["value"] > 0
+    at.button(key="live_stop").click().run()  # a rerun: the finished picture is kept, not lost
+    assert at.session_state["featvis_renders"][request]["done"]
+    at.text_input(key="live_unit").set_value("mixed3b:999").run()
+    assert any("mixed3b has 480 channels" in e.value for e in at.error)

@@ -53,8 +53,9 @@ def _keep(request: RenderRequest, image: np.ndarray, step: int, done: bool, valu
         kept.pop(next(iter(kept)))
 
 
-def _to_uint8(images) -> np.ndarray:
-    return (images[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).astype(np.uint8)
+def as_array(image) -> np.ndarray:
+    """One rendered image (3 x H x W in [0, 1]) as an H x W x 3 uint8 array for st.image."""
+    return np.asarray(tensor_to_pil(image))
 
 
 def unit_presets() -> list[str]:
@@ -101,14 +102,14 @@ def _run(model, request: RenderRequest, bar, frame) -> None:
     started = time.perf_counter()
 
     def progress(step: int, images) -> None:
-        image = _to_uint8(images)
+        image = as_array(images[0])
         _keep(request, image, step, False, None, time.perf_counter() - started)  # kept before any UI call
         bar.progress(step / request.steps, text=f"Step {step} of {request.steps}")
         frame.image(image, caption=f"{request.unit} after {step} steps", width=min(4 * request.size, 448))
 
     result = render(model, objective, size=request.size, steps=request.steps, seed=request.seed,
                     param=request.param, progress=progress, every=max(4, request.steps // 32))
-    _keep(request, _to_uint8(result.images), result.steps, True, float(result.values[0]), result.seconds)
+    _keep(request, as_array(result.images[0]), result.steps, True, float(result.values[0]), result.seconds)
     bar.empty()
 
 
@@ -148,6 +149,3 @@ def _describe(text: str) -> str | None:
         return f"{u}: one of the {family.name.lower()} ({family.source})"
     return None
 
-
-def thumbnail(image) -> np.ndarray:
-    return np.asarray(tensor_to_pil(image))

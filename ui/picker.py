@@ -92,6 +92,25 @@ class Picture:
         return self.image.display
 
 
+def available_pictures() -> list[tuple[str, bytes]]:
+    """Every picture usable without a download: drawn samples, photos already fetched, and the upload."""
+    found = []
+    for sample in samples():
+        if is_cached(sample):
+            try:
+                found.append((sample.title, _sample_data(sample.id)))
+            except InterpError:
+                continue
+    upload = _state().get("upload")
+    if upload:
+        found.append((f"Your upload: {upload[0]}", upload[1]))
+    return found
+
+
+def has_upload() -> bool:
+    return bool(_state().get("upload"))
+
+
 def current_picture() -> Picture | None:
     """The chosen picture, read and cached; shows a message and returns ``None`` if it cannot be had."""
     state = _state()

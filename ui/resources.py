@@ -24,7 +24,7 @@ _loaded_device: list[str] = []  # set once the shared model exists, for the side
 
 
 @st.cache_resource(show_spinner=False, max_entries=1)
-def _load() -> tuple[InceptionV1, Labels]:
+def shared_model() -> tuple[InceptionV1, Labels]:
     model = load_model()
     _loaded_device[:] = [describe(next(model.parameters()).device)]
     return model, load_labels()
@@ -63,7 +63,7 @@ def require_model() -> tuple[InceptionV1, Labels] | None:
         if not weights_ready():
             _download_missing()
         with st.spinner("Loading InceptionV1 ..."):
-            return _load()
+            return shared_model()
     except InterpError as error:
         st.warning("**The live model is not available here**, so this part cannot run. The narration still works.")
         with st.expander("What is missing and how to fix it", expanded=True):

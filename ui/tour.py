@@ -22,3 +22,7 @@ TOUR: tuple[Stop, ...] = (
     Stop("Why it is hard", ":material/blur_on:", "Polysemantic neurons such as 4e:55, and superposition.", None),
     Stop("What came next", ":material/auto_awesome:", "Sparse autoencoders: finding features the neurons smear together.", None),
 )
+
+TOOLS: tuple[Stop, ...] = (
+    Stop("Microscope", ":material/biotech:", "Every unit of every layer, with a page per unit.", "pages/tool_microscope.py", "microscope"),
+)

@@ -136,6 +136,7 @@ def save_image(image: Image.Image, path: str | os.PathLike, fmt: str | None = No
     fmt = _ext(fmt or path.suffix.lstrip("."))
     options = {"png": ("PNG", {"optimize": True}), "jpg": ("JPEG", {"quality": 90}), "webp": ("WEBP", {"quality": 90})}
     pil_format, kwargs = options[fmt]
+    path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".{fmt}.tmp")
     try:
         with os.fdopen(handle, "wb") as stream:

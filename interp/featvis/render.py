@@ -84,7 +84,9 @@ def render(
     autocast: bool | None = None,
 ) -> RenderResult:
     """Render ``batch`` images maximising ``objective``. Image i is seeded with ``seeds[i]`` (default
-    ``seed + i``), so image i of a batch matches a single render with that seed."""
+    ``seed + i``) for its starting image and its transforms, so image i of a batch is the single render with
+    that seed, up to float rounding: oneDNN rounds convolutions slightly differently at other batch sizes, and
+    near-ties in max-pooling can let that grow over many steps (exact with ``torch.backends.mkldnn`` off)."""
     start = time.perf_counter()
     seeds = list(seeds) if seeds is not None else [seed + i for i in range(batch)]
     device = next(model.parameters()).device

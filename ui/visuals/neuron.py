@@ -13,11 +13,10 @@ from interp.activations import capture
 from interp.errors import InterpError
 from interp.layers import MAIN_LAYERS, parse_unit
 from interp.render import overlay
-from interp.samples import is_cached
 from ui.analysis import main_activations
 from ui.featvis import live_render as live_render_panel
 from ui.featvis import unit_presets
-from ui.picker import _sample_data, _state, samples
+from ui.picker import available_pictures, has_upload
 from ui.resources import digest, intake, require_model
 
 FEATVIS_ASSETS = Path(__file__).resolve().parents[2] / "assets" / "featvis"
@@ -48,21 +47,6 @@ def show_set(name: str, columns: int | None = None, caption_key: str = "label") 
     return True
 
 
-def _pictures() -> list[tuple[str, bytes]]:
-    """Our tiny "dataset": every sample that is on disk (drawn, or photos already fetched) and the upload."""
-    found = []
-    for sample in samples():
-        if is_cached(sample):
-            try:
-                found.append((sample.title, _sample_data(sample.id)))
-            except InterpError:
-                continue
-    upload = _state().get("upload")
-    if upload:
-        found.append((f"Your upload: {upload[0]}", upload[1]))
-    return found
-
-
 def _unit_maps(unit, key: str, tensor) -> np.ndarray:
     """The unit's activation map (H x W) on one picture, from the cached main layers where possible."""
     if unit.layer in MAIN_LAYERS:
@@ -79,7 +63,7 @@ def dataset_examples() -> None:
     choice = st.selectbox("Unit", presets, index=presets.index("mixed3b:379"), key="examples_unit")
     unit = parse_unit(choice)
     ranked = []
-    for title, data in _pictures():
+    for title, data in available_pictures():
         try:
             key = digest(data)
             picture = intake(key, data)
@@ -97,7 +81,7 @@ def dataset_examples() -> None:
         cols[rank % 3].image(overlay(display, act, vmax=vmax), width="stretch",
                              caption=f"#{rank + 1} · {title} · mean {mean:.2f}")
     st.caption(f"All maps share one colour scale (brightest = {vmax:.1f}), so brightness compares across pictures. "
-               f"Upload a picture in any chapter to add it here (currently: {'yes' if _state().get('upload') else 'no'} upload).")
+               f"Upload a picture in any chapter to add it here (currently: {'yes' if has_upload() else 'no'} upload).")
 
 
 def emergence() -> None:

@@ -1,0 +1,3 @@
+from ui.microscope import render_microscope
+
+render_microscope()

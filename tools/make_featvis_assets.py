@@ -1,0 +1,118 @@
+"""Precompute the feature visualizations the app shows instantly (chapter 3 and the microscope).
+
+    INTERP_WEIGHTS_DIR=../shared/weights python tools/make_featvis_assets.py [--size 128] [--steps 512]
+
+Everything is rendered by this project from the real weights: the named units of the circuits thread with
+the gallery (``interp.featvis.gallery.render_gallery``, the code behind ``python -m interp gallery``; it
+resumes, so an interrupted run continues), and chapter 3's comparisons with ``render`` at the settings each
+one needs. Writes compact JPEGs under ``assets/featvis/`` and ``assets/featvis/manifest.json`` (which
+pictures illustrate which step). Takes about 15 minutes on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from interp.catalogue import load_catalogue  # noqa: E402
+from interp.featvis import objectives as obj  # noqa: E402
+from interp.featvis import render  # noqa: E402
+from interp.featvis.gallery import render_gallery, save_image  # noqa: E402
+from interp.intake import tensor_to_pil  # noqa: E402
+from interp.loading import load_model  # noqa: E402
+
+OUT = REPO / "assets" / "featvis"
+EMERGENCE_UNIT, EMERGENCE_STEPS = "mixed4a:11", (0, 8, 16, 32, 64, 128, 256, 512)
+DOG, CURVE = "mixed4b:409", "mixed3b:379"
+FACETS = ("mixed4a:97", "mixed5a:9")
+DIVERSITY_WEIGHT = 500.0
+
+
+def save(tensor, name: str) -> str:
+    save_image(tensor_to_pil(tensor), OUT / name, "jpg")
+    return name
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=512)
+    args = parser.parse_args()
+    size, steps = args.size, args.steps
+    model = load_model(device="cpu")
+    started = time.perf_counter()
+    sets: dict[str, list[dict]] = {}
+
+    # The microscope's precomputed units: every unit the articles name, at the gallery's standard settings.
+    named = sorted({str(note.unit) for note in load_catalogue().units})
+    summary = render_gallery(model, [], named, out_dir=OUT / "gallery", size=size, steps=steps, batch_size=6,
+                             fmt="jpg", progress=lambda p: print(f"gallery {p}", flush=True))
+    print(f"gallery: rendered {len(summary['rendered'])}, skipped {len(summary['skipped'])}", flush=True)
+
+    def gallery_file(unit: str) -> str:
+        return "gallery/" + summary["units"][unit]["file"]
+
+    # Emergence: snapshots of one render.
+    snapshots: dict[int, object] = {}
+    render(model, obj.unit(EMERGENCE_UNIT), size=size, steps=max(EMERGENCE_STEPS), every=8,
+           progress=lambda step, images: snapshots.__setitem__(step, images[0]))
+    from interp.featvis.param import FourierImage
+
+    snapshots[0] = FourierImage([0], size)()[0].detach()
+    sets["emergence"] = [{"unit": EMERGENCE_UNIT, "label": f"step {s}", "file": save(snapshots[s], f"emergence/{s:04d}.jpg")}
+                         for s in EMERGENCE_STEPS]
+
+    # Naive versus robust, for one unit: pixels alone; pixels + transforms; Fourier + transforms.
+    naive = []
+    for label, param, transforms, name in (("raw pixels, no transforms", "pixel", "none", "pixel-none"),
+                                           ("raw pixels + transforms", "pixel", "standard", "pixel-standard"),
+                                           ("Fourier + decorrelated colour + transforms (the recipe)", "fft", "standard", "fft-standard")):
+        result = render(model, obj.unit(DOG), size=size, steps=steps, param=param, transforms=transforms)
+        naive.append({"unit": DOG, "label": label, "file": save(result.images[0], f"naive/{name}.jpg")})
+    sets["naive_vs_robust"] = naive
+
+    # Neuron versus channel.
+    pairs = []
+    for unit in (DOG, CURVE):
+        result = render(model, obj.unit(unit, kind="neuron"), size=size, steps=steps)
+        pairs.append({"unit": unit, "label": f"{unit}: neuron (centre position)",
+                      "file": save(result.images[0], f"neuron/{unit.replace(':', '_')}.jpg")})
+        pairs.append({"unit": unit, "label": f"{unit}: channel (every position)", "file": gallery_file(unit)})
+    sets["neuron_vs_channel"] = pairs
+
+    # Diversity: four facets of a unit in one optimisation.
+    facets = []
+    for unit in FACETS:
+        layer = unit.split(":")[0]
+        result = render(model, obj.unit(unit) + DIVERSITY_WEIGHT * obj.diversity(layer), batch=4, size=size, steps=steps)
+        facets += [{"unit": unit, "label": f"{unit}, facet {i + 1}",
+                    "file": save(result.images[i], f"diversity/{unit.replace(':', '_')}_{i}.jpg")} for i in range(4)]
+    sets["diversity"] = facets
+
+    # Negative versus positive.
+    negatives = []
+    for unit in (CURVE, DOG):
+        result = render(model, obj.unit(unit, negative=True), size=size, steps=steps)
+        negatives.append({"unit": unit, "label": f"{unit}: positive", "file": gallery_file(unit)})
+        negatives.append({"unit": unit, "label": f"{unit}: negative (minimised before its ReLU)",
+                          "file": save(result.images[0], f"negative/{unit.replace(':', '_')}.jpg")})
+    sets["negative"] = negatives
+
+    manifest = {
+        "about": "Written by tools/make_featvis_assets.py from the real weights. Do not edit by hand.",
+        "recipe": f"Rendered by this project: {size} px, {steps} steps of Adam (lr 0.05) unless the label says "
+                  f"otherwise; Fourier parameterisation with decorrelated colour and the standard transforms.",
+        "sets": sets,
+    }
+    (OUT / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    print(f"done in {time.perf_counter() - started:.0f} s -> {OUT / 'manifest.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""The Microscope: every unit of every layer as a grid, and a page per unit with a shareable link.
+
+Pictures come from, in order: the project's precomputed gallery (``assets/featvis/gallery``), the user's
+own on-demand gallery in the cache folder (rendered here, in batches, resumable, shared by every session),
+or a Render button. The URL holds the state (``?layer=mixed3b&page=3`` or ``?unit=mixed3b:379``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from interp.catalogue import load_catalogue
+from interp.errors import InterpError, UnitError
+from interp.featvis import objectives as obj
+from interp.featvis import render
+from interp.featvis.gallery import load_index, render_gallery
+from interp.layers import LAYERS, MAIN_LAYERS, Unit, parse_unit
+from interp.weights import cache_dir
+from ui.featvis import as_array
+from ui.resources import require_model, shared_model
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+PRECOMPUTED = ASSETS / "featvis" / "gallery"
+PER_PAGE = 24
+DIVERSITY_WEIGHT = 500.0
+BROWSABLE = tuple(name for name in MAIN_LAYERS if name != "conv2d1") + tuple(
+    name for name, info in LAYERS.items() if info.kind == "branch")
+
+
+def on_demand_settings() -> tuple[int, int]:
+    """Size and steps for renders made here: smaller on a CPU so a page of units takes a minute or two."""
+    import torch
+
+    return (128, 512) if torch.cuda.is_available() else (96, 256)
+
+
+def on_demand_dir() -> Path:
+    size, steps = on_demand_settings()
+    return cache_dir() / "microscope" / f"{size}px-{steps}steps"
+
+
+@st.cache_data(show_spinner=False, max_entries=4, ttl=30)
+def _index(folder: str) -> dict:
+    """A gallery index, re-read at most every 30 s (other sessions may be rendering into it)."""
+    return (load_index(folder) or {}).get("units", {})
+
+
+def picture_for(unit: Unit) -> tuple[str, str] | None:
+    """(file, where) of the best picture we have of ``unit``'s channel objective, or None."""
+    for folder, where in ((PRECOMPUTED, "precomputed, 128 px, 512 steps"), (on_demand_dir(), "rendered on this machine")):
+        entry = _index(str(folder)).get(str(unit))
+        if entry and (folder / entry["file"]).is_file():
+            return str(folder / entry["file"]), where
+    return None
+
+
+def _text_sections() -> dict[str, str]:
+    text = (ASSETS / "microscope.md").read_text(encoding="utf-8")
+    parts = re.split(r"^## ", text, flags=re.MULTILINE)
+    sections = {"intro": re.sub(r"^# .*\n", "", parts[0]).strip()}
+    for part in parts[1:]:
+        title, _, body = part.partition("\n")
+        sections[title.strip()] = body.strip()
+    return sections
+
+
+def render_microscope() -> None:
+    st.title("Microscope")
+    sections = _text_sections()
+    unit_text = st.query_params.get("unit")
+    if unit_text:
+        try:
+            unit_page(parse_unit(unit_text), sections)
+            return
+        except UnitError as error:
+            st.error(f"{error} Showing the layer browser instead.")
+    st.markdown(sections["intro"])
+    for title, body in sections.items():
+        if title != "intro":
+            with st.expander(title):
+                st.markdown(body)
+    layer_grid()
+
+
+def _open(unit: str) -> None:
+    st.query_params.clear()
+    st.query_params["unit"] = unit
+
+
+def layer_grid() -> None:
+    layer = st.query_params.get("layer", "mixed3b")
+    layer = layer if layer in BROWSABLE else "mixed3b"
+    left, right = st.columns([2, 1])
+    layer = left.selectbox("Layer", BROWSABLE, index=BROWSABLE.index(layer), key="microscope_layer",
+                           format_func=lambda n: f"{n} ({LAYERS[n].channels} units)")
+    pages = -(-LAYERS[layer].channels // PER_PAGE)
+    page = min(max(int(st.query_params.get("page", 1) or 1), 1), pages)
+    page = right.number_input(f"Page (of {pages})", 1, pages, page, key=f"microscope_page_{layer}")
+    st.query_params.update({"layer": layer, "page": str(page)})
+    channels = range((page - 1) * PER_PAGE, min(page * PER_PAGE, LAYERS[layer].channels))
+    units = [Unit(layer, c) for c in channels]
+    missing = [u for u in units if picture_for(u) is None]
+    catalogue = load_catalogue()
+    if missing:
+        size, steps = on_demand_settings()
+        st.caption(f"{len(units) - len(missing)} of these {len(units)} units have pictures. The rest render on demand "
+                   f"here ({size} px, {steps} steps, all in one optimisation) and are kept in {on_demand_dir()}.")
+        if st.button(f"Render the {len(missing)} missing units on this page", key="render_page", type="primary"):
+            _render_missing(missing)
+    cols = st.columns(6)
+    for i, unit in enumerate(units):
+        with cols[i % 6]:
+            found = picture_for(unit)
+            if found:
+                st.image(found[0], width="stretch")
+            else:
+                st.markdown("<div style='aspect-ratio:1;background:#eee;border-radius:4px'></div>", unsafe_allow_html=True)
+            note = catalogue.note(unit) or catalogue.family_of(unit)
+            label = f"{unit.channel}" + (" ★" if note else "")
+            st.button(label, key=f"open_{unit}", on_click=_open, args=(str(unit),), width="stretch",
+                      help=(getattr(note, "what", None) or getattr(note, "name", "")) or f"Open {unit}")
+
+
+def _render_missing(units: list[Unit]) -> None:
+    loaded = require_model()
+    if loaded is None:
+        return
+    model, _ = loaded
+    size, steps = on_demand_settings()
+    bar = st.progress(0.0, text="Starting ...")
+    frame = st.empty()
+
+    def on_step(step: int, images) -> None:
+        bar.progress(step / steps, text=f"Step {step} of {steps} for {len(units)} units")
+        frame.image([as_array(img) for img in images[:12]], width=64)
+
+    try:
+        render_gallery(model, [], [str(u) for u in units], out_dir=on_demand_dir(), size=size, steps=steps,
+                       batch_size=len(units), fmt="jpg", on_step=on_step, every=16)
+    except InterpError as error:
+        st.error(str(error))
+        return
+    _index.clear()
+    bar.empty()
+    frame.empty()
+    st.rerun()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _variant(unit: str, kind: str, negative: bool, batch: int, size: int, steps: int) -> list[np.ndarray]:
+    """A rendered variant of a unit (neuron, negative, diverse batch), shared by every session."""
+    model, _ = shared_model()
+    objective = obj.unit(unit, kind=kind, negative=negative)
+    if batch > 1:  # diversity is higher when the images differ: add it to push them apart
+        objective = objective + DIVERSITY_WEIGHT * obj.diversity(parse_unit(unit).layer)
+    result = render(model, objective, batch=batch, size=size, steps=steps)
+    return [as_array(img) for img in result.images]
+
+
+def unit_page(unit: Unit, sections: dict[str, str]) -> None:
+    catalogue = load_catalogue()
+    st.button("← All units of " + unit.layer, on_click=_back, args=(unit.layer, unit.channel))
+    st.header(str(unit))
+    info = LAYERS[unit.layer]
+    where = f"channel {unit.channel} of {info.channels}"
+    if unit.branch:
+        where += f"; in the {unit.branch[0].removeprefix(unit.layer + '_')} branch (its channel {unit.branch[1]})"
+    st.caption(f"{where}; grid {info.size_at_224} x {info.size_at_224} at 224 px. Link to this page: "
+               f"[?unit={unit}](?unit={unit})")
+    note, family = catalogue.note(unit), catalogue.family_of(unit)
+    if note or family:
+        with st.container(border=True):
+            st.markdown("**What the articles say**")
+            if note:
+                st.markdown(f"{note.what}. *({note.source})*")
+            if family:
+                st.markdown(f"One of the **{family.name.lower()}** of {family.layer}"
+                            + (f": {family.note}" if family.note else "") + f". *({family.source})*")
+    found = picture_for(unit)
+    size, steps = on_demand_settings()
+    cols = st.columns(3)
+    with cols[0]:
+        st.markdown("**Channel**")
+        if found:
+            st.image(found[0], caption=found[1], width="stretch")
+        elif st.button("Render", key="render_channel"):
+            _show_variant(unit, "channel", False, 1, size, steps)
+    for col, (title, kind, negative, key) in zip(cols[1:], (("Neuron (centre)", "neuron", False, "neuron"),
+                                                            ("Negative", "channel", True, "negative"))):
+        with col:
+            st.markdown(f"**{title}**")
+            if st.button("Render", key=f"render_{key}") or st.session_state.get(f"shown_{unit}_{key}"):
+                st.session_state[f"shown_{unit}_{key}"] = True
+                _show_variant(unit, kind, negative, 1, size, steps)
+    st.markdown("**Diversity: four facets in one optimisation**")
+    if st.button("Render four facets", key="render_facets") or st.session_state.get(f"shown_{unit}_facets"):
+        st.session_state[f"shown_{unit}_facets"] = True
+        _show_variant(unit, "channel", False, 4, size, steps)
+    with st.expander("How to read a unit page"):
+        st.markdown(sections.get("How to read a unit page", ""))
+
+
+def _show_variant(unit: Unit, kind: str, negative: bool, batch: int, size: int, steps: int) -> None:
+    if require_model() is None:
+        return
+    with st.spinner(f"Rendering {unit} ({size} px, {steps} steps) ..."):
+        images = _variant(str(unit), kind, negative, batch, size, steps)
+    cols = st.columns(len(images))
+    for col, image in zip(cols, images):
+        col.image(image, caption=f"{size} px, {steps} steps", width="stretch")
+
+
+def _back(layer: str, channel: int) -> None:
+    st.query_params.clear()
+    st.query_params.update({"layer": layer if layer in BROWSABLE else "mixed3b", "page": str(channel // PER_PAGE + 1)})
