@@ -181,3 +181,17 @@ def test_live_render_streams_finishes_and_is_kept_across_reruns(with_weights):
     assert at.session_state["featvis_renders"][request]["done"]
     at.text_input(key="live_unit").set_value("mixed3b:999").run()
     assert any("mixed3b has 480 channels" in e.value for e in at.error)
+
+
+def test_chapter_3_shows_the_precomputed_pictures(without_weights):
+    """The comparisons are committed pictures: they show even without weights, and every file exists."""
+    from ui.featvis import FEATVIS_ASSETS, manifest
+
+    sets = manifest()["sets"]
+    assert set(sets) == {"emergence", "naive_vs_robust", "neuron_vs_channel", "diversity", "negative"}
+    assert all((FEATVIS_ASSETS / entry["file"]).is_file() for entries in sets.values() for entry in entries)
+    at = new_app()
+    at.switch_page("pages/03_neuron.py").run()
+    for step in ("emergence", "naive", "neuron-vs-channel", "facets", "negative"):
+        at.segmented_control(key="step").set_value(step).run()
+        assert not at.exception and not at.info, (step, [i.value for i in at.info])

@@ -6,8 +6,11 @@ Streamlit end the running script) or a page change keeps what was made.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -24,6 +27,17 @@ SIZES = (96, 128, 160, 224)
 STEPS = (64, 128, 256, 512)
 PARAMS = {"fft": "Fourier + decorrelated colour (the recipe)", "pixel": "raw pixels", "cppn": "CPPN"}
 MAX_KEPT = 12  # finished renders kept per browser session
+
+FEATVIS_ASSETS = Path(__file__).resolve().parents[1] / "assets" / "featvis"
+
+
+@lru_cache(maxsize=1)
+def manifest() -> dict:
+    """The precomputed pictures (tools/make_featvis_assets.py writes assets/featvis/manifest.json)."""
+    path = FEATVIS_ASSETS / "manifest.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"sets": {}}
+
+
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,11 @@ from interp.featvis import render
 from interp.featvis.gallery import load_index, render_gallery
 from interp.layers import LAYERS, MAIN_LAYERS, Unit, parse_unit
 from interp.weights import cache_dir
-from ui.featvis import as_array
+from ui.featvis import FEATVIS_ASSETS, as_array, manifest
 from ui.resources import require_model, shared_model
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
-PRECOMPUTED = ASSETS / "featvis" / "gallery"
+PRECOMPUTED = FEATVIS_ASSETS / "gallery"
 PER_PAGE = 24
 DIVERSITY_WEIGHT = 500.0
 BROWSABLE = tuple(name for name in MAIN_LAYERS if name != "conv2d1") + tuple(
@@ -56,6 +56,12 @@ def picture_for(unit: Unit) -> tuple[str, str] | None:
         if entry and (folder / entry["file"]).is_file():
             return str(folder / entry["file"]), where
     return None
+
+
+def precomputed_variant(unit: Unit, set_name: str, marker: str) -> list[str]:
+    """Files of chapter 3's precomputed pictures of ``unit`` whose label contains ``marker``."""
+    return [str(FEATVIS_ASSETS / e["file"]) for e in manifest()["sets"].get(set_name, [])
+            if e["unit"] == str(unit) and marker in e["label"]]
 
 
 def _text_sections() -> dict[str, str]:
@@ -189,15 +195,22 @@ def unit_page(unit: Unit, sections: dict[str, str]) -> None:
             st.image(found[0], caption=found[1], width="stretch")
         elif st.button("Render", key="render_channel"):
             _show_variant(unit, "channel", False, 1, size, steps)
-    for col, (title, kind, negative, key) in zip(cols[1:], (("Neuron (centre)", "neuron", False, "neuron"),
-                                                            ("Negative", "channel", True, "negative"))):
+    for col, (title, kind, negative, key, ready) in zip(cols[1:], (
+            ("Neuron (centre)", "neuron", False, "neuron", precomputed_variant(unit, "neuron_vs_channel", "neuron")),
+            ("Negative", "channel", True, "negative", precomputed_variant(unit, "negative", "negative")))):
         with col:
             st.markdown(f"**{title}**")
-            if st.button("Render", key=f"render_{key}") or st.session_state.get(f"shown_{unit}_{key}"):
+            if ready:
+                st.image(ready[0], caption="precomputed, 128 px, 512 steps", width="stretch")
+            elif st.button("Render", key=f"render_{key}") or st.session_state.get(f"shown_{unit}_{key}"):
                 st.session_state[f"shown_{unit}_{key}"] = True
                 _show_variant(unit, kind, negative, 1, size, steps)
     st.markdown("**Diversity: four facets in one optimisation**")
-    if st.button("Render four facets", key="render_facets") or st.session_state.get(f"shown_{unit}_facets"):
+    facets = precomputed_variant(unit, "diversity", "facet")
+    if facets:
+        for col, file in zip(st.columns(len(facets)), facets):
+            col.image(file, caption="precomputed, 128 px, 512 steps", width="stretch")
+    elif st.button("Render four facets", key="render_facets") or st.session_state.get(f"shown_{unit}_facets"):
         st.session_state[f"shown_{unit}_facets"] = True
         _show_variant(unit, "channel", False, 4, size, steps)
     with st.expander("How to read a unit page"):

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-from pathlib import Path
-
 import numpy as np
 import streamlit as st
 
@@ -15,19 +11,9 @@ from interp.layers import MAIN_LAYERS, parse_unit
 from interp.render import overlay
 from ui.analysis import main_activations
 from ui.featvis import live_render as live_render_panel
-from ui.featvis import unit_presets
+from ui.featvis import FEATVIS_ASSETS, manifest, unit_presets
 from ui.picker import available_pictures, has_upload
 from ui.resources import digest, intake, require_model
-
-FEATVIS_ASSETS = Path(__file__).resolve().parents[2] / "assets" / "featvis"
-
-
-@lru_cache(maxsize=1)
-def manifest() -> dict:
-    """The precomputed pictures (tools/make_featvis_assets.py writes assets/featvis/manifest.json)."""
-    path = FEATVIS_ASSETS / "manifest.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"sets": {}}
-
 
 def show_set(name: str, columns: int | None = None, caption_key: str = "label") -> bool:
     """Show one precomputed set of pictures in a row (or grid); False if it was not precomputed."""
