@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
+from interp.activations import top_channels
 from interp.catalogue import load_catalogue
 from interp.intake import tensor_to_pil
 from interp.layers import BRANCHES, LAYERS, MAIN_LAYERS, Unit
@@ -178,17 +180,16 @@ def channel_maps() -> None:
     layer = left.select_slider("Layer", MAIN_LAYERS, value="conv2d2", key="channels_layer")
     count = right.slider("Channels", 4, 16, 8, step=4, key="channels_count")
     act = acts[layer]
-    means = act.mean(axis=(1, 2))
-    order = np.argsort(-means)[:count]
+    strongest = top_channels(torch.from_numpy(act), k=count)
     st.caption(f"{layer}: {act.shape[0]} channels on a {act.shape[1]} x {act.shape[2]} grid. "
                f"{int((act.max(axis=(1, 2)) > 0).sum())} of them fire somewhere on this picture; the strongest by mean:")
     catalogue = load_catalogue()
     for row in range(0, count, 4):
         cols = st.columns(4)
-        for col, channel in zip(cols, order[row: row + 4]):
-            family = catalogue.family_of(Unit(layer, int(channel)))
-            caption = f"{_short_name(layer)}:{channel} · {means[channel]:.1f}" + (f" · {family.name}" if family else "")
-            col.image(overlay(picture.display, act[channel]), caption=caption, width="stretch")
+        for col, summary in zip(cols, strongest[row: row + 4]):
+            family = catalogue.family_of(Unit(layer, summary.channel))
+            caption = f"{_short_name(layer)}:{summary.channel} · {summary.mean:.1f}" + (f" · {family.name}" if family else "")
+            col.image(overlay(picture.display, act[summary.channel]), caption=caption, width="stretch")
 
 
 def depth_progression() -> None:
@@ -200,7 +201,7 @@ def depth_progression() -> None:
     cols = st.columns(4)
     for i, layer in enumerate(layers):
         act = acts[layer]
-        channel = int(np.argmax(act.mean(axis=(1, 2))))
+        channel = top_channels(torch.from_numpy(act), k=1)[0].channel
         with cols[i % 4]:
             st.image(overlay(picture.display, act[channel]), width="stretch",
                      caption=f"{layer}:{channel} · {act.shape[1]}²")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image, ImageDraw
 
+from interp.activations import top_channels
 from interp.catalogue import load_catalogue
 from interp.layers import MAIN_LAYERS, parse_unit
 from interp.render import colorize, overlay
@@ -83,7 +85,7 @@ def zoom_levels() -> None:
     acts = main_activations(picture.key, picture.tensor)
     layer = st.selectbox("Layer", MAIN_LAYERS, index=MAIN_LAYERS.index("mixed4c"), key="zoom_layer")
     act = acts[layer]
-    strongest = np.argsort(-act.mean(axis=(1, 2)))[:16]
+    strongest = [c.channel for c in top_channels(torch.from_numpy(act), k=16)]
     channel = st.selectbox("Channel", [int(c) for c in strongest], key=f"zoom_channel_{layer}",
                            format_func=lambda c: _unit_label(layer, c),
                            help="The 16 channels of this layer that fire most on the picture, strongest first.")
