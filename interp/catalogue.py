@@ -51,6 +51,11 @@ class Catalogue:
     def family_of(self, unit: Unit) -> Family | None:
         return next((f for f in self.families if f.layer == unit.layer and unit.channel in f.channels), None)
 
+    def meaning(self, unit: Unit) -> str | None:
+        """In a few words, what the articles say the unit is: its own note, else its family's name."""
+        note, family = self.note(unit), self.family_of(unit)
+        return note.what if note else (family.name if family else None)
+
     def families_in(self, layer: str) -> list[Family]:
         return [f for f in self.families if f.layer == layer]
 

@@ -146,8 +146,8 @@ def _use_preset(key: str) -> None:
 def _preset_label(unit: str) -> str:
     if unit == "(type one)":
         return unit
-    note = load_catalogue().note(parse_unit(unit))
-    return f"{unit} · {note.what}" if note else unit
+    meaning = load_catalogue().meaning(parse_unit(unit))
+    return f"{unit} · {meaning}" if meaning else unit
 
 
 def _describe(text: str) -> str | None:

@@ -8,6 +8,7 @@ or a Render button. The URL holds the state (``?layer=mixed3b&page=3`` or ``?uni
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,7 @@ def precomputed_variant(unit: Unit, set_name: str, marker: str) -> list[str]:
             if e["unit"] == str(unit) and marker in e["label"]]
 
 
+@lru_cache(maxsize=1)
 def _text_sections() -> dict[str, str]:
     text = (ASSETS / "microscope.md").read_text(encoding="utf-8")
     parts = re.split(r"^## ", text, flags=re.MULTILINE)
@@ -125,10 +127,10 @@ def layer_grid() -> None:
                 st.image(found[0], width="stretch")
             else:
                 st.markdown("<div style='aspect-ratio:1;background:#eee;border-radius:4px'></div>", unsafe_allow_html=True)
-            note = catalogue.note(unit) or catalogue.family_of(unit)
-            label = f"{unit.channel}" + (" ★" if note else "")
+            meaning = catalogue.meaning(unit)
+            label = f"{unit.channel}" + (" ★" if meaning else "")
             st.button(label, key=f"open_{unit}", on_click=_open, args=(str(unit),), width="stretch",
-                      help=(getattr(note, "what", None) or getattr(note, "name", "")) or f"Open {unit}")
+                      help=meaning or f"Open {unit}")
 
 
 def _render_missing(units: list[Unit]) -> None:

@@ -114,9 +114,7 @@ def tour_map() -> None:
 
 def _unit_label(layer: str, channel: int) -> str:
     unit = parse_unit(f"{layer}:{channel}")
-    note = load_catalogue().note(unit)
-    family = load_catalogue().family_of(unit)
-    meaning = note.what if note else (family.name if family else "")
+    meaning = load_catalogue().meaning(unit)
     return f"{unit}" + (f" · {meaning}" if meaning else "")
 
 
