@@ -209,6 +209,58 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_attribute(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from interp.attribution import METHODS, AttributionError, attribute
+    from interp.intake import load_image
+    from interp.layers import layer_info
+    from interp.loading import load_labels, load_model
+    from interp.render import attribution_overlay
+
+    method = METHODS[args.method]
+    if args.layer is not None:
+        if not method.uses_layer:
+            raise AttributionError(f"--layer only applies to gradcam and guided-gradcam, not {args.method}.")
+        layer_info(args.layer)  # an unknown layer fails here, before the model loads
+    options = {"layer": args.layer} if method.uses_layer else {}
+    for flag, key, methods in (("steps", "steps", {"ig"}), ("baseline", "baseline", {"ig"}),
+                               ("samples", "samples", {"smoothgrad"}), ("noise", "noise", {"smoothgrad"}),
+                               ("window", "window", {"occlusion"}), ("stride", "stride", {"occlusion"})):
+        value = getattr(args, flag)
+        if value is not None:
+            if args.method not in methods:
+                raise AttributionError(f"--{flag} only applies to {', '.join(sorted(methods))}, not {args.method}.")
+            options[key] = value
+    fmt = _check_out_file(args.out) if args.out else None
+    if args.save_map and not args.save_map.endswith(".npy"):
+        raise InterpError(f"--save-map {args.save_map}: end the file name in .npy.")
+    image = load_image(args.image, size=224, fit=args.fit)
+    model = load_model(args.weights, device=args.device, progress=_progress_printer("weights"))
+    labels = load_labels(args.weights, progress=_progress_printer("labels"))
+    result = attribute(model, image.tensor, args.method, target=args.target, **options)
+    if args.save_map:
+        try:
+            np.save(args.save_map, result.map.numpy())
+        except OSError as error:
+            raise InterpError(f"cannot write {args.save_map}: {error.strerror or error}.") from None
+    if args.out:
+        picture = attribution_overlay(image.display.resize((224, 224)), result.heat().numpy(), signed=method.signed)
+        try:
+            picture.save(args.out, format={"jpg": "JPEG", "png": "PNG", "webp": "WEBP"}[fmt])
+        except OSError as error:
+            raise InterpError(f"cannot write {args.out}: {error.strerror or error}.") from None
+    if args.json:
+        print(json.dumps({**result.as_dict(), "label": labels.name(result.target), "image": args.image,
+                          "map_shape": list(result.map.shape)}))
+    else:
+        delta = f"; completeness error {result.delta:.3g}" if result.delta is not None else ""
+        where = "".join(f" -> {path}" for path in (args.out, args.save_map) if path)
+        print(f"{method.title} for {result.target} {labels.name(result.target)} (p = {result.probability:.3f}): "
+              f"{result.seconds:.2f} s{delta}{where}")
+    return 0
+
+
 def _model_options(parser: argparse.ArgumentParser) -> None:
     """--weights and --device, the same for every command that loads the model."""
     parser.add_argument("--weights", default=None, help="weights file or folder (default: INTERP_WEIGHTS_DIR, cache, download)")
@@ -275,6 +327,29 @@ def build_parser() -> argparse.ArgumentParser:
                           "(deleting its old images)")
     _model_options(gal)
     gal.set_defaults(run=cmd_gallery)
+
+    attribute_help = "which pixels made the model say a class, by one attribution method"
+    att = sub.add_parser("attribute", help=attribute_help, description=attribute_help + (
+        ". The image is centre-cropped to 224 px. --out writes the map over the image (red: for the class, "
+        "blue: against, for signed methods); --save-map writes the raw map (3 x 224 x 224 for input methods, "
+        "224 x 224 for gradcam); --json prints target, label, probability, method, parameters and seconds."))
+    att.add_argument("image", help="path to a JPEG, PNG, WebP, BMP, TIFF or GIF")
+    att.add_argument("--method", required=True, choices=("ig", "saliency", "smoothgrad", "guided-backprop", "gradcam",
+                                                         "guided-gradcam", "occlusion"))
+    att.add_argument("--target", type=int, default=None, help="logit index of the class (default: the top prediction)")
+    att.add_argument("--layer", default=None, help="layer for gradcam / guided-gradcam (default mixed4d)")
+    att.add_argument("--out", default=None, help="heat map over the image (.png, .jpg or .webp)")
+    att.add_argument("--save-map", default=None, help="raw map as a NumPy .npy file")
+    att.add_argument("--json", action="store_true", help="print the result as JSON")
+    att.add_argument("--steps", type=int, default=None, help="ig: integration steps (default 32)")
+    att.add_argument("--baseline", choices=("black", "blur", "noise"), default=None, help="ig: baseline (default black)")
+    att.add_argument("--samples", type=int, default=None, help="smoothgrad: noisy samples (default 8)")
+    att.add_argument("--noise", type=float, default=None, help="smoothgrad: noise sd in [0, 1] pixel units (default 0.15)")
+    att.add_argument("--window", type=int, default=None, help="occlusion: patch side in pixels (default 56)")
+    att.add_argument("--stride", type=int, default=None, help="occlusion: patch step in pixels (default 28)")
+    att.add_argument("--fit", choices=("crop", "pad"), default="crop", help="centre-crop (default) or pad to square")
+    _model_options(att)
+    att.set_defaults(run=cmd_attribute)
     return parser
 
 

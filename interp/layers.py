@@ -29,6 +29,7 @@ BLOCKS: dict[str, tuple[int, int, int, int, int, int]] = {
 }
 BRANCHES = ("1x1", "3x3", "5x5", "pool_reduce")  # the concatenated outputs, in order
 NUM_LOGITS = 1008  # 1000 ImageNet classes at 1..1000; 0 and 1001-1007 are unused dummies
+REAL_LOGITS = range(1, 1001)  # the logits that are classes
 TRAINING_SIZE = 224
 
 # The stem, in order: (name, kind, output channels, stride relative to the previous step).

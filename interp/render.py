@@ -20,11 +20,11 @@ def _lut(anchors: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def normalise(values: np.ndarray | torch.Tensor, vmax: float | None = None) -> np.ndarray:
-    """Non-negative map to [0, 1], by its own maximum unless ``vmax`` is given (for shared scales)."""
+    """Non-negative map to [0, 1], by its own maximum unless ``vmax`` is given (shared scales; above it clips)."""
     array = np.asarray(values.detach().cpu() if isinstance(values, torch.Tensor) else values, dtype=np.float32)
     array = np.clip(array, 0.0, None)
     top = float(array.max()) if vmax is None else float(vmax)
-    return array / top if top > 0 else np.zeros_like(array)
+    return np.clip(array / top, 0.0, 1.0) if top > 0 else np.zeros_like(array)
 
 
 def colorize(values, vmax: float | None = None) -> Image.Image:
@@ -52,6 +52,32 @@ def overlay(image: Image.Image, values, *, alpha: float = 0.85, vmax: float | No
     photo = np.asarray(image.convert("RGB"), dtype=np.float32) * 0.45
     mixed = photo * (1 - alpha * strength) + colours * (alpha * strength)
     return Image.fromarray(np.clip(mixed, 0, 255).astype(np.uint8), "RGB")
+
+
+ATTRIBUTION_CLIP_PERCENTILE = 99.5  # pixel maps are spiky: scale by a high percentile, not the single maximum
+
+
+def attribution_scale(values) -> float:
+    """The magnitude that maps to full colour: the 99.5th percentile of |values| (or the max if that is 0)."""
+    magnitude = np.abs(np.asarray(values, dtype=np.float32))
+    top = float(np.percentile(magnitude, ATTRIBUTION_CLIP_PERCENTILE))
+    return top if top > 0 else float(magnitude.max()) or 1.0
+
+
+def attribution_overlay(image: Image.Image, values, *, signed: bool, opacity: float = 0.75) -> Image.Image:
+    """An attribution map over ``image``: signed maps in blue (against) and red (for), unsigned ones in heat
+    colours, both scaled by :func:`attribution_scale` so a few extreme pixels do not wash out the rest."""
+    array = np.asarray(values.detach().cpu() if isinstance(values, torch.Tensor) else values, dtype=np.float32)
+    top = attribution_scale(array)
+    if not signed:
+        return overlay(image, np.abs(array), alpha=opacity, vmax=top)
+    clipped = np.clip(array / top, -1.0, 1.0)
+    colours = np.asarray(colorize_signed(clipped).resize(image.size, Image.BILINEAR), dtype=np.float32)
+    strength = np.asarray(Image.fromarray((np.abs(clipped) * 255).astype(np.uint8), "L")
+                          .resize(image.size, Image.BILINEAR), dtype=np.float32)[..., None] / 255.0
+    strength = np.sqrt(strength) * opacity  # weak evidence still shows; the photo stays where there is none
+    photo = np.asarray(image.convert("RGB"), dtype=np.float32)
+    return Image.fromarray(np.clip(photo * (1 - strength) + colours * strength, 0, 255).astype(np.uint8), "RGB")
 
 
 def filter_image(weight: torch.Tensor, scale: int = 24) -> Image.Image:

@@ -1,0 +1,52 @@
+"""Private copies of a model, so attribution can register hooks without touching the shared one.
+
+Captum attaches hooks to the modules it is given: Guided Backprop to every ``nn.ReLU``, Grad-CAM and the
+layer methods to a hook point. On the model that every browser session shares, one session's hooks would
+change another session's gradients (or capture its activations). So every attribution runs on a replica
+borrowed from a small pool: a deep copy (about 28 MB, a few milliseconds) that only one caller uses at a time.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from torch import nn
+
+MAX_IDLE_REPLICAS = 4  # kept per model for reuse; more can be out at once, the extras are dropped on return
+
+_lock = threading.Lock()
+_idle: weakref.WeakKeyDictionary[nn.Module, list[nn.Module]] = weakref.WeakKeyDictionary()
+
+
+def fresh_replica(model: nn.Module) -> nn.Module:
+    """A deep copy in eval mode with frozen parameters (gradients flow to the input only: faster)."""
+    return copy.deepcopy(model).eval().requires_grad_(False)
+
+
+@contextmanager
+def borrowed(model: nn.Module) -> Iterator[nn.Module]:
+    """A replica of ``model`` for the duration of the block, for this caller alone."""
+    with _lock:
+        pool = _idle.get(model)
+        replica = pool.pop() if pool else None
+    if replica is None:
+        replica = fresh_replica(model)
+    try:
+        yield replica
+    finally:
+        _remove_hooks(replica)  # Captum removes its own; this guards against a method that raised midway
+        with _lock:
+            pool = _idle.setdefault(model, [])
+            if len(pool) < MAX_IDLE_REPLICAS:
+                pool.append(replica)
+
+
+def _remove_hooks(module: nn.Module) -> None:
+    for m in module.modules():
+        for hooks in (m._forward_hooks, m._forward_pre_hooks, m._backward_hooks, m._backward_pre_hooks):
+            hooks.clear()
+        m._is_full_backward_hook = None
