@@ -157,6 +157,8 @@ def test_microscope_unit_link_and_bad_unit(without_weights):
     at.query_params["unit"] = "4c:447"
     at.run()
     assert not at.exception and at.header[0].value == "mixed4c:447"
+    # we say where our own render does not reproduce the article's claim
+    assert any("Not reproduced here" in w.value for w in at.warning)
     at = new_app()
     at.switch_page("pages/tool_microscope.py")
     at.query_params["unit"] = "mixed3b:999"

@@ -158,7 +158,8 @@ def _describe(text: str) -> str | None:
     catalogue = load_catalogue()
     note, family = catalogue.note(u), catalogue.family_of(u)
     if note:
-        return f"{u}: {note.what} ({note.source})"
+        checked = " We could not reproduce this with these weights: see its Microscope page." if note.observed else ""
+        return f"{u}: {note.what} ({note.source}).{checked}"
     if family:
         return f"{u}: one of the {family.name.lower()} ({family.source})"
     return None
