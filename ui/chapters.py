@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-CHAPTERS_DIR = Path(__file__).resolve().parents[1] / "assets" / "chapters"
+ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
+CHAPTERS_DIR = ASSETS_DIR / "chapters"
 
 _MARKER = re.compile(r"^<!--\s*(chapter|step):\s*(.*?)\s*-->\s*$", re.MULTILINE)
 _NOTES = re.compile(r"^<!--\s*notes\s*-->\s*$", re.MULTILINE)
@@ -96,3 +97,15 @@ def load_chapter(name: str, directory: Path = CHAPTERS_DIR) -> Chapter:
     """Load ``assets/chapters/<name>.md`` (``name`` like ``01_why``)."""
     path = Path(directory) / f"{name}.md"
     return parse_chapter(path.read_text(encoding="utf-8"), source=path.name)
+
+
+@lru_cache(maxsize=None)
+def load_sections(name: str, directory: Path = ASSETS_DIR) -> dict[str, str]:
+    """A tool page's text (``assets/<name>``): ``{"intro": text before the first '## ', title: body, ...}``."""
+    text = (Path(directory) / name).read_text(encoding="utf-8")
+    parts = re.split(r"^## ", text, flags=re.MULTILINE)
+    sections = {"intro": re.sub(r"^# .*\n", "", parts[0]).strip()}
+    for part in parts[1:]:
+        title, _, body = part.partition("\n")
+        sections[title.strip()] = body.strip()
+    return sections

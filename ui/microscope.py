@@ -7,8 +7,6 @@ or a Render button. The URL holds the state (``?layer=mixed3b&page=3`` or ``?uni
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +19,10 @@ from interp.featvis import render
 from interp.featvis.gallery import load_index, render_gallery
 from interp.layers import LAYERS, MAIN_LAYERS, Unit, parse_unit
 from interp.weights import cache_dir
+from ui.chapters import load_sections
 from ui.featvis import FEATVIS_ASSETS, as_array, manifest
 from ui.resources import require_model, shared_model
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
 PRECOMPUTED = FEATVIS_ASSETS / "gallery"
 PER_PAGE = 24
 DIVERSITY_WEIGHT = 500.0
@@ -65,15 +63,8 @@ def precomputed_variant(unit: Unit, set_name: str, marker: str) -> list[str]:
             if e["unit"] == str(unit) and marker in e["label"]]
 
 
-@lru_cache(maxsize=1)
 def _text_sections() -> dict[str, str]:
-    text = (ASSETS / "microscope.md").read_text(encoding="utf-8")
-    parts = re.split(r"^## ", text, flags=re.MULTILINE)
-    sections = {"intro": re.sub(r"^# .*\n", "", parts[0]).strip()}
-    for part in parts[1:]:
-        title, _, body = part.partition("\n")
-        sections[title.strip()] = body.strip()
-    return sections
+    return load_sections("microscope.md")
 
 
 def render_microscope() -> None:
@@ -118,7 +109,7 @@ def layer_grid() -> None:
         st.caption(f"{len(units) - len(missing)} of these {len(units)} units have pictures. The rest render on demand "
                    f"here ({size} px, {steps} steps, all in one optimisation) and are kept in {on_demand_dir()}.")
         if st.button(f"Render the {len(missing)} missing units on this page", key="render_page", type="primary"):
-            _render_missing(missing)
+            render_missing(missing)
     cols = st.columns(6)
     for i, unit in enumerate(units):
         with cols[i % 6]:
@@ -133,7 +124,8 @@ def layer_grid() -> None:
                       help=meaning or f"Open {unit}")
 
 
-def _render_missing(units: list[Unit]) -> None:
+def render_missing(units: list[Unit]) -> None:
+    """Render the channel pictures of ``units`` into the on-demand gallery (progress shown), then rerun."""
     loaded = require_model()
     if loaded is None:
         return
@@ -185,6 +177,8 @@ def unit_page(unit: Unit, sections: dict[str, str]) -> None:
             st.markdown("**What the articles say**")
             if note:
                 st.markdown(f"{note.what}. *({note.source})*")
+                if note.observed:
+                    st.warning(f"**What we see:** {note.observed}", icon=":material/science:")
             if family:
                 st.markdown(f"One of the **{family.name.lower()}** of {family.layer}"
                             + (f": {family.note}" if family.note else "") + f". *({family.source})*")

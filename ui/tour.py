@@ -25,4 +25,6 @@ TOUR: tuple[Stop, ...] = (
 
 TOOLS: tuple[Stop, ...] = (
     Stop("Microscope", ":material/biotech:", "Every unit of every layer, with a page per unit.", "pages/tool_microscope.py", "microscope"),
+    Stop("Attribution lab", ":material/troubleshoot:", "Which pixels and which channels made the model say what it said; "
+         "seven methods side by side, and a sanity check.", "pages/tool_attribution.py", "attribution-lab"),
 )

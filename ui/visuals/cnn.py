@@ -219,6 +219,9 @@ def predictions_step() -> None:
         show_picture(picture)
     with right:
         st.plotly_chart(prediction_chart(predictions(picture.key, picture.tensor)), key="guess_chart")
+        st.page_link("pages/tool_attribution.py", label="Why this prediction? Open the Attribution lab",
+                     icon=":material/troubleshoot:", help="Which pixels and channels made the model say this, "
+                     "for the same picture.")
     logits = main_activations(picture.key, picture.tensor)["logits"]
     probs = class_probabilities(picture.key, picture.tensor)
     top = [int(i) for i in np.argsort(-logits) if labels.is_real(int(i))][:8]
