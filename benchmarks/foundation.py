@@ -71,7 +71,7 @@ APP_RUN = textwrap.dedent(
         from ui.chapters import load_chapter
         upload = open({image!r}, "rb").read()
         at.file_uploader(key="hook_upload").upload("upload.jpg", upload, "image/jpeg").run()
-        for page, name in (("pages/01_why.py", "01_why"), ("pages/02_cnn.py", "02_cnn")):
+        for page, name in (("pages/01_why-look-inside.py", "01_why"), ("pages/02_how-a-cnn-sees.py", "02_cnn")):
             at.switch_page(page).run()
             for step in load_chapter(name).steps:
                 at.segmented_control(key="step").set_value(step.id).run()

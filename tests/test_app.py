@@ -4,6 +4,7 @@ import importlib
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import streamlit as st
@@ -13,7 +14,7 @@ from conftest import REPO
 from ui.chapters import load_chapter
 from ui.visuals import VISUALS
 
-CHAPTERS = {"pages/01_why.py": "01_why", "pages/02_cnn.py": "02_cnn", "pages/03_neuron.py": "03_neuron"}
+CHAPTERS = {"pages/01_why-look-inside.py": "01_why", "pages/02_how-a-cnn-sees.py": "02_cnn", "pages/03_what-a-neuron-wants.py": "03_neuron"}
 
 
 @pytest.fixture(autouse=True)
@@ -93,14 +94,14 @@ def test_every_chapter_and_step_runs_without_weights(without_weights):
 
 def test_upload_is_classified_and_survives_page_changes(with_weights, dalmatian_path):
     at = new_app().run()
-    at.switch_page("pages/02_cnn.py").run()
+    at.switch_page("pages/02_how-a-cnn-sees.py").run()
     at.segmented_control(key="step").set_value("guess").run()
     at.selectbox(key="guess_choice").set_value("stripes").run()
     assert "dalmatian" not in chart_specs(at)
     at.file_uploader(key="guess_upload").upload("my dog.jpg", dalmatian_path.read_bytes(), "image/jpeg").run()
     assert not at.exception
     assert "dalmatian" in chart_specs(at)
-    at.switch_page("pages/01_why.py").run()  # the upload is still the chosen picture on another page
+    at.switch_page("pages/01_why-look-inside.py").run()  # the upload is still the chosen picture on another page
     assert at.selectbox(key="hook_choice").value == "__upload__"
     assert "dalmatian" in chart_specs(at)
 
@@ -128,7 +129,7 @@ def test_the_frame_and_sidebar_render_narration_before_torch_loads():
 
 def test_a_step_link_opens_that_step_and_the_url_follows_the_reader(without_weights):
     at = new_app()
-    at.switch_page("pages/02_cnn.py")
+    at.switch_page("pages/02_how-a-cnn-sees.py")
     at.query_params["step"] = "convolution"
     at.run()
     assert at.segmented_control(key="step").value == "convolution"
@@ -140,7 +141,7 @@ def test_a_step_link_opens_that_step_and_the_url_follows_the_reader(without_weig
 
 def test_microscope_browses_layers_and_opens_a_unit_page(with_weights):
     at = new_app()
-    at.switch_page("pages/tool_microscope.py").run()
+    at.switch_page("pages/11_microscope.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="microscope_layer").value == "mixed3b"
     assert at.button(key="open_mixed3b:0") and at.button(key="open_mixed3b:23")  # page 1: channels 0-23
@@ -153,14 +154,14 @@ def test_microscope_browses_layers_and_opens_a_unit_page(with_weights):
 
 def test_microscope_unit_link_and_bad_unit(without_weights):
     at = new_app()
-    at.switch_page("pages/tool_microscope.py")
+    at.switch_page("pages/11_microscope.py")
     at.query_params["unit"] = "4c:447"
     at.run()
     assert not at.exception and at.header[0].value == "mixed4c:447"
     # we say where our own render does not reproduce the article's claim
     assert any("Not reproduced here" in w.value for w in at.warning)
     at = new_app()
-    at.switch_page("pages/tool_microscope.py")
+    at.switch_page("pages/11_microscope.py")
     at.query_params["unit"] = "mixed3b:999"
     at.run()
     assert not at.exception
@@ -169,7 +170,7 @@ def test_microscope_unit_link_and_bad_unit(without_weights):
 
 def test_live_render_streams_finishes_and_is_kept_across_reruns(with_weights):
     at = new_app()
-    at.switch_page("pages/03_neuron.py").run()
+    at.switch_page("pages/03_what-a-neuron-wants.py").run()
     at.segmented_control(key="step").set_value("live").run()
     at.selectbox(key="live_size").set_value(96)
     at.selectbox(key="live_steps").set_value(64).run()
@@ -193,7 +194,26 @@ def test_chapter_3_shows_the_precomputed_pictures(without_weights):
     assert set(sets) == {"emergence", "naive_vs_robust", "neuron_vs_channel", "diversity", "negative"}
     assert all((FEATVIS_ASSETS / entry["file"]).is_file() for entries in sets.values() for entry in entries)
     at = new_app()
-    at.switch_page("pages/03_neuron.py").run()
+    at.switch_page("pages/03_what-a-neuron-wants.py").run()
     for step in ("emergence", "naive", "neuron-vs-channel", "facets", "negative"):
         at.segmented_control(key="step").set_value(step).run()
         assert not at.exception and not at.info, (step, [i.value for i in at.info])
+
+
+def test_a_deep_link_as_the_servers_first_request_runs_through_the_router(without_weights):
+    # A fresh AppTest is like a fresh server: Streamlit's pre-navigation lookup of pages/ handles the first
+    # run. It must find the page file (named after its URL), and the file must hand over to the router, so
+    # the page comes with the shared sidebar and the tour's navigation.
+    from streamlit.runtime.pages_manager import PagesManager
+
+    from ui.tour import TOOLS, TOUR
+
+    for stop in [*TOUR, *TOOLS]:
+        if stop.page:
+            assert stop.page == f"pages/{Path(stop.page).stem}.py" and Path(stop.page).stem.endswith(stop.url_path)
+    at = new_app()
+    at.switch_page("pages/03_what-a-neuron-wants.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == load_chapter("03_neuron").title
+    assert at.sidebar.toggle(key="presenter_mode").label == "Presenter mode"  # the router's sidebar
+    assert PagesManager.uses_pages_directory is False  # st.navigation took over

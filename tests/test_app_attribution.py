@@ -12,7 +12,7 @@ from conftest import REPO
 from interp.attribution import DEFAULT_LAYER
 from ui.attribution import DEFAULT_METHODS
 
-LAB = "pages/tool_attribution.py"
+LAB = "pages/12_attribution-lab.py"
 
 
 def new_app() -> AppTest:
@@ -116,7 +116,7 @@ def test_lab_without_weights_says_what_is_missing(no_weights):
 
 def test_chapter_2_guess_links_to_the_lab(weights_and_sample):
     at = new_app()
-    at.switch_page("pages/02_cnn.py").run()
+    at.switch_page("pages/02_how-a-cnn-sees.py").run()
     at.segmented_control(key="step").set_value("guess").run()
     assert not at.exception, [e.value for e in at.exception]
     link = next(link for link in at.page_link if "Attribution lab" in link.value)
@@ -139,7 +139,7 @@ def test_every_method_has_its_description_and_the_page_its_sections():
 def test_the_microscope_still_reads_its_text(no_weights):
     """Its text now comes through the shared section parser (ui.chapters.load_sections)."""
     at = new_app()
-    at.switch_page("pages/tool_microscope.py").run()
+    at.switch_page("pages/11_microscope.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("browser for every unit" in md.value for md in at.markdown)
     assert any("Extremes, not the everyday" in md.value for md in at.markdown)

@@ -1,7 +1,7 @@
 """Look at the app as a user would: start it, open every chapter step in headless Chromium, screenshot each.
 
     python tools/screenshots.py --out /tmp/shots                      # every step of every chapter
-    python tools/screenshots.py --out /tmp/shots --steps first --also "cnn?step=convolution"
+    python tools/screenshots.py --out /tmp/shots --steps first --also "how-a-cnn-sees?step=convolution"
     python tools/screenshots.py --out /tmp/shots --env INTERP_WEIGHTS_DIR=/work/shared/weights --presenter
     python tools/screenshots.py --out /tmp/shots --upload ~/photo.jpg --pages why
 
@@ -99,14 +99,17 @@ class PageSteps:
 
 
 def _chapter_for(url_path: str) -> str:
-    """``why`` -> ``01_why``: from ``ui.tour`` (page script ``pages/01_why.py``), else by file name."""
+    """``what-a-neuron-wants`` -> ``03_neuron``: the chapter its page script (from ``ui.tour``) renders, else by
+    the chapter file's name."""
     try:
         sys.path.insert(0, str(ROOT))
         from ui.tour import TOUR  # noqa: PLC0415 (no Streamlit import there)
 
         for stop in TOUR:
             if stop.page and stop.url_path == url_path:
-                return Path(stop.page).stem
+                named = re.search(r'render_chapter,\s*"([^"]+)"', (ROOT / stop.page).read_text(encoding="utf-8"))
+                if named:
+                    return named.group(1)
     except Exception:  # noqa: BLE001 (fall back to the file names)
         pass
     matches = sorted(CHAPTERS_DIR.glob(f"*_{url_path}.md"))
@@ -141,7 +144,7 @@ def _default_page() -> str | None:
 
 
 def _tour_pages() -> list[str]:
-    """The url paths of the tour's chapters that have a page (``why``, ``cnn``, ...)."""
+    """The url paths of the tour's chapters that have a page (``why-look-inside``, ``how-a-cnn-sees``, ...)."""
     try:
         from ui.tour import TOUR  # noqa: PLC0415
 
@@ -428,10 +431,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, type=Path, help="folder for the PNGs, report.json, server.log")
     parser.add_argument("--pages", default=None,
-                        help="comma-separated url paths, e.g. why,cnn (default: every page of ui.tour.TOUR)")
+                        help="comma-separated url paths, e.g. why-look-inside,how-a-cnn-sees (default: every page of ui.tour.TOUR)")
     parser.add_argument("--steps", choices=("all", "first"), default="all", help="every step, or each page's first")
     parser.add_argument("--also", action="append", default=[], metavar="PAGE?step=ID",
-                        help="an extra page/step to shoot, e.g. 'cnn?step=convolution' (repeatable)")
+                        help="an extra page/step to shoot, e.g. 'how-a-cnn-sees?step=convolution' (repeatable)")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", nargs="+",
                         help="environment variable for the app (repeatable)")
     parser.add_argument("--upload", type=Path, help="picture to set into the first page's file input")
@@ -589,6 +592,8 @@ def main(argv: list[str] | None = None) -> int:
                     if expected_nav and not set(expected_nav) & set(navs):
                         problems.append(f"sidebar navigation shows {navs}, not the tour's pages {expected_nav}: "
                                         "Streamlit ran the pages/ script directly (app.py's router did not run)")
+                    if page.get_by_text("Page not found", exact=True).count():
+                        problems.append("a 'Page not found' dialog is showing")
                     step_title = ps.steps[index][1]
                     if step_title not in shown_step_titles(page):
                         shown = shown_step_titles(page)

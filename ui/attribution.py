@@ -450,7 +450,7 @@ def channel_cards(layer: str, scores: list[ChannelScore], acts: np.ndarray, thum
             meaning = catalogue.meaning(unit)
             if meaning:
                 st.caption(meaning)
-            st.page_link("pages/tool_microscope.py", label="Microscope", icon=":material/biotech:",
+            st.page_link("pages/11_microscope.py", label="Microscope", icon=":material/biotech:",
                          query_params={"unit": str(unit)}, help=f"Open {unit}'s page in the Microscope")
 
 
@@ -507,7 +507,7 @@ def unit_section(picture: Picture, blocks: ChannelAttribution, layer: str, view:
                        f"({size} px, {steps} steps); the Microscope keeps it.")
             if st.button("Render it", key="attr_render_unit", icon=":material/brush:"):
                 render_missing([Unit(layer, int(unit.split(":")[1]))])
-        st.page_link("pages/tool_microscope.py", label=f"{unit} in the Microscope", icon=":material/biotech:",
+        st.page_link("pages/11_microscope.py", label=f"{unit} in the Microscope", icon=":material/biotech:",
                      query_params={"unit": unit})
 
 

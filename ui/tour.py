@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import PurePath
 
 
 @dataclass(frozen=True)
@@ -11,20 +13,25 @@ class Stop:
     icon: str
     blurb: str
     page: str | None  # script under pages/, or None while the chapter is still being built
-    url_path: str | None = None
+
+    @property
+    def url_path(self) -> str | None:
+        """The page's URL, which Streamlit takes from the file name: ``pages/03_what-a-neuron-wants.py`` ->
+        ``what-a-neuron-wants`` (see ui/router.py for why the file is named after its URL)."""
+        return re.sub(r"^[0-9]*[_ -]*", "", PurePath(self.page).stem) if self.page else None
 
 
 TOUR: tuple[Stop, ...] = (
-    Stop("Why look inside?", ":material/visibility:", "A network that works, and why that is not enough.", "pages/01_why.py", "why-look-inside"),
-    Stop("How a CNN sees", ":material/layers:", "Layers, channels, convolutions and activations on your picture.", "pages/02_cnn.py", "how-a-cnn-sees"),
-    Stop("What does a neuron want?", ":material/psychology:", "Feature visualization by optimisation versus dataset examples.", "pages/03_neuron.py", "what-a-neuron-wants"),
+    Stop("Why look inside?", ":material/visibility:", "A network that works, and why that is not enough.", "pages/01_why-look-inside.py"),
+    Stop("How a CNN sees", ":material/layers:", "Layers, channels, convolutions and activations on your picture.", "pages/02_how-a-cnn-sees.py"),
+    Stop("What does a neuron want?", ":material/psychology:", "Feature visualization by optimisation versus dataset examples.", "pages/03_what-a-neuron-wants.py"),
     Stop("Circuits", ":material/hub:", "Curve detectors from earlier curves; a car from windows, body and wheels; dog heads in any pose.", None),
     Stop("Why it is hard", ":material/blur_on:", "Polysemantic neurons such as 4e:55, and superposition.", None),
     Stop("What came next", ":material/auto_awesome:", "Sparse autoencoders: finding features the neurons smear together.", None),
 )
 
 TOOLS: tuple[Stop, ...] = (
-    Stop("Microscope", ":material/biotech:", "Every unit of every layer, with a page per unit.", "pages/tool_microscope.py", "microscope"),
+    Stop("Microscope", ":material/biotech:", "Every unit of every layer, with a page per unit.", "pages/11_microscope.py"),
     Stop("Attribution lab", ":material/troubleshoot:", "Which pixels and which channels made the model say what it said; "
-         "seven methods side by side, and a sanity check.", "pages/tool_attribution.py", "attribution-lab"),
+         "seven methods side by side, and a sanity check.", "pages/12_attribution-lab.py"),
 )

@@ -219,7 +219,7 @@ def predictions_step() -> None:
         show_picture(picture)
     with right:
         st.plotly_chart(prediction_chart(predictions(picture.key, picture.tensor)), key="guess_chart")
-        st.page_link("pages/tool_attribution.py", label="Why this prediction? Open the Attribution lab",
+        st.page_link("pages/12_attribution-lab.py", label="Why this prediction? Open the Attribution lab",
                      icon=":material/troubleshoot:", help="Which pixels and channels made the model say this, "
                      "for the same picture.")
     logits = main_activations(picture.key, picture.tensor)["logits"]

@@ -1,0 +1,4 @@
+from ui.microscope import render_microscope
+from ui.router import page
+
+page(render_microscope)

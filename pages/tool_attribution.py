@@ -1,3 +1,0 @@
-from ui.attribution import render_attribution_lab
-
-render_attribution_lab()

@@ -1,3 +1,0 @@
-from ui.microscope import render_microscope
-
-render_microscope()
