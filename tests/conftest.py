@@ -7,6 +7,7 @@ switch offline mode off themselves and talk only to a server on 127.0.0.1).
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,28 @@ def dalmatian(dalmatian_path):
     from interp.intake import load_image
 
     return load_image(dalmatian_path)
+
+
+# -- the app under Streamlit's AppTest ------------------------------------------------------------------------
+
+
+def new_app():
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(str(REPO / "app.py"), default_timeout=300)
+
+
+@pytest.fixture
+def with_weights(monkeypatch, weights_dir, dalmatian_path, tmp_path):
+    """Real weights, and the test photo in the cache as if fetched on first use (the default sample)."""
+    monkeypatch.setenv("INTERP_WEIGHTS_DIR", str(weights_dir))
+    (tmp_path / "samples").mkdir()
+    shutil.copy(dalmatian_path, tmp_path / "samples" / "dalmatian.jpg")
+    monkeypatch.setenv("INTERP_CACHE_DIR", str(tmp_path))
+
+
+@pytest.fixture
+def without_weights(monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERP_OFFLINE", "1")
+    monkeypatch.setenv("INTERP_WEIGHTS_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("INTERP_CACHE_DIR", str(tmp_path / "cache"))

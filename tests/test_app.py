@@ -1,7 +1,6 @@
 """The app as Streamlit runs it (AppTest): every chapter and step, with and without weights, with an upload."""
 
 import importlib
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +9,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from conftest import REPO
+from conftest import REPO, new_app
 from ui.chapters import load_chapter
 from ui.visuals import VISUALS
 
@@ -22,10 +21,6 @@ def _fresh_streamlit_caches():
     st.cache_data.clear()
     st.cache_resource.clear()
     yield
-
-
-def new_app() -> AppTest:
-    return AppTest.from_file(str(REPO / "app.py"), default_timeout=300)
 
 
 def chart_specs(at: AppTest) -> str:
@@ -44,21 +39,6 @@ def walk_every_step(at: AppTest) -> dict[str, AppTest]:
             assert at.title[0].value == load_chapter(name).title
             seen[f"{name}:{step.id}"] = at
     return seen
-
-
-@pytest.fixture
-def with_weights(monkeypatch, weights_dir, dalmatian_path, tmp_path):
-    monkeypatch.setenv("INTERP_WEIGHTS_DIR", str(weights_dir))
-    (tmp_path / "samples").mkdir()
-    shutil.copy(dalmatian_path, tmp_path / "samples" / "dalmatian.jpg")  # as if fetched on first use
-    monkeypatch.setenv("INTERP_CACHE_DIR", str(tmp_path))
-
-
-@pytest.fixture
-def without_weights(monkeypatch, tmp_path):
-    monkeypatch.setenv("INTERP_OFFLINE", "1")
-    monkeypatch.setenv("INTERP_WEIGHTS_DIR", str(tmp_path / "empty"))
-    monkeypatch.setenv("INTERP_CACHE_DIR", str(tmp_path / "cache"))
 
 
 def test_every_step_names_a_visual_that_exists():

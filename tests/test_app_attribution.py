@@ -8,31 +8,15 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from conftest import REPO
+from conftest import new_app
 from interp.attribution import DEFAULT_LAYER
 from ui.attribution import DEFAULT_METHODS
 
 LAB = "pages/12_attribution-lab.py"
 
 
-def new_app() -> AppTest:
-    return AppTest.from_file(str(REPO / "app.py"), default_timeout=300)
-
-
 @pytest.fixture
-def weights_and_sample(monkeypatch, weights_dir, dalmatian_path, tmp_path):
-    """Real weights, and the dalmatian photo in the cache as if fetched on first use (the default sample)."""
-    monkeypatch.setenv("INTERP_WEIGHTS_DIR", str(weights_dir))
-    (tmp_path / "samples").mkdir()
-    (tmp_path / "samples" / "dalmatian.jpg").write_bytes(dalmatian_path.read_bytes())
-    monkeypatch.setenv("INTERP_CACHE_DIR", str(tmp_path))
-
-
-@pytest.fixture
-def no_weights(monkeypatch, tmp_path):
-    monkeypatch.setenv("INTERP_OFFLINE", "1")
-    monkeypatch.setenv("INTERP_WEIGHTS_DIR", str(tmp_path / "empty"))
-    monkeypatch.setenv("INTERP_CACHE_DIR", str(tmp_path / "cache"))
+def no_weights(without_weights):
     st.cache_data.clear()
     st.cache_resource.clear()
 
@@ -52,7 +36,7 @@ def microscope_links(at: AppTest) -> list[str]:
     return [link.proto.query_string for link in at.page_link if link.proto.query_string.startswith("unit=")]
 
 
-def test_lab_explains_the_sample_and_any_class(weights_and_sample, monkeypatch):
+def test_lab_explains_the_sample_and_any_class(with_weights, monkeypatch):
     at = open_lab()
     assert at.title[0].value == "Attribution lab"
     assert not at.error and not at.warning, ([e.value for e in at.error], [w.value for w in at.warning])
@@ -91,7 +75,7 @@ def test_lab_explains_the_sample_and_any_class(weights_and_sample, monkeypatch):
     assert "attr_sanity_chart" in [chart.key for chart in at.get("plotly_chart")]
 
 
-def test_lab_takes_an_upload_and_survives_a_corrupt_one(weights_and_sample, dalmatian_path):
+def test_lab_takes_an_upload_and_survives_a_corrupt_one(with_weights, dalmatian_path):
     at = open_lab()
     at.selectbox(key="attr_choice").set_value("stripes").run()
     assert not at.exception
@@ -114,7 +98,7 @@ def test_lab_without_weights_says_what_is_missing(no_weights):
     assert not panels(at)
 
 
-def test_chapter_2_guess_links_to_the_lab(weights_and_sample):
+def test_chapter_2_guess_links_to_the_lab(with_weights):
     at = new_app()
     at.switch_page("pages/02_how-a-cnn-sees.py").run()
     at.segmented_control(key="step").set_value("guess").run()
