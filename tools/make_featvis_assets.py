@@ -2,8 +2,8 @@
 
     INTERP_WEIGHTS_DIR=../shared/weights python tools/make_featvis_assets.py [--size 128] [--steps 512]
 
-Everything is rendered by this project from the real weights: the named units of the circuits thread with
-the gallery (``interp.featvis.gallery.render_gallery``, the code behind ``python -m interp gallery``; it
+Everything is rendered by this project from the real weights: the named units of the circuits thread and
+the sample photo's building blocks for the attribution lab with the gallery (``interp.featvis.gallery.render_gallery``, the code behind ``python -m interp gallery``; it
 resumes, so an interrupted run continues), and chapter 3's comparisons with ``render`` at the settings each
 one needs. Writes compact JPEGs under ``assets/featvis/`` and ``assets/featvis/manifest.json`` (which
 pictures illustrate which step). Takes about 15 minutes on two CPU cores.
@@ -32,6 +32,31 @@ EMERGENCE_UNIT, EMERGENCE_STEPS = "mixed4a:11", (0, 8, 16, 32, 64, 128, 256, 512
 DOG, CURVE = "mixed4b:409", "mixed3b:379"
 FACETS = ("mixed4a:97", "mixed5a:9")
 DIVERSITY_WEIGHT = 500.0
+# The attribution lab's first screen: the sample photo's building blocks (see building_block_units).
+BLOCKS_PHOTO, BLOCKS_TARGET, BLOCKS_LAYERS, BLOCKS_PER_SIGN = "dalmatian.jpg", 41, ("mixed5b", "mixed4d"), 6
+
+
+def building_block_units(model) -> list[str]:
+    """The channels of BLOCKS_LAYERS that pushed "dalmatian" up or held it back most on the sample photo,
+    as the Attribution lab computes them (layer IG from black, 16 steps), so its cards open with pictures.
+    The photo comes from INTERP_TEST_IMAGES (default ../shared/images) or the app's sample cache."""
+    import os
+
+    from interp.attribution import channel_attribution
+    from interp.weights import cache_dir
+    from interp.intake import load_image
+
+    folders = [Path(os.environ.get("INTERP_TEST_IMAGES", REPO.parent / "shared" / "images")), cache_dir() / "samples"]
+    photo = next((f / BLOCKS_PHOTO for f in folders if (f / BLOCKS_PHOTO).is_file()), None)
+    if photo is None:
+        print(f"building blocks skipped: {BLOCKS_PHOTO} not found in {', '.join(map(str, folders))}", flush=True)
+        return []
+    image = load_image(photo).tensor
+    units = []
+    for layer in BLOCKS_LAYERS:
+        blocks = channel_attribution(model, image, layer, target=BLOCKS_TARGET, method="ig", steps=16)
+        units += [f"{layer}:{s.channel}" for s in blocks.top(BLOCKS_PER_SIGN) + blocks.top(BLOCKS_PER_SIGN, sign=-1)]
+    return units
 
 
 def save(tensor, name: str) -> str:
@@ -49,8 +74,9 @@ def main() -> None:
     started = time.perf_counter()
     sets: dict[str, list[dict]] = {}
 
-    # The microscope's precomputed units: every unit the articles name, at the gallery's standard settings.
-    named = sorted({str(note.unit) for note in load_catalogue().units})
+    # The microscope's precomputed units: every unit the articles name, and the sample photo's building
+    # blocks, at the gallery's standard settings.
+    named = sorted({str(note.unit) for note in load_catalogue().units} | set(building_block_units(model)))
     summary = render_gallery(model, [], named, out_dir=OUT / "gallery", size=size, steps=steps, batch_size=6,
                              fmt="jpg", progress=lambda p: print(f"gallery {p}", flush=True))
     print(f"gallery: rendered {len(summary['rendered'])}, skipped {len(summary['skipped'])}", flush=True)
