@@ -244,7 +244,7 @@ def _integrated_gradients(model, image, target, params, *, logits, **_):
     # forward pass (the baseline's) instead of two.
     with torch.no_grad():
         gap = float(logits[target]) - float(model(baseline)[0, target])
-    return attributions, float(attributions.sum()) - gap, None
+    return attributions, float(attributions.detach().sum()) - gap, None
 
 
 def _smoothgrad(model, image, target, params, **_):
