@@ -224,14 +224,14 @@ def cmd_attribute(args: argparse.Namespace) -> int:
             raise AttributionError(f"--layer only applies to gradcam and guided-gradcam, not {args.method}.")
         layer_info(args.layer)  # an unknown layer fails here, before the model loads
     options = {"layer": args.layer} if method.uses_layer else {}
-    for flag, key, methods in (("steps", "steps", {"ig"}), ("baseline", "baseline", {"ig"}),
-                               ("samples", "samples", {"smoothgrad"}), ("noise", "noise", {"smoothgrad"}),
-                               ("window", "window", {"occlusion"}), ("stride", "stride", {"occlusion"})):
-        value = getattr(args, flag)
-        if value is not None:
-            if args.method not in methods:
-                raise AttributionError(f"--{flag} only applies to {', '.join(sorted(methods))}, not {args.method}.")
-            options[key] = value
+    for method_name, flags in (("ig", ("steps", "baseline")), ("smoothgrad", ("samples", "noise")),
+                               ("occlusion", ("window", "stride"))):
+        for flag in flags:
+            value = getattr(args, flag)
+            if value is not None:
+                if args.method != method_name:
+                    raise AttributionError(f"--{flag} only applies to {method_name}, not {args.method}.")
+                options[flag] = value
     fmt = _check_out_file(args.out) if args.out else None
     if args.save_map and not args.save_map.endswith(".npy"):
         raise InterpError(f"--save-map {args.save_map}: end the file name in .npy.")

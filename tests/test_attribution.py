@@ -314,6 +314,9 @@ def test_replicas_are_reused_not_copied_every_time(model):
         assert second is first
         with borrowed(model) as third:  # in use: a second caller gets its own
             assert third is not second
+    private = randomise(model, ["softmax2_pre_activation_matmul"])  # a private copy (the sanity check's) is lent as it is
+    with borrowed(private) as lent:
+        assert lent is private
 
 
 def _canvas_with_dog(dalmatian: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Tensor:

@@ -52,6 +52,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # ui.tour (no Streamlit import) is the list of pages and their URLs
 CHAPTERS_DIR = ROOT / "assets" / "chapters"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -102,7 +103,6 @@ def _chapter_for(url_path: str) -> str:
     """``what-a-neuron-wants`` -> ``03_neuron``: the chapter its page script (from ``ui.tour``) renders, else by
     the chapter file's name."""
     try:
-        sys.path.insert(0, str(ROOT))
         from ui.tour import TOUR  # noqa: PLC0415 (no Streamlit import there)
 
         for stop in TOUR:

@@ -14,6 +14,7 @@ import io
 import json
 import math
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import numpy as np
 import plotly.graph_objects as go
@@ -39,7 +40,7 @@ from interp.attribution import (
 from interp.catalogue import load_catalogue
 from interp.errors import InterpError
 from interp.labels import Labels
-from interp.layers import LAYERS, MAIN_LAYERS, Unit
+from interp.layers import LAYERS, MAIN_LAYERS, Unit, parse_unit
 from interp.render import attribution_overlay, attribution_scale, colorize, overlay
 from ui.analysis import class_probabilities, main_activations, predictions
 from ui.chapters import load_sections
@@ -329,7 +330,8 @@ def downloads(picture: Picture, label: str, target: int, probability: float, res
     }
     stem = f"attribution-{slug(label)}-{picture.key[:8]}"
     with st.container(horizontal=True):
-        st.download_button("Figure (PNG)", figure_png(picture, label, probability, results, view),
+        # deferred: the sheet is composed when someone clicks, not on every rerun of the page
+        st.download_button("Figure (PNG)", partial(figure_png, picture, label, probability, results, view),
                            file_name=f"{stem}.png", mime="image/png", key="attr_png", icon=":material/download:",
                            on_click="ignore", help="The picture and every overlay above, titled, as one image.")
         st.download_button("Settings (JSON)", json.dumps(settings, indent=2), file_name=f"{stem}.json",
@@ -464,7 +466,7 @@ def unit_section(picture: Picture, blocks: ChannelAttribution, layer: str, view:
     units = [f"{layer}:{s.channel}" for s in blocks.top(CARDS, sign=1) + blocks.top(CARDS, sign=-1)]
     pick, go_col, _ = st.columns([2, 2, 3], vertical_alignment="bottom")
     unit = pick.selectbox("Unit (from the cards above)", units, key=f"attr_unit_{layer}",
-                          format_func=lambda u: f"{u} ({float(blocks.per_channel[int(u.split(':')[1])]):+.3g})")
+                          format_func=lambda u: f"{u} ({float(blocks.per_channel[parse_unit(u).channel]):+.3g})")
     traced = st.session_state.setdefault("attr_traced", [])
     wanted = (picture.key, unit)
     if go_col.button("Trace it to the pixels", key="attr_trace", icon=":material/my_location:") and wanted not in traced:
@@ -474,6 +476,7 @@ def unit_section(picture: Picture, blocks: ChannelAttribution, layer: str, view:
         st.caption("Integrated Gradients from a black picture, at the position where the unit fires most: "
                    "a few seconds on a CPU.")
         return
+    channel = parse_unit(unit).channel
     with st.spinner(f"Tracing {unit} back to the pixels ..."):
         try:
             result = neuron_result(picture.key, picture.tensor, unit)
@@ -494,11 +497,11 @@ def unit_section(picture: Picture, blocks: ChannelAttribution, layer: str, view:
                    f"{result.activation:.3g}; IG from black, 16 steps, {result.seconds:.1f} s")
     with middle:
         st.markdown("**Where the channel fires on this picture**")
-        acts = main_activations(picture.key, picture.tensor)[layer][int(unit.split(":")[1])]
+        acts = main_activations(picture.key, picture.tensor)[layer][channel]
         st.image(overlay(display, acts), width="stretch")
     with right:
         st.markdown("**What it responds to most**")
-        found = picture_for(Unit(layer, int(unit.split(":")[1])))
+        found = picture_for(Unit(layer, channel))
         if found:
             st.image(found[0], width="stretch", caption=found[1])
         else:
@@ -506,7 +509,7 @@ def unit_section(picture: Picture, blocks: ChannelAttribution, layer: str, view:
             st.caption(f"No feature visualization of {unit} yet. Rendering one takes a minute or so on a CPU "
                        f"({size} px, {steps} steps); the Microscope keeps it.")
             if st.button("Render it", key="attr_render_unit", icon=":material/brush:"):
-                render_missing([Unit(layer, int(unit.split(":")[1]))])
+                render_missing([Unit(layer, channel)])
         st.page_link("pages/11_microscope.py", label=f"{unit} in the Microscope", icon=":material/biotech:",
                      query_params={"unit": unit})
 

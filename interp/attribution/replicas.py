@@ -23,13 +23,23 @@ _idle: weakref.WeakKeyDictionary[nn.Module, list[nn.Module]] = weakref.WeakKeyDi
 
 
 def fresh_replica(model: nn.Module) -> nn.Module:
-    """A deep copy in eval mode with frozen parameters (gradients flow to the input only: faster)."""
-    return copy.deepcopy(model).eval().requires_grad_(False)
+    """A deep copy in eval mode with frozen parameters (gradients flow to the input only: faster), marked as
+    private: whoever made it is its only user, so :func:`borrowed` lends it as it is."""
+    replica = copy.deepcopy(model).eval().requires_grad_(False)
+    replica._private_replica = True
+    return replica
 
 
 @contextmanager
 def borrowed(model: nn.Module) -> Iterator[nn.Module]:
-    """A replica of ``model`` for the duration of the block, for this caller alone."""
+    """A replica of ``model`` for the duration of the block, for this caller alone (``model`` itself if it is
+    already a private copy, such as the sanity check's randomised ones)."""
+    if getattr(model, "_private_replica", False):
+        try:
+            yield model
+        finally:
+            _remove_hooks(model)
+        return
     with _lock:
         pool = _idle.get(model)
         replica = pool.pop() if pool else None
