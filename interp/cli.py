@@ -261,6 +261,38 @@ def cmd_attribute(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inputs(args: argparse.Namespace) -> int:
+    from interp.circuits import block_unit, input_weight, operations_between, source_layer, strongest_inputs
+    from interp.loading import load_model
+
+    if args.top < 1:
+        raise InterpError("--top must be at least 1.")
+    target = block_unit(args.unit)  # fail fast on a bad name, before loading the model
+    source = source_layer(target.layer)
+    checks = [block_unit(text) for text in (args.check or "").split(",") if text.strip()]
+    wrong = [str(unit) for unit in checks if unit.layer != source]
+    if wrong:
+        raise InterpError(f"{target} reads units of {source}; --check got {', '.join(wrong)}.")
+    model = load_model(args.weights, device="cpu", progress=_progress_printer("weights"))
+    entries = strongest_inputs(model, target, top=args.top, by=args.by)
+    checked = [input_weight(model, unit, target, by=args.by) for unit in checks]
+    if args.json:
+        def row(entry) -> dict:
+            return {"unit": str(entry.unit), "rank": entry.rank, "of": entry.of, "excitation": entry.excitation,
+                    "inhibition": entry.inhibition, "net": entry.net, "kernel": entry.kernel.tolist()}
+
+        print(json.dumps({"target": str(target), "source": source, "by": args.by,
+                          "top": [row(e) for e in entries], "checked": [row(e) for e in checked]}))
+        return 0
+    between = operations_between(target.layer)
+    via = f", through {' and '.join(between)}" if between else ""
+    print(f"units of {source} ranked by {args.by} of their expanded weights to {target}{via}:")
+    print(f"{'rank':>6}  {'unit':<14}{'excite':>9}{'inhibit':>9}{'net':>9}")
+    for entry in [*entries, *checked]:
+        print(f"{entry.rank:>6}  {str(entry.unit):<14}{entry.excitation:>9.3f}{entry.inhibition:>9.3f}{entry.net:>9.3f}")
+    return 0
+
+
 def _model_options(parser: argparse.ArgumentParser) -> None:
     """--weights and --device, the same for every command that loads the model."""
     parser.add_argument("--weights", default=None, help="weights file or folder (default: INTERP_WEIGHTS_DIR, cache, download)")
@@ -337,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     att.add_argument("--method", required=True, choices=("ig", "saliency", "smoothgrad", "guided-backprop", "gradcam",
                                                          "guided-gradcam", "occlusion"))
     att.add_argument("--target", type=int, default=None, help="logit index of the class (default: the top prediction)")
-    att.add_argument("--layer", default=None, help="layer for gradcam / guided-gradcam (default mixed4d)")
+    att.add_argument("--layer", default=None, help="layer for gradcam / guided-gradcam (default mixed5b)")
     att.add_argument("--out", default=None, help="heat map over the image (.png, .jpg or .webp)")
     att.add_argument("--save-map", default=None, help="raw map as a NumPy .npy file")
     att.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -350,6 +382,20 @@ def build_parser() -> argparse.ArgumentParser:
     att.add_argument("--fit", choices=("crop", "pad"), default="crop", help="centre-crop (default) or pad to square")
     _model_options(att)
     att.set_defaults(run=cmd_attribute)
+
+    inputs_help = "the units of the layer before that feed a unit most, by their expanded weights"
+    inp = sub.add_parser("inputs", help=inputs_help, description=inputs_help + (
+        ". Inside a block a 3x3 or 5x5 branch reads its input through a bottleneck; the expanded weight is the "
+        "product of the two convolutions (the bottleneck's ReLU skipped, as in the circuits articles). Prints "
+        "rank, the sums of positive and negative weights and their net; --json adds each k x k kernel."))
+    inp.add_argument("unit", help="LAYER:CHANNEL of conv2d1 .. mixed5b, e.g. mixed4c:447 or 3b:379")
+    inp.add_argument("--top", type=int, default=10, help="how many inputs (default 10)")
+    inp.add_argument("--by", choices=("excite", "inhibit", "strength"), default="excite",
+                     help="rank by the sum of positive weights (default), of negative weights, or of absolute ones")
+    inp.add_argument("--check", default=None, help="comma list of input units to rank as well, e.g. 4b:237,4b:373")
+    inp.add_argument("--json", action="store_true", help="print the result as JSON")
+    inp.add_argument("--weights", default=None, help="weights file or folder (default: INTERP_WEIGHTS_DIR, cache, download)")
+    inp.set_defaults(run=cmd_inputs)
     return parser
 
 

@@ -32,11 +32,12 @@ def colorize(values, vmax: float | None = None) -> Image.Image:
     return Image.fromarray(_lut(_ANCHORS, normalise(values, vmax)).astype(np.uint8), "RGB")
 
 
-def colorize_signed(values) -> Image.Image:
-    """A signed 2-D array as blue-white-red, symmetric around zero."""
-    array = np.asarray(values, dtype=np.float32)
-    top = float(np.abs(array).max()) or 1.0
-    return Image.fromarray(_lut(_DIVERGING, (array / top + 1.0) / 2.0).astype(np.uint8), "RGB")
+def colorize_signed(values, vmax: float | None = None) -> Image.Image:
+    """A signed 2-D array as blue-white-red, symmetric around zero; full colour at ``vmax`` (default: its own
+    largest magnitude; pass one value to several maps to compare them), clipped beyond."""
+    array = np.asarray(values.detach().cpu() if isinstance(values, torch.Tensor) else values, dtype=np.float32)
+    top = (float(np.abs(array).max()) if vmax is None else float(vmax)) or 1.0
+    return Image.fromarray(_lut(_DIVERGING, (np.clip(array / top, -1.0, 1.0) + 1.0) / 2.0).astype(np.uint8), "RGB")
 
 
 def overlay(image: Image.Image, values, *, alpha: float = 0.85, vmax: float | None = None) -> Image.Image:

@@ -130,6 +130,18 @@ def test_microscope_browses_layers_and_opens_a_unit_page(with_weights):
     assert not at.exception
     assert at.header[0].value == "mixed3b:379"
     assert any("curve detector" in md.value for md in at.markdown)
+    # what feeds it: the strongest inputs from mixed3a, and the articles' edge into it ranked with these weights
+    from interp.circuits import input_weight, strongest_inputs
+    from interp.loading import load_model
+
+    model = load_model()
+    assert at.subheader[0].value.startswith("What feeds it: the units of mixed3a")
+    top = strongest_inputs(model, "mixed3b:379", top=1)[0].unit
+    assert at.button(key=f"input_excite_{top}")
+    rank = input_weight(model, "mixed3a:147", "mixed3b:379").rank
+    assert any(f"ranks **{rank} of 256**" in md.value for md in at.markdown)
+    at.button(key="claimed_mixed3a:147_mixed3b:379").click().run()  # opens the input's own page
+    assert not at.exception and at.header[0].value == "mixed3a:147"
 
 
 def test_microscope_unit_link_and_bad_unit(without_weights):
@@ -140,6 +152,9 @@ def test_microscope_unit_link_and_bad_unit(without_weights):
     assert not at.exception and at.header[0].value == "mixed4c:447"
     # we say where our own render does not reproduce the article's claim
     assert any("Not reproduced here" in w.value for w in at.warning)
+    assert at.button(key="load_inputs")  # without weights, the inputs wait for a click instead of failing
+    at.button(key="load_inputs").click().run()
+    assert not at.exception and any("live model is not available" in w.value for w in at.warning)
     at = new_app()
     at.switch_page("pages/11_microscope.py")
     at.query_params["unit"] = "mixed3b:999"

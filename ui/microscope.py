@@ -13,18 +13,22 @@ import numpy as np
 import streamlit as st
 
 from interp.catalogue import load_catalogue
+from interp.circuits import input_weight, operations_between, source_layer, strongest_inputs
 from interp.errors import InterpError, UnitError
 from interp.featvis import objectives as obj
 from interp.featvis import render
 from interp.featvis.gallery import load_index, render_gallery
 from interp.layers import LAYERS, MAIN_LAYERS, Unit, parse_unit
+from interp.render import colorize_signed, enlarge
 from interp.weights import cache_dir
 from ui.chapters import load_sections
 from ui.featvis import FEATVIS_ASSETS, as_array, manifest
-from ui.resources import require_model, shared_model
+from ui.resources import require_model, shared_model, weights_ready
 
 PRECOMPUTED = FEATVIS_ASSETS / "gallery"
 PER_PAGE = 24
+INPUTS_SHOWN = 6  # per row of the "what feeds it" section
+UNIT_PAGE_ONLY = ("What feeds it",)  # narration sections shown on a unit's page, not under the layer grid
 DIVERSITY_WEIGHT = 500.0
 BROWSABLE = tuple(name for name in MAIN_LAYERS if name != "conv2d1") + tuple(
     name for name, info in LAYERS.items() if info.kind == "branch")
@@ -79,7 +83,7 @@ def render_microscope() -> None:
             st.error(f"{error} Showing the layer browser instead.")
     st.markdown(sections["intro"])
     for title, body in sections.items():
-        if title != "intro":
+        if title != "intro" and title not in UNIT_PAGE_ONLY:
             with st.expander(title):
                 st.markdown(body)
     layer_grid()
@@ -209,8 +213,87 @@ def unit_page(unit: Unit, sections: dict[str, str]) -> None:
     elif st.button("Render four facets", key="render_facets") or st.session_state.get(f"shown_{unit}_facets"):
         st.session_state[f"shown_{unit}_facets"] = True
         _show_variant(unit, "channel", False, 4, size, steps)
+    if unit.layer != MAIN_LAYERS[0]:
+        inputs_section(unit, sections)
     with st.expander("How to read a unit page"):
         st.markdown(sections.get("How to read a unit page", ""))
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _inputs(unit: str) -> dict:
+    """The strongest inputs of ``unit`` both ways, and the articles' edges into and out of it, ranked here."""
+    model, _ = shared_model()
+    target = parse_unit(unit)
+
+    def row(entry) -> dict:
+        return {"unit": str(entry.unit), "rank": entry.rank, "of": entry.of, "excitation": entry.excitation,
+                "inhibition": entry.inhibition, "kernel": entry.kernel.numpy()}
+
+    claimed = []
+    for circuit in load_catalogue().circuits:
+        for source, end in circuit.edges:
+            if target in (source, end):
+                excite, inhibit = input_weight(model, source, end), input_weight(model, source, end, by="inhibit")
+                claimed.append({**row(excite), "target": str(end), "inhibit_rank": inhibit.rank,
+                                "circuit": circuit.name, "claim": circuit.claim, "source": circuit.source})
+    return {"excite": [row(e) for e in strongest_inputs(model, target, top=INPUTS_SHOWN)],
+            "inhibit": [row(e) for e in strongest_inputs(model, target, top=INPUTS_SHOWN, by="inhibit")],
+            "claimed": claimed}
+
+
+def inputs_section(unit: Unit, sections: dict[str, str]) -> None:
+    """The units of the layer before with the strongest expanded weights to ``unit``, as pictures and maps."""
+    source = source_layer(unit.layer)
+    between = operations_between(unit.layer)
+    st.subheader(f"What feeds it: the units of {source}" + (f" (through {' and '.join(between)})" if between else ""))
+    st.markdown(sections.get("What feeds it", ""))
+    if not weights_ready() and not st.button("Load the weights to compute its inputs", key="load_inputs"):
+        return
+    if require_model() is None:
+        return
+    data = _inputs(str(unit))
+    rows = [*data["excite"], *data["inhibit"], *data["claimed"]]
+    shown = list(dict.fromkeys(parse_unit(r["unit"]) for r in [*data["excite"], *data["inhibit"]]))
+    missing = [u for u in shown if picture_for(u) is None]
+    if missing:
+        size, steps = on_demand_settings()
+        if st.button(f"Render pictures of the {len(missing)} inputs without one ({size} px, {steps} steps)",
+                     key="render_inputs"):
+            render_missing(missing)
+    scale = max(float(np.abs(r["kernel"]).max()) for r in rows)  # one colour scale for every map on the page
+    catalogue = load_catalogue()
+    for key, title in (("excite", "Excite it most"), ("inhibit", "Inhibit it most")):
+        st.markdown(f"**{title}**")
+        for col, entry in zip(st.columns(INPUTS_SHOWN), data[key]):
+            with col:
+                _input_card(entry, scale, catalogue.meaning(parse_unit(entry["unit"])), key)
+    for circuit in dict.fromkeys(entry["circuit"] for entry in data["claimed"]):
+        entries = [entry for entry in data["claimed"] if entry["circuit"] == circuit]
+        with st.container(border=True):
+            st.markdown(f"**{circuit}: the articles' circuit, checked against these weights**")
+            st.caption(f"The articles: {entries[0]['claim']}. *({entries[0]['source']})*")
+            for entry in entries:
+                source_unit, end = parse_unit(entry["unit"]), parse_unit(entry["target"])
+                other = source_unit if end == unit else end
+                left, right = st.columns([1, 5])
+                left.image(enlarge(colorize_signed(entry["kernel"], scale), 96), width="stretch")
+                right.markdown(
+                    f"**{source_unit} → {end}**. {other} is {catalogue.meaning(other) or 'not described in the articles'}. "
+                    f"Here {source_unit} ranks **{entry['rank']} of {entry['of']}** among {end}'s inputs by excitation "
+                    f"and {entry['inhibit_rank']} by inhibition (positive sum {entry['excitation']:+.3f}, negative "
+                    f"sum {entry['inhibition']:+.3f}).")
+                right.button(f"Open {other}", key=f"claimed_{source_unit}_{end}", on_click=_open, args=(str(other),))
+
+
+def _input_card(entry: dict, scale: float, meaning: str | None, row: str) -> None:
+    found = picture_for(parse_unit(entry["unit"]))
+    if found:
+        st.image(found[0], width="stretch")
+    st.image(enlarge(colorize_signed(entry["kernel"], scale), 96), width="stretch")
+    st.caption(f"rank {entry['rank']} · {entry['excitation']:+.2f} / {entry['inhibition']:+.2f}"
+               + (f" · {meaning}" if meaning else ""))
+    st.button(entry["unit"], key=f"input_{row}_{entry['unit']}", on_click=_open,
+              args=(entry["unit"],), width="stretch", help=f"Open {entry['unit']}")
 
 
 def _show_variant(unit: Unit, kind: str, negative: bool, batch: int, size: int, steps: int) -> None:

@@ -1,0 +1,164 @@
+"""Expanded weights (interp.circuits): planted weights, an autograd equivalence, and the articles' facts."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from interp.catalogue import load_catalogue
+from interp.circuits import block_unit, expanded_weights, input_weight, operations_between, source_layer, strongest_inputs
+from interp.errors import UnitError
+from interp.layers import LAYERS, Unit
+from interp.model import InceptionV1
+
+
+@pytest.fixture(scope="module")
+def random_model():
+    torch.manual_seed(0)
+    return InceptionV1().eval()
+
+
+def test_planted_bottleneck_product_is_the_expanded_weight():
+    """4c:447 (5x5 branch, its channel 63) reads bottleneck unit 3, which reads 4b:7 with +2 and 4b:9 with -1."""
+    model = InceptionV1().eval()
+    kernel = torch.arange(1.0, 26.0).reshape(5, 5)  # all positive, and no two rows alike: orientation shows
+    with torch.no_grad():
+        for name in ("mixed4c_5x5_bottleneck", "mixed4c_5x5"):
+            getattr(model, f"{name}_pre_relu_conv").weight.zero_()
+        bottleneck = model.mixed4c_5x5_bottleneck_pre_relu_conv.weight
+        bottleneck[3, 7, 0, 0], bottleneck[3, 9, 0, 0] = 2.0, -1.0
+        model.mixed4c_5x5_pre_relu_conv.weight[63, 3] = kernel
+    weights = expanded_weights(model, "mixed4c:447")
+    assert weights.shape == (512, 5, 5)
+    torch.testing.assert_close(weights[7], 2 * kernel)
+    torch.testing.assert_close(weights[9], -kernel)
+    others = torch.ones(512, dtype=torch.bool)
+    others[[7, 9]] = False
+    assert weights[others].abs().max() == 0
+    assert strongest_inputs(model, "mixed4c:447", top=1)[0].unit == Unit("mixed4b", 7)
+    assert strongest_inputs(model, "mixed4c:447", top=1, by="inhibit")[0].unit == Unit("mixed4b", 9)
+    entry = input_weight(model, "mixed4b:9", "4c:447", by="strength")
+    assert (entry.rank, entry.of) == (2, 512)
+    assert entry.excitation == 0 and entry.inhibition == pytest.approx(-325.0) and entry.net == pytest.approx(-325.0)
+
+
+@pytest.mark.parametrize("target", ["mixed4c:5", "mixed4c:200", "mixed4c:447", "mixed3b:379", "mixed4a:300", "conv2d2:10"])
+def test_expanded_weights_equal_the_gradient_of_the_linearised_branch(random_model, target):
+    """With the bottleneck's ReLU taken out, the expanded weights are exactly d target / d input around it."""
+    unit = block_unit(target)
+    kernel = expanded_weights(random_model, unit)
+    channels, k = LAYERS[source_layer(unit.layer)].channels, kernel.shape[-1]
+    inputs = torch.randn(1, channels, 11, 11, requires_grad=True)
+
+    def conv(name, x):
+        return getattr(random_model, f"{name}_pre_relu_conv")(x)
+
+    if LAYERS[unit.layer].kind == "conv":
+        out, index = conv(unit.layer, inputs), unit.channel
+    else:
+        branch, index = unit.branch
+        part = branch.removeprefix(unit.layer + "_")
+        out = conv(branch, conv(f"{unit.layer}_{part}_bottleneck", inputs)) if part in ("3x3", "5x5") else conv(branch, inputs)
+    out[0, index, 5, 5].backward()
+    r = k // 2
+    torch.testing.assert_close(inputs.grad[0, :, 5 - r : 5 + r + 1, 5 - r : 5 + r + 1], kernel, rtol=1e-4, atol=1e-6)
+    assert inputs.grad[0, :, : 5 - r].abs().max() == 0  # nothing outside the window
+
+
+def test_pool_branch_reads_its_one_by_one_weight(random_model):
+    weights = expanded_weights(random_model, "mixed4c:500")  # pool_reduce branch, its channel 52
+    torch.testing.assert_close(weights, random_model.mixed4c_pool_reduce_pre_relu_conv.weight[52].detach())
+
+
+def test_names_sources_and_errors(random_model):
+    assert block_unit("mixed4c_5x5:63") == Unit("mixed4c", 447)
+    assert block_unit("4c:447") == block_unit("mixed4c_pre_relu:447") == Unit("mixed4c", 447)
+    assert source_layer("mixed4a") == "mixed3b" and operations_between("mixed4a") == ["maxpool4"]
+    assert source_layer("mixed3a") == "conv2d2" and operations_between("mixed3a") == ["localresponsenorm1", "maxpool1"]
+    assert source_layer("mixed4c") == "mixed4b" and operations_between("mixed4c") == []
+    with pytest.raises(UnitError, match="conv2d0 has none"):
+        expanded_weights(random_model, "conv2d0:3")
+    with pytest.raises(UnitError, match="reads units of mixed4b"):
+        input_weight(random_model, "mixed4a:3", "mixed4c:447")
+    with pytest.raises(ValueError, match="excite, inhibit, strength"):
+        strongest_inputs(random_model, "mixed4c:447", by="sum")
+    with pytest.raises(UnitError):
+        expanded_weights(random_model, "mixed4c:999")
+
+
+# -- real weights ------------------------------------------------------------------------------------------
+
+
+def test_the_articles_early_curves_excite_their_curve_detectors(model):
+    """Curve Circuits: each 3b curve detector is excited by the 3a early curve of the same orientation. With the
+    real weights every claimed edge ranks in the top fifth of 3a's 256 inputs (by chance: 0.2 ** 4)."""
+    edges = next(c for c in load_catalogue().circuits if c.name.startswith("Curve detectors")).edges
+    ranks = [input_weight(model, source, target).rank for source, target in edges]
+    assert len(ranks) == 4 and max(ranks) <= 256 // 5, ranks
+
+
+def _arc(angle: float, radius: int, size: int = 224) -> torch.Tensor:
+    """A black 90-degree arc on white whose midpoint sits at the centre, bulging towards ``angle``."""
+    image = Image.new("RGB", (size, size), "white")
+    a = math.radians(angle)
+    cx, cy = size / 2 - radius * math.cos(a), size / 2 - radius * math.sin(a)
+    ImageDraw.Draw(image).arc([cx - radius, cy - radius, cx + radius, cy + radius], angle - 45, angle + 45, fill="black", width=4)
+    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255).permute(2, 0, 1)
+
+
+def test_channel_order_the_articles_curve_detectors_are_the_curve_selective_units(model):
+    """A check of the channel numbering itself (a permutation of channels would leave every logit unchanged):
+    on arcs of 24 orientations, the units of mixed3b most selective for one orientation are the 5x5-branch
+    units the Curve Detectors article names, not a random draw of the layer's 480."""
+    images = torch.stack([_arc(angle, radius) for angle in range(0, 360, 15) for radius in (30, 50, 70)])
+    with torch.no_grad():
+        act = model.run(images, ("mixed3b",))["mixed3b"]
+    centre = act.shape[-1] // 2
+    response = act[:, :, centre - 1 : centre + 2, centre - 1 : centre + 2].amax((2, 3)).reshape(24, 3, -1).amax(1)
+    peak = response.amax(0)
+    score = peak / (response.mean(0) + 1e-6) * (peak / peak.median())  # selective for one orientation, and strong
+    order = torch.argsort(score, descending=True).tolist()
+    start, stop = LAYERS["mixed3b_5x5"].channel_range
+    assert all(start <= c < stop for c in order[:10]), order[:10]  # "all in the 5x5 branch"
+    family = next(f for f in load_catalogue().families if f.name == "Curve detectors")
+    ranks = sorted(order.index(c) + 1 for c in family.channels)
+    assert np.median(ranks) < 120, ranks  # random units: a median near 240
+
+
+# -- the command line ---------------------------------------------------------------------------------------
+
+
+def test_cli_inputs_json_matches_the_library(model, weights_dir):
+    from test_cli import run_cli
+
+    result = run_cli("inputs", "3b:379", "--top", "3", "--check", "3a:147", "--json",
+                     env={"INTERP_WEIGHTS_DIR": str(weights_dir)})
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert (payload["target"], payload["source"], payload["by"]) == ("mixed3b:379", "mixed3a", "excite")
+    expected = strongest_inputs(model, "mixed3b:379", top=3)
+    assert [row["unit"] for row in payload["top"]] == [str(e.unit) for e in expected]
+    assert [row["rank"] for row in payload["top"]] == [1, 2, 3] and payload["top"][0]["of"] == 256
+    assert np.array(payload["top"][0]["kernel"]).shape == (5, 5)  # 3b:379 is in the 5x5 branch
+    checked = payload["checked"][0]
+    assert checked["unit"] == "mixed3a:147" and checked["rank"] == input_weight(model, "3a:147", "3b:379").rank
+    assert checked["excitation"] == pytest.approx(sum(v for row in checked["kernel"] for v in row if v > 0), rel=1e-5)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("conv2d0:3",), "conv2d0 has none"),
+    (("4c:999",), "no channel 999"),
+    (("4c:447", "--check", "4a:2"), "reads units of mixed4b"),
+    (("4c:447", "--top", "0"), "--top must be at least 1"),
+])
+def test_cli_inputs_errors_before_loading_anything(tmp_path, args, message):
+    from test_cli import run_cli
+
+    result = run_cli("inputs", *args, env={"INTERP_WEIGHTS_DIR": str(tmp_path / "none"), "INTERP_OFFLINE": "1",
+                                           "INTERP_CACHE_DIR": str(tmp_path)})
+    assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
