@@ -11,9 +11,11 @@ change of the input around any operating point where every bottleneck unit is ac
 elsewhere. The pool branch reads a 3 x 3 max-pool of the input, which is not linear; its expanded weight is
 its 1 x 1 weight (the max-pool passes on the strongest input nearby). Between blocks, max-pools and LRN keep
 channels where they are, so an input channel of ``mixed4a`` is the unit of ``mixed3b`` with the same number.
+The classes read ``mixed5b`` through a global average pool: a class logit's weights are 1 x 1.
 
-    from interp.circuits import strongest_inputs
-    inputs = strongest_inputs(model, "mixed4c:447", top=8)   # the units of mixed4b that excite it most
+    from interp.circuits import strongest_inputs, strongest_outputs
+    strongest_inputs(model, "mixed4c:447", top=8)    # the units of mixed4b that excite it most
+    strongest_outputs(model, "mixed4c:447", top=8)   # the units of mixed4d it excites most
 """
 
 from __future__ import annotations
@@ -24,24 +26,27 @@ import torch
 from torch import nn
 
 from interp.errors import UnitError
-from interp.layers import LAYERS, MAIN_LAYERS, STAGES, Unit, parse_unit
+from interp.layers import BRANCHES, LAYERS, MAIN_LAYERS, REAL_LOGITS, STAGES, Unit, parse_unit
 
 RANKINGS = ("excite", "inhibit", "strength")
+# The chain of layers whose units connect by weights: every conv and block, then the class logits.
+CHAIN = (*MAIN_LAYERS, "logits")
 
 
 @dataclass(frozen=True)
-class InputWeight:
-    """One input unit's expanded weight to a target unit."""
+class Edge:
+    """The expanded weight from one unit to a unit of the next layer, ranked among its neighbours."""
 
-    unit: Unit  # the input unit (a channel of the layer before)
+    source: Unit
+    target: Unit
     kernel: torch.Tensor  # k x k spatial weights (row 0 = top of the target's window), on the CPU
     rank: int  # 1 = strongest by the ranking asked for
-    of: int  # how many input units were ranked
+    of: int  # how many edges were ranked
 
     def __repr__(self) -> str:
         k = self.kernel.shape[-1]
-        return (f"InputWeight({self.unit}, rank {self.rank} of {self.of}, excitation {self.excitation:+.3f}, "
-                f"inhibition {self.inhibition:+.3f}, {k} x {k} kernel)")
+        return (f"Edge({self.source} -> {self.target}, rank {self.rank} of {self.of}, excitation "
+                f"{self.excitation:+.3f}, inhibition {self.inhibition:+.3f}, {k} x {k} kernel)")
 
     @property
     def excitation(self) -> float:
@@ -70,63 +75,103 @@ def block_unit(unit: Unit | str) -> Unit:
 
 def source_layer(layer: str) -> str:
     """The layer whose units feed ``layer``'s (the main layer before it)."""
-    index = MAIN_LAYERS.index(layer) if layer in MAIN_LAYERS else -1
+    index = CHAIN.index(layer) if layer in CHAIN else -1
     if index <= 0:
-        feedable = ", ".join(MAIN_LAYERS[1:])
         raise UnitError(f"Expanded weights connect a layer to the one before it; {layer} has none. "
-                        f"Pick a unit of {feedable}.")
-    return MAIN_LAYERS[index - 1]
+                        f"Pick a unit of {', '.join(CHAIN[1:])}.")
+    return CHAIN[index - 1]
+
+
+def target_layer(layer: str) -> str:
+    """The layer whose units ``layer``'s feed (the main layer after it; ``logits`` after ``mixed5b``)."""
+    index = CHAIN.index(layer) if layer in CHAIN else len(CHAIN) - 1
+    if index >= len(CHAIN) - 1:
+        raise UnitError(f"Expanded weights connect a layer to the one after it; {layer} has none. "
+                        f"Pick a unit of {', '.join(CHAIN[:-1])}.")
+    return CHAIN[index + 1]
 
 
 def operations_between(layer: str) -> list[str]:
-    """The channel-preserving steps (max-pools, LRN) between ``layer`` and its source, in forward order."""
+    """The channel-preserving steps (max-pools, LRN, the average pool) between ``layer`` and its source."""
     start, stop = STAGES.index(source_layer(layer)), STAGES.index(layer)
     return list(STAGES[start + 1 : stop])
 
 
-def _conv(model: nn.Module, name: str) -> torch.Tensor:
+def _weight(model: nn.Module, name: str) -> torch.Tensor:
+    if name == "logits":
+        return model.softmax2_pre_activation_matmul.weight.detach().float().cpu()[:, :, None, None]
     return getattr(model, f"{name}_pre_relu_conv").weight.detach().float().cpu()
 
 
 @torch.no_grad()
+def _kernels_into(model: nn.Module, layer: str, part: str | None, outputs: slice, inputs: slice | None = None) -> torch.Tensor:
+    """Expanded weights from input channels ``inputs`` (default all) to the outputs ``outputs`` of ``layer``'s
+    branch ``part`` (``None`` for a plain conv or the logits): outputs x inputs x k x k."""
+    inputs = inputs or slice(None)
+    if part is None:
+        return _weight(model, layer)[outputs, inputs]
+    weight = _weight(model, f"{layer}_{part}")[outputs]
+    if part in ("3x3", "5x5"):
+        bottleneck = _weight(model, f"{layer}_{part}_bottleneck")[:, inputs, 0, 0]  # bottleneck x inputs
+        return torch.einsum("bc,tbyx->tcyx", bottleneck, weight)
+    return weight[:, inputs]  # 1x1 and pool_reduce
+
+
 def expanded_weights(model: nn.Module, target: Unit | str) -> torch.Tensor:
     """C x k x k: the weight from every unit of the layer before to ``target`` (see the module docstring)."""
     target = block_unit(target)
-    source_layer(target.layer)  # raises for conv2d0 and layers without inputs
-    info = LAYERS[target.layer]
-    if info.kind == "conv":
-        return _conv(model, target.layer)[target.channel].clone()
-    branch, index = target.branch
-    part = branch.removeprefix(target.layer + "_")
-    weight = _conv(model, branch)[index]
-    if part in ("3x3", "5x5"):
-        bottleneck = _conv(model, f"{target.layer}_{part}_bottleneck")[:, :, 0, 0]  # bottleneck x C
-        return torch.einsum("bc,byx->cyx", bottleneck, weight)
-    return weight.clone()  # 1x1 and pool_reduce: C x 1 x 1
+    source_layer(target.layer)  # raises for conv2d0 and layers outside the chain
+    if LAYERS[target.layer].kind == "block":
+        branch, index = target.branch
+        return _kernels_into(model, target.layer, branch.removeprefix(target.layer + "_"), slice(index, index + 1))[0]
+    return _kernels_into(model, target.layer, None, slice(target.channel, target.channel + 1))[0]
 
 
-def strongest_inputs(model: nn.Module, target: Unit | str, top: int = 8, by: str = "excite") -> list[InputWeight]:
-    """The ``top`` input units with the strongest expanded weights to ``target``.
+def _ranked(edges: list[tuple[Unit, Unit, torch.Tensor]], top: int, by: str) -> list[Edge]:
+    if by not in RANKINGS:
+        raise ValueError(f"by must be one of {', '.join(RANKINGS)}, not {by!r}")
+    score = {"excite": lambda k: float(k.clamp(min=0).sum()), "inhibit": lambda k: -float(k.clamp(max=0).sum()),
+             "strength": lambda k: float(k.abs().sum())}[by]
+    order = sorted(range(len(edges)), key=lambda i: -score(edges[i][2]))  # stable: ties keep channel order
+    return [Edge(*edges[i], rank=rank + 1, of=len(edges)) for rank, i in enumerate(order[: max(top, 0)])]
+
+
+def strongest_inputs(model: nn.Module, target: Unit | str, top: int = 8, by: str = "excite") -> list[Edge]:
+    """The ``top`` units of the layer before with the strongest expanded weights to ``target``.
 
     ``by``: ``excite`` ranks by the sum of positive weights, ``inhibit`` by the sum of negative weights (most
     negative first), ``strength`` by the sum of absolute weights. A unit like the car detector can be excited
     by windows at the top of its window and inhibited by them at the bottom, so the net sum hides both."""
-    if by not in RANKINGS:
-        raise ValueError(f"by must be one of {', '.join(RANKINGS)}, not {by!r}")
     target = block_unit(target)
     kernels = expanded_weights(model, target)
-    scores = {"excite": kernels.clamp(min=0).sum((1, 2)), "inhibit": -kernels.clamp(max=0).sum((1, 2)),
-              "strength": kernels.abs().sum((1, 2))}[by]
-    order = torch.argsort(scores, descending=True, stable=True).tolist()
     source = source_layer(target.layer)
-    return [InputWeight(Unit(source, c), kernels[c], rank + 1, len(order)) for rank, c in enumerate(order[: max(top, 0)])]
+    return _ranked([(Unit(source, c), target, kernels[c]) for c in range(len(kernels))], top, by)
 
 
-def input_weight(model: nn.Module, source: Unit | str, target: Unit | str, by: str = "excite") -> InputWeight:
-    """One input's expanded weight to ``target``, with its rank among all inputs (to check a claimed edge)."""
+def strongest_outputs(model: nn.Module, source: Unit | str, top: int = 8, by: str = "excite") -> list[Edge]:
+    """The ``top`` units of the layer after that ``source`` feeds most strongly (for ``mixed5b``: the classes,
+    dummy logits left out). Ranked as :func:`strongest_inputs` ranks."""
+    source = block_unit(source)
+    layer = target_layer(source.layer)
+    one = slice(source.channel, source.channel + 1)
+    edges = []
+    if LAYERS[layer].kind == "block":
+        for branch in BRANCHES:
+            start, stop = LAYERS[f"{layer}_{branch}"].channel_range
+            kernels = _kernels_into(model, layer, branch, slice(None), one)[:, 0]
+            edges += [(source, Unit(layer, start + t), kernels[t]) for t in range(stop - start)]
+    else:
+        kernels = _kernels_into(model, layer, None, slice(None), one)[:, 0]
+        channels = REAL_LOGITS if layer == "logits" else range(len(kernels))
+        edges = [(source, Unit(layer, t), kernels[t]) for t in channels]
+    return _ranked(edges, top, by)
+
+
+def edge(model: nn.Module, source: Unit | str, target: Unit | str, by: str = "excite") -> Edge:
+    """One edge's expanded weight, ranked among all the inputs of ``target`` (to check a claimed edge)."""
     source, target = block_unit(source), block_unit(target)
     expected = source_layer(target.layer)
     if source.layer != expected:
         raise UnitError(f"{target} reads units of {expected}, not of {source.layer}.")
     ranked = strongest_inputs(model, target, top=LAYERS[expected].channels, by=by)
-    return next(entry for entry in ranked if entry.unit == source)
+    return next(entry for entry in ranked if entry.source == source)

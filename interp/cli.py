@@ -261,35 +261,51 @@ def cmd_attribute(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_inputs(args: argparse.Namespace) -> int:
-    from interp.circuits import block_unit, input_weight, operations_between, source_layer, strongest_inputs
-    from interp.loading import load_model
+def cmd_edges(args: argparse.Namespace) -> int:
+    """``inputs`` and ``outputs``: one unit's strongest expanded weights from the layer before or to the one after."""
+    from interp.circuits import block_unit, edge, operations_between, source_layer, strongest_inputs, strongest_outputs, target_layer
+    from interp.loading import load_labels, load_model
 
     if args.top < 1:
         raise InterpError("--top must be at least 1.")
-    target = block_unit(args.unit)  # fail fast on a bad name, before loading the model
-    source = source_layer(target.layer)
+    unit = block_unit(args.unit)  # fail fast on a bad name, before loading the model
+    incoming = args.command == "inputs"
+    other = source_layer(unit.layer) if incoming else target_layer(unit.layer)
     checks = [block_unit(text) for text in (args.check or "").split(",") if text.strip()]
-    wrong = [str(unit) for unit in checks if unit.layer != source]
+    wrong = [str(u) for u in checks if u.layer != other]
     if wrong:
-        raise InterpError(f"{target} reads units of {source}; --check got {', '.join(wrong)}.")
+        raise InterpError(f"{unit} {'reads units of' if incoming else 'feeds units of'} {other}; --check got {', '.join(wrong)}.")
     model = load_model(args.weights, device="cpu", progress=_progress_printer("weights"))
-    entries = strongest_inputs(model, target, top=args.top, by=args.by)
-    checked = [input_weight(model, unit, target, by=args.by) for unit in checks]
-    if args.json:
-        def row(entry) -> dict:
-            return {"unit": str(entry.unit), "rank": entry.rank, "of": entry.of, "excitation": entry.excitation,
-                    "inhibition": entry.inhibition, "net": entry.net, "kernel": entry.kernel.tolist()}
+    labels = load_labels(args.weights, progress=_progress_printer("labels")) if other == "logits" else None
+    if incoming:
+        edges = strongest_inputs(model, unit, top=args.top, by=args.by)
+        checked = [edge(model, u, unit, by=args.by) for u in checks]
+    else:
+        edges = strongest_outputs(model, unit, top=args.top, by=args.by)
+        everything = strongest_outputs(model, unit, top=10**6, by=args.by) if checks else []
+        checked = [next(e for e in everything if e.target == u) for u in checks]
 
-        print(json.dumps({"target": str(target), "source": source, "by": args.by,
-                          "top": [row(e) for e in entries], "checked": [row(e) for e in checked]}))
+    def name(u) -> str:
+        return f"{u} {labels.name(u.channel)}" if labels is not None and u.layer == "logits" else str(u)
+
+    def far_end(e):
+        return e.source if incoming else e.target
+
+    if args.json:
+        def row(e) -> dict:
+            return {"unit": str(far_end(e)), "rank": e.rank, "of": e.of, "excitation": e.excitation,
+                    "inhibition": e.inhibition, "net": e.net, "kernel": e.kernel.tolist()}
+
+        print(json.dumps({"unit": str(unit), "direction": args.command, "layer": other, "by": args.by,
+                          "top": [row(e) for e in edges], "checked": [row(e) for e in checked]}))
         return 0
-    between = operations_between(target.layer)
+    between = operations_between(unit.layer if incoming else other)
     via = f", through {' and '.join(between)}" if between else ""
-    print(f"units of {source} ranked by {args.by} of their expanded weights to {target}{via}:")
-    print(f"{'rank':>6}  {'unit':<14}{'excite':>9}{'inhibit':>9}{'net':>9}")
-    for entry in [*entries, *checked]:
-        print(f"{entry.rank:>6}  {str(entry.unit):<14}{entry.excitation:>9.3f}{entry.inhibition:>9.3f}{entry.net:>9.3f}")
+    print(f"units of {other} ranked by {args.by} of their expanded weights {'to' if incoming else 'from'} {unit}{via}:")
+    width = max(len(name(far_end(e))) for e in [*edges, *checked]) + 2
+    print(f"{'rank':>6}  {'unit':<{width}}{'excite':>9}{'inhibit':>9}{'net':>9}")
+    for e in [*edges, *checked]:
+        print(f"{e.rank:>6}  {name(far_end(e)):<{width}}{e.excitation:>9.3f}{e.inhibition:>9.3f}{e.net:>9.3f}")
     return 0
 
 
@@ -383,19 +399,24 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(att)
     att.set_defaults(run=cmd_attribute)
 
-    inputs_help = "the units of the layer before that feed a unit most, by their expanded weights"
-    inp = sub.add_parser("inputs", help=inputs_help, description=inputs_help + (
-        ". Inside a block a 3x3 or 5x5 branch reads its input through a bottleneck; the expanded weight is the "
-        "product of the two convolutions (the bottleneck's ReLU skipped, as in the circuits articles). Prints "
-        "rank, the sums of positive and negative weights and their net; --json adds each k x k kernel."))
-    inp.add_argument("unit", help="LAYER:CHANNEL of conv2d1 .. mixed5b, e.g. mixed4c:447 or 3b:379")
-    inp.add_argument("--top", type=int, default=10, help="how many inputs (default 10)")
-    inp.add_argument("--by", choices=("excite", "inhibit", "strength"), default="excite",
-                     help="rank by the sum of positive weights (default), of negative weights, or of absolute ones")
-    inp.add_argument("--check", default=None, help="comma list of input units to rank as well, e.g. 4b:237,4b:373")
-    inp.add_argument("--json", action="store_true", help="print the result as JSON")
-    inp.add_argument("--weights", default=None, help="weights file or folder (default: INTERP_WEIGHTS_DIR, cache, download)")
-    inp.set_defaults(run=cmd_inputs)
+    for command, help_text, unit_help in (
+            ("inputs", "the units of the layer before that feed a unit most, by their expanded weights",
+             "LAYER:CHANNEL of conv2d1 .. mixed5b or logits, e.g. mixed4c:447, 3b:379 or logits:41"),
+            ("outputs", "the units of the layer after that a unit feeds most (for mixed5b: the classes)",
+             "LAYER:CHANNEL of conv2d0 .. mixed5b, e.g. mixed4c:447")):
+        cmd = sub.add_parser(command, help=help_text, description=help_text + (
+            ". Inside a block a 3x3 or 5x5 branch reads its input through a bottleneck; the expanded weight is the "
+            "product of the two convolutions (the bottleneck's ReLU skipped, as in the circuits articles). Prints "
+            "rank, the sums of positive and negative weights and their net; --json adds each k x k kernel."))
+        cmd.add_argument("unit", help=unit_help)
+        cmd.add_argument("--top", type=int, default=10, help="how many units (default 10)")
+        cmd.add_argument("--by", choices=("excite", "inhibit", "strength"), default="excite",
+                         help="rank by the sum of positive weights (default), of negative weights, or of absolute ones")
+        cmd.add_argument("--check", default=None, help="comma list of units to rank as well, e.g. 4b:237,4b:373")
+        cmd.add_argument("--json", action="store_true", help="print the result as JSON")
+        cmd.add_argument("--weights", default=None,
+                         help="weights file or folder (default: INTERP_WEIGHTS_DIR, cache, download)")
+        cmd.set_defaults(run=cmd_edges)
     return parser
 
 

@@ -131,14 +131,16 @@ def test_microscope_browses_layers_and_opens_a_unit_page(with_weights):
     assert at.header[0].value == "mixed3b:379"
     assert any("curve detector" in md.value for md in at.markdown)
     # what feeds it: the strongest inputs from mixed3a, and the articles' edge into it ranked with these weights
-    from interp.circuits import input_weight, strongest_inputs
+    from interp.circuits import edge, strongest_inputs, strongest_outputs
     from interp.loading import load_model
 
     model = load_model()
-    assert at.subheader[0].value.startswith("What feeds it: the units of mixed3a")
-    top = strongest_inputs(model, "mixed3b:379", top=1)[0].unit
-    assert at.button(key=f"input_excite_{top}")
-    rank = input_weight(model, "mixed3a:147", "mixed3b:379").rank
+    headings = [md.value for md in at.markdown]
+    assert "#### What feeds it: the units of mixed3a" in headings
+    assert "#### What it feeds: the units of mixed4a (through maxpool4)" in headings
+    assert at.button(key=f"card_in_excite_{strongest_inputs(model, 'mixed3b:379', top=1)[0].source}")
+    assert at.button(key=f"card_out_inhibit_{strongest_outputs(model, 'mixed3b:379', top=1, by='inhibit')[0].target}")
+    rank = edge(model, "mixed3a:147", "mixed3b:379").rank
     assert any(f"ranks **{rank} of 256**" in md.value for md in at.markdown)
     at.button(key="claimed_mixed3a:147_mixed3b:379").click().run()  # opens the input's own page
     assert not at.exception and at.header[0].value == "mixed3a:147"

@@ -11,9 +11,10 @@ import torch
 from PIL import Image, ImageDraw
 
 from interp.catalogue import load_catalogue
-from interp.circuits import block_unit, expanded_weights, input_weight, operations_between, source_layer, strongest_inputs
+from interp.circuits import (block_unit, edge, expanded_weights, operations_between, source_layer, strongest_inputs,
+                             strongest_outputs, target_layer)
 from interp.errors import UnitError
-from interp.layers import LAYERS, Unit
+from interp.layers import LAYERS, REAL_LOGITS, Unit
 from interp.model import InceptionV1
 
 
@@ -40,11 +41,17 @@ def test_planted_bottleneck_product_is_the_expanded_weight():
     others = torch.ones(512, dtype=torch.bool)
     others[[7, 9]] = False
     assert weights[others].abs().max() == 0
-    assert strongest_inputs(model, "mixed4c:447", top=1)[0].unit == Unit("mixed4b", 7)
-    assert strongest_inputs(model, "mixed4c:447", top=1, by="inhibit")[0].unit == Unit("mixed4b", 9)
-    entry = input_weight(model, "mixed4b:9", "4c:447", by="strength")
+    assert strongest_inputs(model, "mixed4c:447", top=1)[0].source == Unit("mixed4b", 7)
+    assert strongest_inputs(model, "mixed4c:447", top=1, by="inhibit")[0].source == Unit("mixed4b", 9)
+    entry = edge(model, "mixed4b:9", "4c:447", by="strength")
     assert (entry.rank, entry.of) == (2, 512)
     assert entry.excitation == 0 and entry.inhibition == pytest.approx(-325.0) and entry.net == pytest.approx(-325.0)
+    # seen from the other end: 4b:7 feeds 4c:447 more than any other unit of mixed4c, and no other 5x5 unit at all
+    out = strongest_outputs(model, "mixed4b:7", top=10**6)
+    assert out[0].target == Unit("mixed4c", 447) and out[0].of == 512
+    torch.testing.assert_close(out[0].kernel, 2 * kernel)
+    start, stop = LAYERS["mixed4c_5x5"].channel_range
+    assert all(e.kernel.abs().max() == 0 for e in out[1:] if start <= e.target.channel < stop)
 
 
 @pytest.mark.parametrize("target", ["mixed4c:5", "mixed4c:200", "mixed4c:447", "mixed3b:379", "mixed4a:300", "conv2d2:10"])
@@ -75,6 +82,29 @@ def test_pool_branch_reads_its_one_by_one_weight(random_model):
     torch.testing.assert_close(weights, random_model.mixed4c_pool_reduce_pre_relu_conv.weight[52].detach())
 
 
+@pytest.mark.parametrize("source", ["mixed4b:7", "mixed3a:100", "conv2d2:5", "conv2d0:0"])
+def test_outputs_are_the_inputs_seen_from_the_other_end(random_model, source):
+    """Every edge out of a unit has the same kernel as that edge seen among its target's inputs."""
+    edges = strongest_outputs(random_model, source, top=10**6)
+    layer = target_layer(block_unit(source).layer)
+    assert sorted(e.target.channel for e in edges) == list(range(LAYERS[layer].channels))
+    for e in edges[:: max(len(edges) // 40, 1)]:
+        torch.testing.assert_close(e.kernel, expanded_weights(random_model, e.target)[block_unit(source).channel])
+    assert [e.rank for e in edges] == list(range(1, len(edges) + 1))
+    assert all(a.excitation >= b.excitation for a, b in zip(edges, edges[1:]))
+
+
+def test_mixed5b_feeds_the_classes_without_the_dummies(random_model):
+    edges = strongest_outputs(random_model, "mixed5b:10", top=10**6, by="strength")
+    assert sorted(e.target.channel for e in edges) == list(REAL_LOGITS)
+    assert edges[0].kernel.shape == (1, 1)
+    assert operations_between("logits") == ["avgpool0"]
+    inputs = strongest_inputs(random_model, "logits:41", top=1024)
+    assert {e.source.channel for e in inputs} == set(range(1024))
+    top = max(range(1024), key=lambda c: float(random_model.softmax2_pre_activation_matmul.weight[41, c]))
+    assert inputs[0].source == Unit("mixed5b", top)
+
+
 def test_names_sources_and_errors(random_model):
     assert block_unit("mixed4c_5x5:63") == Unit("mixed4c", 447)
     assert block_unit("4c:447") == block_unit("mixed4c_pre_relu:447") == Unit("mixed4c", 447)
@@ -84,7 +114,10 @@ def test_names_sources_and_errors(random_model):
     with pytest.raises(UnitError, match="conv2d0 has none"):
         expanded_weights(random_model, "conv2d0:3")
     with pytest.raises(UnitError, match="reads units of mixed4b"):
-        input_weight(random_model, "mixed4a:3", "mixed4c:447")
+        edge(random_model, "mixed4a:3", "mixed4c:447")
+    with pytest.raises(UnitError, match="logits has none"):
+        strongest_outputs(random_model, "logits:3")
+    assert target_layer("mixed5b") == "logits" and target_layer("mixed3b") == "mixed4a"
     with pytest.raises(ValueError, match="excite, inhibit, strength"):
         strongest_inputs(random_model, "mixed4c:447", by="sum")
     with pytest.raises(UnitError):
@@ -98,7 +131,7 @@ def test_the_articles_early_curves_excite_their_curve_detectors(model):
     """Curve Circuits: each 3b curve detector is excited by the 3a early curve of the same orientation. With the
     real weights every claimed edge ranks in the top fifth of 3a's 256 inputs (by chance: 0.2 ** 4)."""
     edges = next(c for c in load_catalogue().circuits if c.name.startswith("Curve detectors")).edges
-    ranks = [input_weight(model, source, target).rank for source, target in edges]
+    ranks = [edge(model, source, target).rank for source, target in edges]
     assert len(ranks) == 4 and max(ranks) <= 256 // 5, ranks
 
 
@@ -140,14 +173,28 @@ def test_cli_inputs_json_matches_the_library(model, weights_dir):
                      env={"INTERP_WEIGHTS_DIR": str(weights_dir)})
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert (payload["target"], payload["source"], payload["by"]) == ("mixed3b:379", "mixed3a", "excite")
+    assert (payload["unit"], payload["direction"], payload["layer"], payload["by"]) == ("mixed3b:379", "inputs", "mixed3a", "excite")
     expected = strongest_inputs(model, "mixed3b:379", top=3)
-    assert [row["unit"] for row in payload["top"]] == [str(e.unit) for e in expected]
+    assert [row["unit"] for row in payload["top"]] == [str(e.source) for e in expected]
     assert [row["rank"] for row in payload["top"]] == [1, 2, 3] and payload["top"][0]["of"] == 256
     assert np.array(payload["top"][0]["kernel"]).shape == (5, 5)  # 3b:379 is in the 5x5 branch
     checked = payload["checked"][0]
-    assert checked["unit"] == "mixed3a:147" and checked["rank"] == input_weight(model, "3a:147", "3b:379").rank
+    assert checked["unit"] == "mixed3a:147" and checked["rank"] == edge(model, "3a:147", "3b:379").rank
     assert checked["excitation"] == pytest.approx(sum(v for row in checked["kernel"] for v in row if v > 0), rel=1e-5)
+
+
+def test_cli_outputs_of_mixed5b_name_the_classes(model, weights_dir):
+    from test_cli import run_cli
+
+    result = run_cli("outputs", "mixed5b:360", "--top", "2", "--check", "logits:41",
+                     env={"INTERP_WEIGHTS_DIR": str(weights_dir)})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "units of logits ranked by excite of their expanded weights from mixed5b:360, through avgpool0:"
+    best = strongest_outputs(model, "mixed5b:360", top=1)[0].target
+    assert lines[2].split()[:2] == ["1", str(best)]
+    rank = next(e.rank for e in strongest_outputs(model, "mixed5b:360", top=1000) if e.target.channel == 41)
+    assert lines[-1].split()[:3] == [str(rank), "logits:41", "dalmatian"]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -155,10 +202,13 @@ def test_cli_inputs_json_matches_the_library(model, weights_dir):
     (("4c:999",), "no channel 999"),
     (("4c:447", "--check", "4a:2"), "reads units of mixed4b"),
     (("4c:447", "--top", "0"), "--top must be at least 1"),
+    (("--outputs", "logits:3"), "logits has none"),
+    (("--outputs", "4c:1", "--check", "4b:1"), "feeds units of mixed4d"),
 ])
-def test_cli_inputs_errors_before_loading_anything(tmp_path, args, message):
+def test_cli_edges_errors_before_loading_anything(tmp_path, args, message):
     from test_cli import run_cli
 
-    result = run_cli("inputs", *args, env={"INTERP_WEIGHTS_DIR": str(tmp_path / "none"), "INTERP_OFFLINE": "1",
+    command = "outputs" if args[0] == "--outputs" else "inputs"
+    result = run_cli(command, *[a for a in args if a != "--outputs"], env={"INTERP_WEIGHTS_DIR": str(tmp_path / "none"), "INTERP_OFFLINE": "1",
                                            "INTERP_CACHE_DIR": str(tmp_path)})
     assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr

@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from interp.catalogue import load_catalogue
-from interp.circuits import input_weight, operations_between, source_layer, strongest_inputs
+from interp.circuits import edge, operations_between, source_layer, strongest_inputs, strongest_outputs, target_layer
 from interp.errors import InterpError, UnitError
 from interp.featvis import objectives as obj
 from interp.featvis import render
@@ -213,70 +213,88 @@ def unit_page(unit: Unit, sections: dict[str, str]) -> None:
     elif st.button("Render four facets", key="render_facets") or st.session_state.get(f"shown_{unit}_facets"):
         st.session_state[f"shown_{unit}_facets"] = True
         _show_variant(unit, "channel", False, 4, size, steps)
-    if unit.layer != MAIN_LAYERS[0]:
-        inputs_section(unit, sections)
+    connections_section(unit, sections)
     with st.expander("How to read a unit page"):
         st.markdown(sections.get("How to read a unit page", ""))
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def _inputs(unit: str) -> dict:
-    """The strongest inputs of ``unit`` both ways, and the articles' edges into and out of it, ranked here."""
-    model, _ = shared_model()
-    target = parse_unit(unit)
+def _connections(unit: str) -> dict:
+    """The strongest edges into and out of ``unit`` both ways, and the articles' edges through it, ranked here."""
+    model, labels = shared_model()
+    here = parse_unit(unit)
 
-    def row(entry) -> dict:
-        return {"unit": str(entry.unit), "rank": entry.rank, "of": entry.of, "excitation": entry.excitation,
-                "inhibition": entry.inhibition, "kernel": entry.kernel.numpy()}
+    def row(e, far: Unit) -> dict:
+        name = labels.name(far.channel) if far.layer == "logits" else None
+        return {"unit": str(far), "label": name, "rank": e.rank, "of": e.of, "excitation": e.excitation,
+                "inhibition": e.inhibition, "kernel": e.kernel.numpy()}
 
+    rows: dict[str, list[dict]] = {}
+    if here.layer != MAIN_LAYERS[0]:
+        for by in ("excite", "inhibit"):
+            rows[f"in_{by}"] = [row(e, e.source) for e in strongest_inputs(model, here, top=INPUTS_SHOWN, by=by)]
+    for by in ("excite", "inhibit"):
+        rows[f"out_{by}"] = [row(e, e.target) for e in strongest_outputs(model, here, top=INPUTS_SHOWN, by=by)]
     claimed = []
     for circuit in load_catalogue().circuits:
         for source, end in circuit.edges:
-            if target in (source, end):
-                excite, inhibit = input_weight(model, source, end), input_weight(model, source, end, by="inhibit")
-                claimed.append({**row(excite), "target": str(end), "inhibit_rank": inhibit.rank,
+            if here in (source, end):
+                excite, inhibit = edge(model, source, end), edge(model, source, end, by="inhibit")
+                claimed.append({**row(excite, source), "target": str(end), "inhibit_rank": inhibit.rank,
                                 "circuit": circuit.name, "claim": circuit.claim, "source": circuit.source})
-    return {"excite": [row(e) for e in strongest_inputs(model, target, top=INPUTS_SHOWN)],
-            "inhibit": [row(e) for e in strongest_inputs(model, target, top=INPUTS_SHOWN, by="inhibit")],
-            "claimed": claimed}
+    return {**rows, "claimed": claimed}
 
 
-def inputs_section(unit: Unit, sections: dict[str, str]) -> None:
-    """The units of the layer before with the strongest expanded weights to ``unit``, as pictures and maps."""
-    source = source_layer(unit.layer)
-    between = operations_between(unit.layer)
-    st.subheader(f"What feeds it: the units of {source}" + (f" (through {' and '.join(between)})" if between else ""))
+# (key, heading) of the rows of cards, and the heading of each half of the section
+_CARD_ROWS = {"in": (("in_excite", "Excite it most"), ("in_inhibit", "Inhibit it most")),
+              "out": (("out_excite", "It excites most"), ("out_inhibit", "It inhibits most"))}
+
+
+def connections_section(unit: Unit, sections: dict[str, str]) -> None:
+    """What feeds ``unit`` and what it feeds: the strongest expanded weights both ways, as pictures and maps,
+    and the articles' circuit edges through it, ranked among all the alternatives."""
+    st.subheader("What feeds it, and what it feeds")
     st.markdown(sections.get("What feeds it", ""))
-    if not weights_ready() and not st.button("Load the weights to compute its inputs", key="load_inputs"):
+    if not weights_ready() and not st.button("Load the weights to compute its connections", key="load_inputs"):
         return
     if require_model() is None:
         return
-    data = _inputs(str(unit))
-    rows = [*data["excite"], *data["inhibit"], *data["claimed"]]
-    shown = list(dict.fromkeys(parse_unit(r["unit"]) for r in [*data["excite"], *data["inhibit"]]))
+    data = _connections(str(unit))
+    card_rows = [row for rows in _CARD_ROWS.values() for row in rows if row[0] in data]
+    entries = [e for key, _ in card_rows for e in data[key]] + data["claimed"]
+    scale = max(float(np.abs(e["kernel"]).max()) for e in entries)  # one colour scale for every map on the page
+    shown = list(dict.fromkeys(parse_unit(e["unit"]) for e in entries if not e["unit"].startswith("logits")))
     missing = [u for u in shown if picture_for(u) is None]
     if missing:
         size, steps = on_demand_settings()
-        if st.button(f"Render pictures of the {len(missing)} inputs without one ({size} px, {steps} steps)",
+        if st.button(f"Render pictures of the {len(missing)} units below without one ({size} px, {steps} steps)",
                      key="render_inputs"):
             render_missing(missing)
-    scale = max(float(np.abs(r["kernel"]).max()) for r in rows)  # one colour scale for every map on the page
     catalogue = load_catalogue()
-    for key, title in (("excite", "Excite it most"), ("inhibit", "Inhibit it most")):
-        st.markdown(f"**{title}**")
-        for col, entry in zip(st.columns(INPUTS_SHOWN), data[key]):
-            with col:
-                _input_card(entry, scale, catalogue.meaning(parse_unit(entry["unit"])), key)
+    for half, rows in _CARD_ROWS.items():
+        if rows[0][0] not in data:
+            continue
+        other = source_layer(unit.layer) if half == "in" else target_layer(unit.layer)
+        between = operations_between(unit.layer if half == "in" else other)
+        what = "the classes" if other == "logits" else f"the units of {other}"
+        title = "What feeds it" if half == "in" else "What it feeds"
+        st.markdown(f"#### {title}: {what}" + (f" (through {' and '.join(between)})" if between else ""))
+        for key, heading in rows:
+            st.markdown(f"**{heading}**")
+            for col, entry in zip(st.columns(INPUTS_SHOWN), data[key]):
+                with col:
+                    _card(entry, scale, catalogue, key)
     for circuit in dict.fromkeys(entry["circuit"] for entry in data["claimed"]):
-        entries = [entry for entry in data["claimed"] if entry["circuit"] == circuit]
+        claimed = [entry for entry in data["claimed"] if entry["circuit"] == circuit]
         with st.container(border=True):
             st.markdown(f"**{circuit}: the articles' circuit, checked against these weights**")
-            st.caption(f"The articles: {entries[0]['claim']}. *({entries[0]['source']})*")
-            for entry in entries:
+            st.caption(f"The articles: {claimed[0]['claim']}. *({claimed[0]['source']})*")
+            for entry in claimed:
                 source_unit, end = parse_unit(entry["unit"]), parse_unit(entry["target"])
                 other = source_unit if end == unit else end
                 left, right = st.columns([1, 5])
-                left.image(enlarge(colorize_signed(entry["kernel"], scale), 96), width="stretch")
+                if entry["kernel"].shape[-1] > 1:
+                    left.image(enlarge(colorize_signed(entry["kernel"], scale), 96), width="stretch")
                 right.markdown(
                     f"**{source_unit} → {end}**. {other} is {catalogue.meaning(other) or 'not described in the articles'}. "
                     f"Here {source_unit} ranks **{entry['rank']} of {entry['of']}** among {end}'s inputs by excitation "
@@ -285,15 +303,24 @@ def inputs_section(unit: Unit, sections: dict[str, str]) -> None:
                 right.button(f"Open {other}", key=f"claimed_{source_unit}_{end}", on_click=_open, args=(str(other),))
 
 
-def _input_card(entry: dict, scale: float, meaning: str | None, row: str) -> None:
-    found = picture_for(parse_unit(entry["unit"]))
+def _card(entry: dict, scale: float, catalogue, row: str) -> None:
+    """One connected unit: its picture, the weight map, rank and sums, and a button to its page (classes:
+    their name instead, they have no page)."""
+    sums = f"rank {entry['rank']} · {entry['excitation']:+.2f} / {entry['inhibition']:+.2f}"
+    if entry["label"] is not None:
+        st.markdown(f"**{entry['label']}**")
+        st.caption(f"{entry['unit']} · {sums}")
+        return
+    unit = parse_unit(entry["unit"])
+    found = picture_for(unit)
     if found:
         st.image(found[0], width="stretch")
-    st.image(enlarge(colorize_signed(entry["kernel"], scale), 96), width="stretch")
-    st.caption(f"rank {entry['rank']} · {entry['excitation']:+.2f} / {entry['inhibition']:+.2f}"
-               + (f" · {meaning}" if meaning else ""))
-    st.button(entry["unit"], key=f"input_{row}_{entry['unit']}", on_click=_open,
-              args=(entry["unit"],), width="stretch", help=f"Open {entry['unit']}")
+    if entry["kernel"].shape[-1] > 1:  # a 1 x 1 weight is just its number, which the caption gives
+        st.image(enlarge(colorize_signed(entry["kernel"], scale), 96), width="stretch")
+    meaning = catalogue.meaning(unit)
+    st.caption(sums + (f" · {meaning}" if meaning else ""))
+    st.button(entry["unit"], key=f"card_{row}_{entry['unit']}", on_click=_open, args=(entry["unit"],),
+              width="stretch", help=f"Open {entry['unit']}")
 
 
 def _show_variant(unit: Unit, kind: str, negative: bool, batch: int, size: int, steps: int) -> None:
