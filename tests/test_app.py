@@ -144,6 +144,11 @@ def test_microscope_browses_layers_and_opens_a_unit_page(with_weights):
     assert any(f"ranks **{rank} of 256**" in md.value for md in at.markdown)
     at.button(key="claimed_mixed3a:147_mixed3b:379").click().run()  # opens the input's own page
     assert not at.exception and at.header[0].value == "mixed3a:147"
+    at.query_params.clear()
+    at.query_params["unit"] = "mixed3b_5x5:59"  # the same unit as 3b:379, named by its branch
+    at.run()
+    assert not at.exception and at.header[0].value == "mixed3b_5x5:59"
+    assert any(f"ranks **{rank} of 256**" in md.value for md in at.markdown)
 
 
 def test_microscope_unit_link_and_bad_unit(without_weights):

@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from interp.catalogue import load_catalogue
-from interp.circuits import edge, operations_between, source_layer, strongest_inputs, strongest_outputs, target_layer
+from interp.circuits import block_unit, edge, operations_between, source_layer, strongest_inputs, strongest_outputs, target_layer
 from interp.errors import InterpError, UnitError
 from interp.featvis import objectives as obj
 from interp.featvis import render
@@ -27,7 +27,7 @@ from ui.resources import require_model, shared_model, weights_ready
 
 PRECOMPUTED = FEATVIS_ASSETS / "gallery"
 PER_PAGE = 24
-INPUTS_SHOWN = 6  # per row of the "what feeds it" section
+CONNECTIONS_SHOWN = 6  # cards per row of the "what feeds it, and what it feeds" section
 UNIT_PAGE_ONLY = ("What feeds it",)  # narration sections shown on a unit's page, not under the layer grid
 DIVERSITY_WEIGHT = 500.0
 BROWSABLE = tuple(name for name in MAIN_LAYERS if name != "conv2d1") + tuple(
@@ -213,7 +213,7 @@ def unit_page(unit: Unit, sections: dict[str, str]) -> None:
     elif st.button("Render four facets", key="render_facets") or st.session_state.get(f"shown_{unit}_facets"):
         st.session_state[f"shown_{unit}_facets"] = True
         _show_variant(unit, "channel", False, 4, size, steps)
-    connections_section(unit, sections)
+    connections_section(block_unit(unit), sections)  # a branch's unit (mixed4c_5x5:63) is its block's (mixed4c:447)
     with st.expander("How to read a unit page"):
         st.markdown(sections.get("How to read a unit page", ""))
 
@@ -232,9 +232,9 @@ def _connections(unit: str) -> dict:
     rows: dict[str, list[dict]] = {}
     if here.layer != MAIN_LAYERS[0]:
         for by in ("excite", "inhibit"):
-            rows[f"in_{by}"] = [row(e, e.source) for e in strongest_inputs(model, here, top=INPUTS_SHOWN, by=by)]
+            rows[f"in_{by}"] = [row(e, e.source) for e in strongest_inputs(model, here, top=CONNECTIONS_SHOWN, by=by)]
     for by in ("excite", "inhibit"):
-        rows[f"out_{by}"] = [row(e, e.target) for e in strongest_outputs(model, here, top=INPUTS_SHOWN, by=by)]
+        rows[f"out_{by}"] = [row(e, e.target) for e in strongest_outputs(model, here, top=CONNECTIONS_SHOWN, by=by)]
     claimed = []
     for circuit in load_catalogue().circuits:
         for source, end in circuit.edges:
@@ -281,7 +281,7 @@ def connections_section(unit: Unit, sections: dict[str, str]) -> None:
         st.markdown(f"#### {title}: {what}" + (f" (through {' and '.join(between)})" if between else ""))
         for key, heading in rows:
             st.markdown(f"**{heading}**")
-            for col, entry in zip(st.columns(INPUTS_SHOWN), data[key]):
+            for col, entry in zip(st.columns(CONNECTIONS_SHOWN), data[key]):
                 with col:
                     _card(entry, scale, catalogue, key)
     for circuit in dict.fromkeys(entry["circuit"] for entry in data["claimed"]):
