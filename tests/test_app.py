@@ -149,6 +149,13 @@ def test_microscope_browses_layers_and_opens_a_unit_page(with_weights):
     at.run()
     assert not at.exception and at.header[0].value == "mixed3b_5x5:59"
     assert any(f"ranks **{rank} of 256**" in md.value for md in at.markdown)
+    for unit, section in (("logits:41", "#### What feeds it: the units of mixed5b (through avgpool0)"),
+                          ("maxpool4:3", None), ("mixed4c_5x5_bottleneck:3", None)):
+        at.query_params.clear()
+        at.query_params["unit"] = unit
+        at.run()
+        assert not at.exception and not at.error and at.header[0].value == unit
+        assert (section in [md.value for md in at.markdown]) if section else not at.subheader
 
 
 def test_microscope_unit_link_and_bad_unit(without_weights):

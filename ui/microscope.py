@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from interp.catalogue import load_catalogue
-from interp.circuits import block_unit, edge, operations_between, source_layer, strongest_inputs, strongest_outputs, target_layer
+from interp.circuits import CHAIN, block_unit, edge, operations_between, source_layer, strongest_inputs, strongest_outputs, target_layer
 from interp.errors import InterpError, UnitError
 from interp.featvis import objectives as obj
 from interp.featvis import render
@@ -213,7 +213,8 @@ def unit_page(unit: Unit, sections: dict[str, str]) -> None:
     elif st.button("Render four facets", key="render_facets") or st.session_state.get(f"shown_{unit}_facets"):
         st.session_state[f"shown_{unit}_facets"] = True
         _show_variant(unit, "channel", False, 4, size, steps)
-    connections_section(block_unit(unit), sections)  # a branch's unit (mixed4c_5x5:63) is its block's (mixed4c:447)
+    if block_unit(unit).layer in CHAIN:  # convs, blocks and their branches, classes; not pools, LRN or bottlenecks
+        connections_section(block_unit(unit), sections)  # a branch's unit (mixed4c_5x5:63) is its block's (4c:447)
     with st.expander("How to read a unit page"):
         st.markdown(sections.get("How to read a unit page", ""))
 
@@ -233,8 +234,9 @@ def _connections(unit: str) -> dict:
     if here.layer != MAIN_LAYERS[0]:
         for by in ("excite", "inhibit"):
             rows[f"in_{by}"] = [row(e, e.source) for e in strongest_inputs(model, here, top=CONNECTIONS_SHOWN, by=by)]
-    for by in ("excite", "inhibit"):
-        rows[f"out_{by}"] = [row(e, e.target) for e in strongest_outputs(model, here, top=CONNECTIONS_SHOWN, by=by)]
+    if here.layer != CHAIN[-1]:
+        for by in ("excite", "inhibit"):
+            rows[f"out_{by}"] = [row(e, e.target) for e in strongest_outputs(model, here, top=CONNECTIONS_SHOWN, by=by)]
     claimed = []
     for circuit in load_catalogue().circuits:
         for source, end in circuit.edges:
