@@ -148,6 +148,7 @@ def test_microscope_browses_layers_and_opens_a_unit_page(with_weights):
     at.query_params["unit"] = "mixed3b_5x5:59"  # the same unit as 3b:379, named by its branch
     at.run()
     assert not at.exception and at.header[0].value == "mixed3b_5x5:59"
+    assert at.columns[0].get("image")  # 3b:379's precomputed picture, found under the block's name
     assert any(f"ranks **{rank} of 256**" in md.value for md in at.markdown)
     for unit, section in (("logits:41", "#### What feeds it: the units of mixed5b (through avgpool0)"),
                           ("maxpool4:3", None), ("mixed4c_5x5_bottleneck:3", None)):

@@ -53,11 +53,15 @@ def _index(folder: str) -> dict:
 
 
 def picture_for(unit: Unit) -> tuple[str, str] | None:
-    """(file, where) of the best picture we have of ``unit``'s channel objective, or None."""
+    """(file, where) of the best picture we have of ``unit``'s channel objective, or None. A branch's unit
+    (mixed4c_5x5:63) is the same activation as its block's (mixed4c:447): either name finds the picture."""
+    names = [str(unit)] + ([str(block_unit(unit))] if LAYERS[unit.layer].kind == "branch" else [])
     for folder, where in ((PRECOMPUTED, "precomputed, 128 px, 512 steps"), (on_demand_dir(), "rendered on this machine")):
-        entry = _index(str(folder)).get(str(unit))
-        if entry and (folder / entry["file"]).is_file():
-            return str(folder / entry["file"]), where
+        index = _index(str(folder))
+        for name in names:
+            entry = index.get(name)
+            if entry and (folder / entry["file"]).is_file():
+                return str(folder / entry["file"]), where
     return None
 
 
