@@ -66,10 +66,7 @@ class Edge:
 
 def block_unit(unit: Unit | str) -> Unit:
     """The same channel named by its main layer: ``mixed4c_5x5:63`` and ``mixed4c_pre_relu:447`` -> ``mixed4c:447``."""
-    unit = parse_unit(unit) if isinstance(unit, str) else unit
-    info = LAYERS[unit.layer]
-    if info.kind == "branch":
-        return Unit(info.block, info.channel_range[0] + unit.channel)
+    unit = (parse_unit(unit) if isinstance(unit, str) else unit).in_block
     return Unit(unit.layer.removesuffix("_pre_relu"), unit.channel)
 
 

@@ -263,7 +263,8 @@ def cmd_attribute(args: argparse.Namespace) -> int:
 
 def cmd_edges(args: argparse.Namespace) -> int:
     """``inputs`` and ``outputs``: one unit's strongest expanded weights from the layer before or to the one after."""
-    from interp.circuits import block_unit, edge, operations_between, source_layer, strongest_inputs, strongest_outputs, target_layer
+    from interp.circuits import block_unit, operations_between, source_layer, strongest_inputs, strongest_outputs, target_layer
+    from interp.layers import LAYERS
     from interp.loading import load_labels, load_model
 
     if args.top < 1:
@@ -277,19 +278,17 @@ def cmd_edges(args: argparse.Namespace) -> int:
         raise InterpError(f"{unit} {'reads units of' if incoming else 'feeds units of'} {other}; --check got {', '.join(wrong)}.")
     model = load_model(args.weights, device="cpu", progress=_progress_printer("weights"))
     labels = load_labels(args.weights, progress=_progress_printer("labels")) if other == "logits" else None
-    if incoming:
-        edges = strongest_inputs(model, unit, top=args.top, by=args.by)
-        checked = [edge(model, u, unit, by=args.by) for u in checks]
-    else:
-        edges = strongest_outputs(model, unit, top=args.top, by=args.by)
-        everything = strongest_outputs(model, unit, top=10**6, by=args.by) if checks else []
-        checked = [next(e for e in everything if e.target == u) for u in checks]
-
-    def name(u) -> str:
-        return f"{u} {labels.name(u.channel)}" if labels is not None and u.layer == "logits" else str(u)
+    ranking = strongest_inputs if incoming else strongest_outputs
+    ranked = ranking(model, unit, top=LAYERS[other].channels, by=args.by)  # all of them: --check looks them up
 
     def far_end(e):
         return e.source if incoming else e.target
+
+    edges = ranked[: args.top]
+    checked = [next(e for e in ranked if far_end(e) == u) for u in checks]
+
+    def name(u) -> str:
+        return f"{u} {labels.name(u.channel)}" if labels is not None and u.layer == "logits" else str(u)
 
     if args.json:
         def row(e) -> dict:

@@ -159,6 +159,15 @@ class Unit:
                 return f"{base}_{branch}", self.channel - start
         raise AssertionError("branch ranges cover every channel")
 
+    @property
+    def in_block(self) -> Unit:
+        """The same channel named by its block: mixed4c_5x5:63 -> mixed4c:447 (the inverse of ``branch``);
+        any other unit is itself."""
+        info = self.info
+        if info.kind != "branch":
+            return self
+        return Unit(info.block, info.channel_range[0] + self.channel)
+
 
 def parse_unit(text: str) -> Unit:
     """Parse ``mixed3b:379`` (or the articles' short ``3b:379``), checking the channel is in range."""

@@ -206,5 +206,5 @@ def _reading(u: Unit, negative: bool) -> tuple[str, int]:
     if not negative:
         return u.layer, u.channel
     if info.kind == "branch":
-        return f"{info.block}_pre_relu", info.channel_range[0] + u.channel
+        return f"{info.block}_pre_relu", u.in_block.channel
     return (info.pre_relu or u.layer), u.channel
