@@ -18,15 +18,13 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Callable
 
 from .errors import DownloadError
+from .progress import Progress
 
 USER_AGENT = "inside-inceptionv1/0.1 (Python urllib)"  # some hosts (Wikimedia) refuse requests without one
 OFFLINE_ENV = "INTERP_OFFLINE"
 CHUNK_BYTES = 256 * 1024
-
-Progress = Callable[[int, int | None], None]
 
 
 def is_offline() -> bool:

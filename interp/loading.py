@@ -4,7 +4,6 @@ messages a person can act on when the files are missing or wrong."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 import torch
 
@@ -14,24 +13,23 @@ from interp.labels import Labels, read_labels
 from interp.model import InceptionV1
 from interp.weights import resolve_labels, resolve_weights
 
-Progress = Callable[[int, int | None], None]
-
 
 def load_model(
     path: str | os.PathLike | None = None,
     *,
     device: str | torch.device | None = None,
-    progress: Progress | None = None,
 ) -> InceptionV1:
     """InceptionV1 with the real weights, in eval mode, parameters frozen, on ``device`` (default: CUDA if
-    available, else CPU). Weights are found (or downloaded) as :mod:`interp.weights` describes."""
-    located = resolve_weights(path, progress=progress)
+    available, else CPU). Weights are found as :mod:`interp.weights` describes (never downloaded)."""
+    located = resolve_weights(path)
     try:
         state = torch.load(located.path, map_location="cpu", weights_only=True)
     except Exception as error:  # a truncated or foreign file: say which and what to do
+        fix = ("This copy of the app is damaged: get a complete copy of the project." if located.source == "bundled"
+               else "Replace it with a good copy, or leave out the path (and INTERP_WEIGHTS_DIR) to use the copy"
+                    " bundled with the app.")
         raise WeightsUnavailable(
-            f"{located.path} (from {located.source}) is not a readable weights file: {error}.\n"
-            "Delete it and let the app download it again, or point INTERP_WEIGHTS_DIR at a good copy."
+            f"{located.path} (from {located.source}) is not a readable weights file: {error}.\n{fix}"
         ) from None
     model = InceptionV1()
     try:
@@ -55,5 +53,5 @@ def prepare(model: InceptionV1, device: str | torch.device | None = None) -> Inc
     return model.to(device=pick_device(device), memory_format=torch.channels_last)
 
 
-def load_labels(path: str | os.PathLike | None = None, *, progress: Progress | None = None) -> Labels:
-    return read_labels(resolve_labels(path, progress=progress).path)
+def load_labels(path: str | os.PathLike | None = None) -> Labels:
+    return read_labels(resolve_labels(path).path)

@@ -1,8 +1,9 @@
-"""Sample images: one catalogue (assets/samples.json), photos fetched on first use, drawings committed.
+"""Sample images: one catalogue (assets/samples.json); committed files, or photos fetched on first use.
 
-The project commits only images it drew itself (``kind: "generated"``, a file under assets/). Photos
-(``kind: "photo"``) are downloaded from their public home on first use, with :func:`interp.download.fetch`,
-into ``cache_dir()/samples/`` and read from there afterwards. Every entry carries its credit and licence.
+An entry with a ``path`` is a file committed under assets/: the images the project drew itself (``kind:
+"generated"``) and photos whose licence allows it (the default dalmatian). A photo with a ``url`` instead is
+downloaded from its public home on first use, with :func:`interp.download.fetch`, into
+``cache_dir()/samples/`` and read from there afterwards. Every entry carries its credit and licence.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
 
-from .download import Progress, fetch
+from .download import fetch
 from .errors import DownloadError, InterpError
+from .progress import Progress
 from .weights import cache_dir
 
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
@@ -44,14 +46,14 @@ class Expected:
 class Sample:
     id: str
     title: str
-    kind: str  # "photo" (fetched from url) | "generated" (committed at path, relative to assets/)
+    kind: str  # "photo" | "generated" (drawn by this project)
     credit: str
     licence: str
     licence_url: str
     source_page: str
     why: str  # what it is good for in the talk
-    url: str | None = None
-    path: str | None = None
+    url: str | None = None  # a photo fetched on first use ...
+    path: str | None = None  # ... or a file committed under assets/ (every generated image)
     sha256: str | None = None
     expected: Expected | None = None
 
@@ -90,13 +92,15 @@ def _parse_entry(entry: object, where: str) -> Sample:
         raise CatalogError(f"{where}: the id must be lower-case letters, digits, '-' or '_'.")
     if fields["kind"] not in KINDS:
         raise CatalogError(f"{where}: kind must be one of {', '.join(KINDS)}, not '{fields['kind']}'.")
-    if fields["kind"] == "photo":
-        if urlparse(str(fields.get("url", ""))).scheme not in ("http", "https"):
-            raise CatalogError(f"{where}: a photo needs an http(s) 'url' to fetch it from.")
-    else:
+    if fields["kind"] == "photo" and ("url" in fields) == ("path" in fields):
+        raise CatalogError(f"{where}: a photo needs either an http(s) 'url' to fetch it from or the 'path' of a"
+                           " committed file, not both.")
+    if "url" in fields and urlparse(str(fields["url"])).scheme not in ("http", "https"):
+        raise CatalogError(f"{where}: the 'url' must be http(s).")
+    if fields["kind"] == "generated" or "path" in fields:
         rel = PurePosixPath(str(fields.get("path", "")))
         if not fields.get("path") or rel.is_absolute() or ".." in rel.parts:
-            raise CatalogError(f"{where}: a generated image needs a 'path' relative to assets/ (no '..').")
+            raise CatalogError(f"{where}: a committed image needs a 'path' relative to assets/ (no '..').")
     if fields.get("sha256") is not None and not _SHA256.match(str(fields["sha256"])):
         raise CatalogError(f"{where}: sha256 must be 64 lower-case hex digits.")
     if (expected := fields.get("expected")) is not None:
@@ -114,8 +118,8 @@ def cached_path(sample: Sample) -> Path:
 
 
 def is_cached(sample: Sample) -> bool:
-    """True when the image can be had without a download (generated images always can)."""
-    return sample.kind == "generated" or cached_path(sample).is_file()
+    """True when the image can be had without a download (committed images always can)."""
+    return sample.path is not None or cached_path(sample).is_file()
 
 
 def sample_bytes(
@@ -130,14 +134,15 @@ def sample_bytes(
     ``url`` replaces ``sample.url`` (a mirror, or a local server in tests). A photo that cannot be
     fetched raises :class:`DownloadError` with a message that says so and that uploads still work.
     """
-    if sample.kind == "generated":
+    if sample.path is not None:
         file = Path(assets_dir) / sample.path
         try:
             return file.read_bytes()
         except OSError as error:
+            fix = ("Run `python tools/make_samples.py` to draw it again." if sample.kind == "generated"
+                   else "This copy of the app is incomplete; uploading your own image still works.")
             raise CatalogError(
-                f"The sample image '{sample.title}' is missing from {file} ({error.strerror or error}). "
-                "Run `python tools/make_samples.py` to draw it again."
+                f"The sample image '{sample.title}' is missing from {file} ({error.strerror or error}). {fix}"
             ) from error
     cached = cached_path(sample)
     if not cached.is_file():

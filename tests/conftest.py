@@ -1,4 +1,5 @@
-"""Shared fixtures: the reference weights and test images from ../shared (or the env), never a download.
+"""Shared fixtures: the weights bundled in interp/data/weights (or $INTERP_WEIGHTS_DIR) and the test images
+from ../shared (or $INTERP_TEST_IMAGES), never a download.
 
 Every test runs with ``INTERP_OFFLINE=1`` and a private ``INTERP_CACHE_DIR`` (tests that exercise downloads
 switch offline mode off themselves and talk only to a server on 127.0.0.1).
@@ -7,17 +8,15 @@ switch offline mode off themselves and talk only to a server on 127.0.0.1).
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
-
-
-def _weights_dir() -> Path:
-    return Path(os.environ.get("INTERP_WEIGHTS_DIR") or SHARED / "weights")
+BUNDLED_WEIGHTS = REPO / "interp" / "data" / "weights"
+# Read once, before any test changes the environment: INTERP_WEIGHTS_DIR overrides the bundled copy.
+WEIGHTS_DIR = Path(os.environ.get("INTERP_WEIGHTS_DIR") or BUNDLED_WEIGHTS)
 
 
 def _images_dir() -> Path:
@@ -32,10 +31,10 @@ def _no_downloads_and_private_cache(monkeypatch, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def weights_dir() -> Path:
-    folder = _weights_dir()
+    folder = WEIGHTS_DIR
     if not (folder / "inception5h.pth").is_file() or not (folder / "inception5h_labels.txt").is_file():
-        pytest.skip(f"real weights not found in {folder}: set INTERP_WEIGHTS_DIR to a folder with inception5h.pth "
-                    "and inception5h_labels.txt to run the real-weight tests")
+        pytest.skip(f"real weights not found in {folder}: the bundled copy is missing (or INTERP_WEIGHTS_DIR points "
+                    "at a folder without inception5h.pth and inception5h_labels.txt)")
     return folder
 
 
@@ -78,16 +77,15 @@ def new_app():
 
 
 @pytest.fixture
-def with_weights(monkeypatch, weights_dir, dalmatian_path, tmp_path):
-    """Real weights, and the test photo in the cache as if fetched on first use (the default sample)."""
-    monkeypatch.setenv("INTERP_WEIGHTS_DIR", str(weights_dir))
-    (tmp_path / "samples").mkdir()
-    shutil.copy(dalmatian_path, tmp_path / "samples" / "dalmatian.jpg")
-    monkeypatch.setenv("INTERP_CACHE_DIR", str(tmp_path))
+def with_weights(weights_dir):
+    """The real weights, found as the app finds them (the bundled copy, unless INTERP_WEIGHTS_DIR says otherwise);
+    the default sample, the dalmatian, is committed."""
 
 
 @pytest.fixture
 def without_weights(monkeypatch, tmp_path):
+    """INTERP_WEIGHTS_DIR pointing at an empty folder: an error the app shows instead of the live parts."""
+    (tmp_path / "empty").mkdir()
     monkeypatch.setenv("INTERP_OFFLINE", "1")
     monkeypatch.setenv("INTERP_WEIGHTS_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("INTERP_CACHE_DIR", str(tmp_path / "cache"))

@@ -57,6 +57,20 @@ def test_app_opens_on_the_first_chapter_and_classifies_the_sample(with_weights):
     assert not at.warning
 
 
+def test_a_fresh_install_opens_on_the_dalmatian_classified_with_the_bundled_weights(monkeypatch):
+    """No INTERP_WEIGHTS_DIR, offline, an empty cache: the first step of the first chapter still works."""
+    monkeypatch.delenv("INTERP_WEIGHTS_DIR", raising=False)
+    at = new_app().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Why look inside?"
+    assert at.segmented_control(key="step").value == load_chapter("01_why").steps[0].id
+    assert at.selectbox(key="hook_choice").value == "dalmatian"
+    assert "dalmatian" in chart_specs(at)
+    assert not at.warning, [w.value for w in at.warning]
+    assert any("photo by Carlos Estrada Dejo" in c.value and "CC BY-SA 3.0" in c.value for c in at.caption)
+    assert any("bundled with the app" in md.value for md in at.sidebar.markdown)
+
+
 def test_every_chapter_and_step_runs_with_weights(with_weights):
     at = new_app().run()
     walk_every_step(at)
@@ -69,6 +83,7 @@ def test_every_chapter_and_step_runs_without_weights(without_weights):
     # the narration is still there, and the live parts say what is missing and how to fix it
     assert any("nobody wrote the rules" in md.value for md in at.markdown)
     assert any("INTERP_WEIGHTS_DIR" in text.value for text in at.text)
+    assert any("INTERP_WEIGHTS_DIR points at the wrong folder" in md.value for md in at.sidebar.markdown)
     walk_every_step(at)
 
 

@@ -1,6 +1,6 @@
 """interp.download.fetch against a local HTTP server on 127.0.0.1 (never the internet).
 
-``LocalServer`` is also used by test_weights.py and test_samples.py.
+``LocalServer`` is also used by test_samples.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Precompute the feature visualizations the app shows instantly (chapter 3 and the microscope).
 
-    INTERP_WEIGHTS_DIR=../shared/weights python tools/make_featvis_assets.py [--size 128] [--steps 512]
+    python tools/make_featvis_assets.py [--size 128] [--steps 512]      # with the bundled weights
 
 Everything is rendered by this project from the real weights: the named units of the circuits thread and
 the sample photo's building blocks for the attribution lab with the gallery (``interp.featvis.gallery.render_gallery``, the code behind ``python -m interp gallery``; it
@@ -26,6 +26,7 @@ from interp.featvis import render  # noqa: E402
 from interp.featvis.gallery import render_gallery, save_image  # noqa: E402
 from interp.intake import tensor_to_pil  # noqa: E402
 from interp.loading import load_model  # noqa: E402
+from interp.roles import load_roles  # noqa: E402
 
 OUT = REPO / "assets" / "featvis"
 EMERGENCE_UNIT, EMERGENCE_STEPS = "mixed4a:11", (0, 8, 16, 32, 64, 128, 256, 512)
@@ -39,19 +40,11 @@ BLOCKS_PHOTO, BLOCKS_TARGET, BLOCKS_LAYERS, BLOCKS_PER_SIGN = "dalmatian.jpg", 4
 def building_block_units(model) -> list[str]:
     """The channels of BLOCKS_LAYERS that pushed "dalmatian" up or held it back most on the sample photo,
     as the Attribution lab computes them (layer IG from black, 16 steps), so its cards open with pictures.
-    The photo comes from INTERP_TEST_IMAGES (default ../shared/images) or the app's sample cache."""
-    import os
-
+    The photo is the app's committed default sample, assets/samples/dalmatian.jpg."""
     from interp.attribution import channel_attribution
-    from interp.weights import cache_dir
     from interp.intake import load_image
 
-    folders = [Path(os.environ.get("INTERP_TEST_IMAGES", REPO.parent / "shared" / "images")), cache_dir() / "samples"]
-    photo = next((f / BLOCKS_PHOTO for f in folders if (f / BLOCKS_PHOTO).is_file()), None)
-    if photo is None:
-        print(f"building blocks skipped: {BLOCKS_PHOTO} not found in {', '.join(map(str, folders))}", flush=True)
-        return []
-    image = load_image(photo).tensor
+    image = load_image(REPO / "assets" / "samples" / BLOCKS_PHOTO).tensor
     units = []
     for layer in BLOCKS_LAYERS:
         blocks = channel_attribution(model, image, layer, target=BLOCKS_TARGET, method="ig", steps=16)
@@ -74,9 +67,11 @@ def main() -> None:
     started = time.perf_counter()
     sets: dict[str, list[dict]] = {}
 
-    # The microscope's precomputed units: every unit the articles name, and the sample photo's building
-    # blocks, at the gallery's standard settings.
-    named = sorted({str(note.unit) for note in load_catalogue().units} | set(building_block_units(model)))
+    # The microscope's precomputed units: every unit the articles name, every unit that plays one of the story's
+    # roles in these weights (interp/data/roles.json), and the sample photo's building blocks, at the gallery's
+    # standard settings.
+    named = sorted({str(note.unit) for note in load_catalogue().units} | {str(r.unit) for r in load_roles()}
+                   | set(building_block_units(model)))
     summary = render_gallery(model, [], named, out_dir=OUT / "gallery", size=size, steps=steps, batch_size=6,
                              fmt="jpg", progress=lambda p: print(f"gallery {p}", flush=True))
     print(f"gallery: rendered {len(summary['rendered'])}, skipped {len(summary['skipped'])}", flush=True)

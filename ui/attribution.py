@@ -41,7 +41,7 @@ from interp.catalogue import load_catalogue
 from interp.errors import InterpError
 from interp.labels import Labels
 from interp.layers import LAYERS, MAIN_LAYERS, Unit, parse_unit
-from interp.render import attribution_overlay, attribution_scale, colorize, overlay
+from interp.pictures import attribution_overlay, attribution_scale, colorize, overlay
 from ui.analysis import class_probabilities, main_activations, predictions
 from ui.chapters import load_sections
 from ui.microscope import on_demand_settings, picture_for, render_missing

@@ -1,4 +1,4 @@
-"""Choose the picture every chapter looks at: a sample (drawn, or a photo fetched on first use) or an upload.
+"""Choose the picture every chapter looks at: a sample (committed, or a photo fetched on first use) or an upload.
 
 The choice and the uploaded bytes live in ``st.session_state``, so they survive reruns and page changes.
 """
@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from interp.download import is_offline
 from interp.errors import InterpError
 from interp.intake import IntakeResult
 from interp.samples import Sample, is_cached, load_catalog, sample_bytes
@@ -25,7 +24,7 @@ def samples() -> list[Sample]:
     return load_catalog()
 
 
-@st.cache_data(show_spinner="Fetching the sample photo ...", max_entries=16)
+@st.cache_data(show_spinner="Getting the sample picture ...", max_entries=16)
 def _sample_data(sample_id: str) -> bytes:
     sample = next(s for s in samples() if s.id == sample_id)
     return sample_bytes(sample)
@@ -33,8 +32,8 @@ def _sample_data(sample_id: str) -> bytes:
 
 def _state() -> dict:
     if STATE not in st.session_state:
-        # The first sample that can be shown now: offline, skip photos that were never downloaded.
-        first = next((s.id for s in samples() if is_cached(s) or not is_offline()), samples()[0].id)
+        # The first sample that needs no download (the committed dalmatian): every chapter opens offline.
+        first = next((s.id for s in samples() if is_cached(s)), samples()[0].id)
         st.session_state[STATE] = {"choice": first, "upload": None}
     return st.session_state[STATE]
 
@@ -93,7 +92,7 @@ class Picture:
 
 
 def available_pictures() -> list[tuple[str, bytes]]:
-    """Every picture usable without a download: drawn samples, photos already fetched, and the upload."""
+    """Every picture usable without a download: committed samples, photos already fetched, and the upload."""
     found = []
     for sample in samples():
         if is_cached(sample):
@@ -122,8 +121,8 @@ def current_picture() -> Picture | None:
         try:
             data = _sample_data(sample.id)
         except InterpError as error:
-            # Offline or unreachable: say so, and carry on with a drawn sample so the chapter still works.
-            fallback = next(s for s in samples() if s.kind == "generated")
+            # Offline or unreachable: say so, and carry on with a committed sample so the chapter still works.
+            fallback = next(s for s in samples() if s.path is not None and s.id != sample.id)
             st.warning(f"{error} Showing '{fallback.title}' instead.")
             state["choice"] = fallback.id
             name, data = fallback.title, _sample_data(fallback.id)

@@ -35,33 +35,15 @@ def loaded_device() -> str | None:
 
 
 def weights_ready() -> bool:
-    """Both files on disk already (no download needed)."""
+    """Both files are where :mod:`interp.weights` looks (the model can load without an error to show)."""
     report = weights.status()
     return report["weights"]["found"] and report["labels"]["found"]
 
 
-def _download_missing() -> None:
-    """Fetch whatever is missing into the cache, with a progress bar (raises WeightsUnavailable)."""
-    for resource in weights.RESOURCES:
-        if weights.locate(resource) is not None:
-            continue
-        slot = st.empty()  # the bar appears with the first bytes: offline, nothing is shown
-
-        def report(done: int, total: int | None, slot=slot, resource=resource) -> None:
-            fraction = min(done / total, 1.0) if total else 0.0
-            slot.progress(fraction, text=f"Downloading {resource.what}: {done / 1e6:.1f} MB")
-
-        try:
-            weights.resolve(resource, progress=report)
-        finally:
-            slot.empty()
-
-
 def require_model() -> tuple[InceptionV1, Labels] | None:
-    """The shared model and labels, downloading them first if needed; ``None`` (with a message) if impossible."""
+    """The shared model and labels; ``None`` (with a message saying what is missing and how to fix it) if the
+    weights cannot be had."""
     try:
-        if not weights_ready():
-            _download_missing()
         with st.spinner("Loading InceptionV1 ..."):
             return shared_model()
     except InterpError as error:

@@ -27,17 +27,21 @@ def fill_model_status(slot) -> None:
     with slot.container():
         with st.expander("Model", expanded=not ready):
             if ready:
-                st.markdown(f":green[●] **InceptionV1 weights ready** (from {report['weights']['source']})")
+                if report["weights"]["source"] == "bundled":
+                    st.markdown(":green[●] **InceptionV1 weights ready**, bundled with the app")
+                else:
+                    st.markdown(f":green[●] **InceptionV1 weights ready**, from {weights.WEIGHTS_DIR_ENV}")
+                    st.caption(f"`{report['weights']['path']}`")
                 device = _loaded_device()
                 st.caption(f"Running on {device}." if device else "The model loads on first use.")
-            elif report["offline"]:
-                st.markdown(":orange[●] **No weights, and offline mode is on**")
-                st.caption(f"Set INTERP_WEIGHTS_DIR to a folder holding {weights.WEIGHTS_FILE} and {weights.LABELS_FILE}, "
-                           "or unset INTERP_OFFLINE so the app can download them (about 28 MB). The narration works without them.")
+            elif report["weights_dir"]:
+                st.markdown(f":orange[●] **No weights: {weights.WEIGHTS_DIR_ENV} points at the wrong folder**")
+                st.caption(f"{weights.WEIGHTS_DIR_ENV} is set to `{report['weights_dir']}`, which lacks "
+                           f"{weights.WEIGHTS_FILE} or {weights.LABELS_FILE}. Put them there, or unset it to use the "
+                           "copy bundled with the app. The narration works without them.")
             else:
-                st.markdown(":orange[●] **Weights not downloaded yet**")
-                st.caption(f"About 28 MB from {weights.WEIGHTS_URL}, fetched into {report['cache_dir']} when a live "
-                           "part first needs it. Or set INTERP_WEIGHTS_DIR to a folder that has inception5h.pth.")
+                st.markdown(":orange[●] **No weights: this copy of the app is incomplete**")
+                st.caption(report["weights"]["error"] or report["labels"]["error"])
 
 
 def _loaded_device() -> str | None:

@@ -14,7 +14,7 @@ from interp.catalogue import load_catalogue
 from interp.intake import tensor_to_pil
 from interp.layers import BRANCHES, LAYERS, MAIN_LAYERS, Unit
 from interp.model import to_network_input
-from interp.render import colorize, colorize_signed, enlarge, filter_image, overlay
+from interp.pictures import colorize, colorize_signed, enlarge, filter_image, overlay
 from ui.analysis import class_probabilities, main_activations, predictions
 from ui.visuals.common import picture_and_model, prediction_chart, show_picture
 

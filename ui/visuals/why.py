@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from interp.activations import top_channels
 from interp.catalogue import load_catalogue
 from interp.layers import MAIN_LAYERS, parse_unit
-from interp.render import colorize, overlay
+from interp.pictures import colorize, overlay
 from ui.analysis import main_activations, predictions
 from ui.resources import require_model
 from ui.tour import TOUR

@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from interp.activations import top_channels, upsample_map
-from interp.render import colorize, colorize_signed, filter_image, normalise, overlay
+from interp.pictures import colorize, colorize_signed, filter_image, normalise, overlay
 
 
 def test_top_channels_finds_the_planted_ones():
