@@ -8,23 +8,8 @@ import sys
 
 from interp.errors import InterpError
 
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-
-
-def _progress_printer(what: str):
-    """A download progress callback that redraws one stderr line."""
-
-    def report(done: int, total: int | None) -> None:
-        if total:
-            sys.stderr.write(f"\rdownloading {what}: {done / 1e6:.1f} / {total / 1e6:.1f} MB")
-        else:
-            sys.stderr.write(f"\rdownloading {what}: {done / 1e6:.1f} MB")
-        if total and done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return report
+EXIT_ERROR = 1  # argparse itself exits with 2 on a usage error
+WEIGHTS_HELP = "weights file or folder (default: $INTERP_WEIGHTS_DIR if set, else the copy bundled with the app)"
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -32,15 +17,20 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     from interp import weights
     from interp.device import describe, pick_device
+    from interp.download import is_offline
     from interp.layers import LAYERS, MAIN_LAYERS
 
-    status = weights.status()
+    status = weights.status(args.weights, hashes=True)
     print(f"torch {torch.__version__}; device: {describe(pick_device(args.device))}")
-    print(f"cache folder: {status['cache_dir']}; offline: {'yes' if status['offline'] else 'no'}")
+    print(f"photo cache: {status['cache_dir']}; offline: {'yes' if is_offline() else 'no'}")
     for key in ("weights", "labels"):
         entry = status[key]
-        where = f"{entry['path']} (from {entry['source']})" if entry["found"] else "not found: " + (entry["error"] or "will be downloaded on first use")
-        print(f"{key}: {where}")
+        if not entry["found"]:
+            print(f"{key}: not available\n  " + entry["error"].replace("\n", "\n  "))
+            continue
+        same = ("equals the reference SHA-256" if entry["sha256"] == entry["reference"]
+                else f"DIFFERS from the reference SHA-256 {entry['reference']}")
+        print(f"{key}: {entry['path']}\n  source: {entry['source']}\n  sha256: {entry['sha256']} ({same})")
     print()
     names = list(LAYERS) if args.all_layers else [*MAIN_LAYERS, "logits"]
     print(f"{'layer':<26}{'channels':>9}{'size@224':>10}  branches")
@@ -66,8 +56,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise InterpError("--top must be at least 1.")
     image = load_image(args.image, size=224, fit=args.fit)  # fail fast on a bad image, before loading the model
-    model = load_model(args.weights, device=args.device, progress=_progress_printer("weights"))
-    labels = load_labels(args.weights, progress=_progress_printer("labels"))
+    model = load_model(args.weights, device=args.device)
+    labels = load_labels(args.weights)
     predictions = classify(model, image.tensor, labels, top=args.top)
     if args.json:
         print(json.dumps({"top": [p.as_dict() for p in predictions]}))
@@ -142,7 +132,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         # obj.diversity is minus the batch's mean Gram-matrix similarity (higher = more diverse), so it is
         # added: the Lucid recipe's "objective - W * similarity".
         objective = target + args.diversity * obj.diversity(unit.layer)
-    model = load_model(args.weights, device=args.device, progress=_progress_printer("weights"))
+    model = load_model(args.weights, device=args.device)
     step_report, clear = _step_printer(args.steps)
     try:
         result = render(model, objective, batch=args.batch, size=args.size, steps=args.steps, param=args.param,
@@ -179,7 +169,7 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     resolve_units(args.layers, args.units)  # fail on bad names before the model loads
     gallery_params(size=args.size, steps=args.steps, seed=args.seed, param=args.param)
     pick_device(args.device)
-    model = load_model(args.weights, device=args.device, progress=_progress_printer("weights"))
+    model = load_model(args.weights, device=args.device)
     step_report, clear = _step_printer(args.steps)
 
     def report(p) -> None:
@@ -216,7 +206,7 @@ def cmd_attribute(args: argparse.Namespace) -> int:
     from interp.intake import load_image
     from interp.layers import layer_info
     from interp.loading import load_labels, load_model
-    from interp.render import attribution_overlay
+    from interp.pictures import attribution_overlay
 
     method = METHODS[args.method]
     if args.layer is not None:
@@ -236,8 +226,8 @@ def cmd_attribute(args: argparse.Namespace) -> int:
     if args.save_map and not args.save_map.endswith(".npy"):
         raise InterpError(f"--save-map {args.save_map}: end the file name in .npy.")
     image = load_image(args.image, size=224, fit=args.fit)
-    model = load_model(args.weights, device=args.device, progress=_progress_printer("weights"))
-    labels = load_labels(args.weights, progress=_progress_printer("labels"))
+    model = load_model(args.weights, device=args.device)
+    labels = load_labels(args.weights)
     result = attribute(model, image.tensor, args.method, target=args.target, **options)
     if args.save_map:
         try:
@@ -276,8 +266,8 @@ def cmd_edges(args: argparse.Namespace) -> int:
     wrong = [str(u) for u in checks if u.layer != other]
     if wrong:
         raise InterpError(f"{unit} {'reads units of' if incoming else 'feeds units of'} {other}; --check got {', '.join(wrong)}.")
-    model = load_model(args.weights, device="cpu", progress=_progress_printer("weights"))
-    labels = load_labels(args.weights, progress=_progress_printer("labels")) if other == "logits" else None
+    model = load_model(args.weights, device="cpu")
+    labels = load_labels(args.weights) if other == "logits" else None
     ranking = strongest_inputs if incoming else strongest_outputs
     ranked = ranking(model, unit, top=LAYERS[other].channels, by=args.by)  # all of them: --check looks them up
 
@@ -308,9 +298,140 @@ def cmd_edges(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prefetch_bar(photo_total: int):
+    """(on_item, progress) callbacks drawing ``photos 312/1000  fetched 300, cached 10, failed 2  31.4 MB`` on
+    one redrawn stderr line (a terminal), or only each part's final line (a log)."""
+    import time
+
+    tty = sys.stderr.isatty()
+    counts: dict[str, dict[str, int]] = {}
+    state = {"kind": "photo", "bytes": 0, "drawn": 0.0}
+
+    def on_item(item) -> None:
+        state["kind"] = item.kind
+        state["bytes"] += item.bytes
+        counts.setdefault(item.kind, {"fetched": 0, "cached": 0, "failed": 0})[item.status] += 1
+
+    def progress(done: int, total: int | None) -> None:
+        kind = state["kind"]
+        c = counts.get(kind, {"fetched": 0, "cached": 0, "failed": 0})
+        part_done = sum(c.values())
+        part_total = photo_total if kind == "photo" else (total or 0) - photo_total
+        line = (f"{kind}s {part_done}/{part_total}  fetched {c['fetched']}, cached {c['cached']}, "
+                f"failed {c['failed']}  {state['bytes'] / 1e6:.1f} MB")
+        finished = part_done >= part_total > 0
+        now = time.monotonic()
+        if tty and (finished or now - state["drawn"] >= 0.1):
+            sys.stderr.write("\r\033[K" + line + ("\n" if finished else ""))
+            state["drawn"] = now
+        elif not tty and finished and done:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    return on_item, progress
+
+
+def cmd_prefetch(args: argparse.Namespace) -> int:
+    """Fetch the photo collection (and the web samples) into the cache ahead of a talk."""
+    from interp import photos
+
+    folder = photos.images_dir()  # a missing INTERP_IMAGES_DIR folder fails here, clearly
+    photo_total = len(photos.load_photos())
+    on_item, progress = _prefetch_bar(photo_total)
+    if folder is not None and not args.json:
+        print(f"photos are read from {photos.IMAGES_DIR_ENV}={folder}: checking them there, fetching only the samples",
+              file=sys.stderr)
+    try:
+        report = photos.prefetch(include_samples=not args.photos_only, workers=args.workers, verify=args.verify,
+                                 progress=progress, on_item=on_item)
+    except KeyboardInterrupt:
+        print(("\n" if sys.stderr.isatty() else "") + "interrupted: the files fetched so far are kept (never "
+              "half-written); run the same command to fetch the rest", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(report.as_dict()))
+        return 0 if report.ok else EXIT_ERROR
+    summary = report.as_dict()
+    p, s = summary["photos"], summary["samples"]
+    if folder is not None:
+        print(f"photos: read from {photos.IMAGES_DIR_ENV}={folder}: {p['cached']} present, {p['failed']} missing or "
+              f"damaged (of {p['total']})")
+    else:
+        print(f"photos: {p['fetched']} fetched, {p['cached']} already cached, {p['failed']} failed (of {p['total']})")
+    if not args.photos_only:
+        print(f"samples: {s['fetched']} fetched, {s['cached']} already cached, {s['failed']} failed (of {s['total']})")
+    print(f"downloaded {report.bytes_fetched / 1e6:.1f} MB in {report.seconds:.1f} s")
+    if report.failed:
+        shown = 5
+        print(f"failed ({len(report.failed)}):")
+        for item in report.failed[:shown]:
+            print(f"  {item.name}: {item.reason}")
+        if len(report.failed) > shown:
+            print(f"  ... and {len(report.failed) - shown} more")
+    print(f"cache folder: {report.cache_dir} (photos in {photos.photos_cache_dir()})")
+    if report.ok:
+        print("All there: the app can now run offline (INTERP_OFFLINE=1 python -m streamlit run app.py).")
+        return 0
+    print("Run `python -m interp prefetch` again to fetch what is missing; the files already fetched are kept.")
+    return EXIT_ERROR
+
+
+def cmd_examples(args: argparse.Namespace) -> int:
+    """The photos of the collection that excite a unit most, from the atlas (no model, no PyTorch)."""
+    from interp.atlas import atlas_unit, load_atlas
+
+    unit = atlas_unit(args.unit)
+    examples = load_atlas().examples(unit, top=args.top)
+    if args.json:
+        print(json.dumps({"unit": str(unit), "examples": [e.as_dict() for e in examples]}))
+        return 0
+    print(f"photos that excite {unit} most (maximum over its grid; y, x on the {unit.info.size_at_224} x "
+          f"{unit.info.size_at_224} grid):")
+    for e in examples:
+        where = f"{e.y:>3}, {e.x:<3}" if e.y is not None else "   -    "
+        print(f"{e.rank:>5}  {e.activation:>9.1f}  {where}  {e.photo.id}")
+    return 0
+
+
+def cmd_find(args: argparse.Namespace) -> int:
+    """Units ranked by how well they pick out photos of some classes (ROC AUC), from the atlas."""
+    from interp.atlas import load_atlas, resolve_classes
+
+    classes = [c for c in args.classes.split(",") if c.strip()]
+    synsets = sorted(resolve_classes(classes))
+    if args.top < 1:
+        raise InterpError("--top must be at least 1.")
+    units = load_atlas().find(synsets, args.layer, top=args.top)
+    layer = units[0].unit.layer
+    if args.json:
+        print(json.dumps({"layer": layer, "classes": synsets, "units": [u.as_dict() for u in units]}))
+        return 0
+    print(f"units of {layer} that best separate photos of {', '.join(synsets)} from the rest:")
+    print(f"{'unit':<16}{'AUC':>7}{'mean in':>10}{'mean out':>10}")
+    for u in units:
+        print(f"{str(u.unit):<16}{u.auc:>7.3f}{u.mean_in:>10.1f}{u.mean_out:>10.1f}")
+    return 0
+
+
+def cmd_roles(args: argparse.Namespace) -> int:
+    """Who plays each character of the story in these weights, and the figures that say so."""
+    from interp.roles import load_roles
+
+    roles = load_roles()
+    if args.json:
+        print(json.dumps({"roles": [r.as_dict() for r in roles]}))
+        return 0
+    for r in roles:
+        print(r.summary())
+        print(f"    found by: {r.spec.method}")
+        figures = {k: v for k, v in r.evidence.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        print("    " + ", ".join(f"{k} {v}" for k, v in figures.items()))
+    return 0
+
+
 def _model_options(parser: argparse.ArgumentParser) -> None:
     """--weights and --device, the same for every command that loads the model."""
-    parser.add_argument("--weights", default=None, help="weights file or folder (default: INTERP_WEIGHTS_DIR, cache, download)")
+    parser.add_argument("--weights", default=None, help=WEIGHTS_HELP)
     parser.add_argument("--device", default=None, help="auto (default), cpu or cuda")
 
 
@@ -321,6 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="weights source, device and the layer table")
     info.add_argument("--all-layers", action="store_true", help="also list branches, bottlenecks and pools")
     info.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    info.add_argument("--weights", default=None, help="the weights and labels file or folder to report on"
+                      " (default: $INTERP_WEIGHTS_DIR if set, else the copy bundled with the app)")
     info.set_defaults(run=cmd_info)
 
     classify = sub.add_parser("classify", help="top predictions for an image")
@@ -414,8 +537,47 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--check", default=None, help="comma list of units to rank as well, e.g. 4b:237,4b:373")
         cmd.add_argument("--json", action="store_true", help="print the result as JSON")
         cmd.add_argument("--weights", default=None,
-                         help="weights file or folder (default: INTERP_WEIGHTS_DIR, cache, download)")
+                         help=WEIGHTS_HELP)
         cmd.set_defaults(run=cmd_edges)
+
+    prefetch_help = "download the 1000 ImageNet sample photos and the web samples into the cache, for offline use"
+    pre = sub.add_parser("prefetch", help=prefetch_help, description=prefetch_help + (
+        ". Files already cached (with the right size) are skipped, so a second run fetches only what is missing. "
+        "With INTERP_IMAGES_DIR set, the photos are read from there and only the samples are fetched. "
+        "INTERP_IMAGES_URL replaces the photos' URL pattern (a mirror; {file} is the file name). "
+        "Exit status 1 when some file could not be fetched."))
+    pre.add_argument("--workers", type=int, default=4, help="parallel downloads, 1-32 (default 4)")
+    pre.add_argument("--verify", action="store_true", help="also check the SHA-256 of cached files (re-fetching bad ones)")
+    pre.add_argument("--photos-only", action="store_true", help="skip the web samples of assets/samples.json")
+    pre.add_argument("--json", action="store_true", help="print the report as JSON")
+    pre.set_defaults(run=cmd_prefetch)
+
+    examples_help = "the photos that excite a unit most (dataset examples), from the precomputed atlas"
+    ex = sub.add_parser("examples", help=examples_help, description=examples_help + (
+        ". Ranks the 1,000 photos of the collection by the unit's maximum activation (post-ReLU) over its grid; "
+        "y, x is where that maximum is on the layer's grid (kept for each unit's top 100 photos). No model needed."))
+    ex.add_argument("unit", help="LAYER:CHANNEL of conv2d0 .. mixed5b or a branch, e.g. mixed3b:379 or 4c:278")
+    ex.add_argument("--top", type=int, default=10, help="how many photos (default 10)")
+    ex.add_argument("--json", action="store_true",
+                    help='print {"unit", "examples": [{"image", "label", "activation", "y", "x"}]}')
+    ex.set_defaults(run=cmd_examples)
+
+    find_help = "units of a layer ranked by how well they pick out photos of some classes (ROC AUC)"
+    fnd = sub.add_parser("find", help=find_help, description=find_help + (
+        ". For each unit, the ROC AUC of its maximum activation for the photos of CLASSES against the other "
+        "photos of the collection (ties count half), with the mean activation inside and outside. No model needed."))
+    fnd.add_argument("classes", help="comma list of class names or synsets, e.g. 'sports car,convertible' or n02110341")
+    fnd.add_argument("--layer", required=True, help="conv2d0 .. mixed5b, e.g. mixed4c or 4c")
+    fnd.add_argument("--top", type=int, default=10, help="how many units (default 10)")
+    fnd.add_argument("--json", action="store_true", help='print {"layer", "classes", "units": [{"unit", "auc", "mean_in", "mean_out"}]}')
+    fnd.set_defaults(run=cmd_find)
+
+    roles_help = "the story's characters (curve detector, car detector and parts, dog heads, ...) found in these weights"
+    rls = sub.add_parser("roles", help=roles_help, description=roles_help + (
+        ". For each role: the article's claim and unit number, the unit that plays it here, how it was found and the "
+        "computed evidence (from interp/data/roles.json, written by tools/find_roles.py)."))
+    rls.add_argument("--json", action="store_true", help='print {"roles": [{"role", "article_unit", "unit", "evidence", ...}]}')
+    rls.set_defaults(run=cmd_roles)
     return parser
 
 

@@ -117,7 +117,28 @@ STAGES: tuple[str, ...] = tuple(
     name for name, info in LAYERS.items() if info.kind not in ("branch", "bottleneck") and not name.endswith("_pre_relu")
 )
 assert [LAYERS[name].stage for name in STAGES] == list(range(len(STAGES)))
-LAST_STAGE = len(STAGES) - 1
+
+
+# Kernel side of each stage, for receptive fields: the stem's own kernels (LRN is per position), and for an
+# inception block its widest branch (5 x 5). Source: shared/specs/inceptionv1.md.
+_KERNELS = {"conv2d0": 7, "conv2d1": 1, "conv2d2": 3, "pool": 3, "lrn": 1, "block": 5}
+
+
+@lru_cache(maxsize=None)
+def receptive_field(name: str) -> tuple[int, int]:
+    """(side, jump) in input pixels of one position of ``name``'s grid: the theoretical receptive field
+    (the input square that can affect it) and the distance between neighbouring positions. mixed3b: (91, 8)."""
+    info = layer_info(name)
+    if not info.is_spatial:
+        return TRAINING_SIZE, TRAINING_SIZE
+    side, jump = 1, 1
+    for stage in STAGES[: info.stage + 1]:
+        kind = LAYERS[stage].kind
+        kernel = _KERNELS.get(stage, _KERNELS.get(kind, 1))
+        stride = next((s for n, _, _, s in _STEM if n == stage), 2 if kind == "pool" else 1)
+        side += (kernel - 1) * jump
+        jump *= stride
+    return side, jump
 
 
 def layer_info(name: str) -> LayerInfo:
@@ -182,7 +203,3 @@ def parse_unit(text: str) -> Unit:
         raise UnitError(f"{info.name} has {info.channels} channels, 0-{info.channels - 1}; there is no channel {channel}.")
     return Unit(info.name, channel)
 
-
-@lru_cache(maxsize=None)
-def deepest_stage(names: frozenset[str]) -> int:
-    return max(layer_info(name).stage for name in names)

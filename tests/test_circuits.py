@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageDraw
 
 from interp.catalogue import load_catalogue
 from interp.circuits import (block_unit, edge, expanded_weights, operations_between, source_layer, strongest_inputs,
@@ -16,6 +14,7 @@ from interp.circuits import (block_unit, edge, expanded_weights, operations_betw
 from interp.errors import UnitError
 from interp.layers import LAYERS, REAL_LOGITS, Unit
 from interp.model import InceptionV1
+from interp.roles import curve_scores
 
 
 @pytest.fixture(scope="module")
@@ -135,26 +134,11 @@ def test_the_articles_early_curves_excite_their_curve_detectors(model):
     assert len(ranks) == 4 and max(ranks) <= 256 // 5, ranks
 
 
-def _arc(angle: float, radius: int, size: int = 224) -> torch.Tensor:
-    """A black 90-degree arc on white whose midpoint sits at the centre, bulging towards ``angle``."""
-    image = Image.new("RGB", (size, size), "white")
-    a = math.radians(angle)
-    cx, cy = size / 2 - radius * math.cos(a), size / 2 - radius * math.sin(a)
-    ImageDraw.Draw(image).arc([cx - radius, cy - radius, cx + radius, cy + radius], angle - 45, angle + 45, fill="black", width=4)
-    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255).permute(2, 0, 1)
-
-
 def test_channel_order_the_articles_curve_detectors_are_the_curve_selective_units(model):
     """A check of the channel numbering itself (a permutation of channels would leave every logit unchanged):
     on arcs of 24 orientations, the units of mixed3b most selective for one orientation are the 5x5-branch
     units the Curve Detectors article names, not a random draw of the layer's 480."""
-    images = torch.stack([_arc(angle, radius) for angle in range(0, 360, 15) for radius in (30, 50, 70)])
-    with torch.no_grad():
-        act = model.run(images, ("mixed3b",))["mixed3b"]
-    centre = act.shape[-1] // 2
-    response = act[:, :, centre - 1 : centre + 2, centre - 1 : centre + 2].amax((2, 3)).reshape(24, 3, -1).amax(1)
-    peak = response.amax(0)
-    score = peak / (response.mean(0) + 1e-6) * (peak / peak.median())  # selective for one orientation, and strong
+    score = torch.from_numpy(curve_scores(model)[0])
     order = torch.argsort(score, descending=True).tolist()
     start, stop = LAYERS["mixed3b_5x5"].channel_range
     assert all(start <= c < stop for c in order[:10]), order[:10]  # "all in the 5x5 branch"

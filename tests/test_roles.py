@@ -1,0 +1,134 @@
+"""The story's characters found in these weights: each role's own figure meets its stated bar, the shipped
+catalogue is what a fresh measurement gives, and the pieces (rank rule, geometry, WordNet groups, stimuli)
+give known answers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from interp.hierarchy import GROUP_NAMES, KINDS, group_counts, group_of, source, unrelated
+from interp.layers import LAYERS, Unit
+from interp.roles import (SPEC_IDS, RoleError, _rank_with_article, geometry, load_roles, role, roles_named_for,
+                          roles_played_by, spec)
+
+REPO = Path(__file__).resolve().parents[1]
+ISSUE_ROLE_IDS = ("curve-detector", "high-low-frequency", "car-detector", "car-windows", "car-wheels", "car-body",
+                  "dog-head-left", "dog-head-right", "dog-head", "polysemantic")
+
+
+# -- the pieces ------------------------------------------------------------------------------------------------
+
+
+def test_rank_rule_keeps_the_articles_unit_only_in_the_top_tenth():
+    score = np.arange(100, dtype=float)[::-1]  # unit c has rank c + 1
+    assert _rank_with_article(score, "mixed3b:5") == (5, {"of": 100, "article_rank": 6, "rank": 6})
+    assert _rank_with_article(score, "mixed3b:10") == (0, {"of": 100, "article_rank": 11, "rank": 1})
+    assert _rank_with_article(score, None) == (0, {"of": 100, "rank": 1})
+
+
+def test_geometry_in_words():
+    wheels = np.array([[-0.05, -0.05, -0.05], [0.0, 0.02, 0.0], [0.05, 0.1, 0.05]])
+    assert geometry(wheels) == "excites most at the bottom, inhibits most at the top"
+    assert geometry(np.array([[0.2, 0.1, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])) == "excites most at the top"
+    assert geometry(np.ones((1, 1))).startswith("a single 1 x 1 weight")
+
+
+def test_wordnet_groups_known_answers():
+    assert group_of("n02110341") == "dog"  # dalmatian
+    assert group_of("n02123045") == "cat"  # tabby
+    assert group_of("n04285008") == "vehicle"  # sports car: also a "container" in WordNet, vehicle comes first
+    assert group_of("n07753592") == "food"  # banana
+    assert group_of("n09246464") == "landscape"  # cliff
+    assert group_of("n03000134") == "structure"  # chainlink fence
+    assert unrelated("dog", "device or tool") and not unrelated("dog", "other mammal")
+    assert set(KINDS) == set(GROUP_NAMES)
+    synsets = [p.synset for p in __import__("interp.photos", fromlist=["load_photos"]).load_photos()]
+    counts = dict(group_counts(synsets))
+    assert sum(counts.values()) == 1000 and counts["dog"] == 118  # ImageNet's 118 dog breeds
+    assert "WordNet 3.0" in source()
+
+
+def test_drawn_stimuli():
+    from interp.stimuli import arc, arcs, high_low, high_low_controls
+
+    image = arc(0, 50)
+    assert image.shape == (3, 224, 224) and image.min() == 0 and image.max() == 1
+    dark = (image[0] < 0.5).nonzero()
+    assert dark[:, 1].float().mean() < 112 and abs(float(dark[:, 0].float().mean()) - 112) < 3  # bulges left of centre
+    assert arcs(range(0, 360, 90), (30,)).shape == (4, 3, 224, 224)
+    boundary = high_low(0)  # texture towards angle 0: the right half
+    assert boundary[:, :, 150:].std() > 0.4 and boundary[:, :, :100].std() == 0 and float(boundary[0, 0, 0]) == 0.5
+    full, flat = high_low_controls()
+    assert full.std() > 0.4 and flat.std() == 0
+
+
+# -- the shipped catalogue ---------------------------------------------------------------------------------------
+
+
+def test_catalogue_has_every_role_of_the_story():
+    roles = load_roles()
+    assert tuple(r.id for r in roles) == ISSUE_ROLE_IDS == SPEC_IDS
+    for r in roles:
+        assert r.unit.layer == r.spec.layer and 0 <= r.unit.channel < LAYERS[r.unit.layer].channels
+    assert role("car-detector").article_unit == Unit("mixed4c", 447) and role("car-detector").agrees is False
+    assert role("curve-detector").agrees is True  # 3b:379 is a curve detector here too
+    assert roles_named_for(Unit("mixed4c", 447)) == [role("car-detector")]
+    assert roles_played_by(role("car-detector").unit) == [role("car-detector")]
+    with pytest.raises(RoleError, match="no role 'car'"):
+        spec("car")
+
+
+def test_each_role_meets_its_bar():
+    e = {r.id: r.evidence for r in load_roles()}
+    assert e["curve-detector"]["rank"] <= 48 and e["curve-detector"]["family_median_rank"] < 120
+    assert e["high-low-frequency"]["rank"] <= 25 and e["high-low-frequency"]["boundary_response"] > 5 * e["high-low-frequency"]["control_response"]
+    car = e["car-detector"]
+    assert car["auc"] >= 0.95 and car["rank"] == 1 and car["article_auc"] < car["auc"]
+    for part in ("car-windows", "car-wheels", "car-body"):
+        assert e[part]["car_auc"] >= 0.85 and e[part]["strength_rank"] <= 51 and e[part]["into"] == str(role("car-detector").unit)
+    assert len({role(p).unit for p in ("car-windows", "car-wheels", "car-body")}) == 3
+    assert e["car-wheels"]["wheel_auc"] >= max(e["car-windows"]["wheel_auc"], e["car-body"]["wheel_auc"])
+    assert e["car-windows"]["window_auc"] >= e["car-body"]["window_auc"]
+    wheels = np.array(e["car-wheels"]["kernel"])
+    assert wheels.sum(1)[-1] > wheels.sum(1)[0]  # measured: the wheels excite the bottom of the detector's window
+    for side in ("dog-head-left", "dog-head-right"):
+        assert e[side]["dog_auc"] >= 0.85 and e[side]["mirror_correlation"] >= 0.9 and e[side]["plain_correlation"] <= 0.5
+    assert e["dog-head-left"]["partner"] == str(role("dog-head-right").unit)
+    assert e["dog-head-right"]["reference_ratio"] > 1 > e["dog-head-left"]["reference_ratio"]
+    head = e["dog-head"]
+    assert head["flip_correlation"] >= 0.9 and max(head["left_rank"], head["right_rank"]) <= 10
+    (g, n, _), (h, m, _) = e["polysemantic"]["groups"]
+    assert unrelated(g, h) and min(n, m) >= 4 and n + m >= 10
+
+
+def test_a_fresh_measurement_gives_the_shipped_catalogue(model, weights_dir):
+    """find_roles on the real weights, the atlas and the shared photos chooses the same unit for every role."""
+    from interp.atlas import load_atlas
+    from interp.roles import find_roles
+
+    photos = REPO.parent / "shared" / "images" / "imagenet-samples"
+    if not photos.is_dir():
+        pytest.skip(f"the photos are not at {photos}")
+    fresh = {r.id: r for r in find_roles(model, load_atlas(), photos)}
+    for shipped in load_roles():
+        assert fresh[shipped.id].unit == shipped.unit, shipped.id
+        for key, value in shipped.evidence.items():
+            if isinstance(value, float):
+                assert fresh[shipped.id].evidence[key] == pytest.approx(value, abs=2e-3), (shipped.id, key)
+
+
+def test_cli_roles_json():
+    done = subprocess.run([sys.executable, "-m", "interp", "roles", "--json"], capture_output=True, text=True,
+                          cwd=REPO, timeout=60)
+    assert done.returncode == 0, done.stderr
+    roles = json.loads(done.stdout)["roles"]
+    assert [r["role"] for r in roles] == list(ISSUE_ROLE_IDS)
+    car = roles[2]
+    assert car["article_unit"] == "mixed4c:447" and car["unit"] == str(role("car-detector").unit)
+    assert car["evidence"]["auc"] >= 0.95 and "method" in car and car["agrees"] is False
