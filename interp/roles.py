@@ -46,7 +46,9 @@ WHEEL_CLASSES = ("car wheel", "tricycle", "unicycle", "mountain bike", "bicycle-
 WINDOW_CLASSES = ("car mirror", "window screen", "window shade", "passenger car", "streetcar", "trolleybus",
                   "school bus", "minibus", "bullet train", "electric locomotive", "steam locomotive")
 CAR_PART_MIN_AUC = 0.85  # a car part is itself car-selective
-DOG_MIN_AUC = 0.85  # a dog-head unit is dog-selective (the photos of WordNet's "dog": 118 breeds)
+DOG_MIN_AUC = 0.85  # an oriented dog-head unit is dog-selective (the photos of WordNet's "dog": 118 breeds)
+# The unit they merge into answers to heads in any pose, other animals' included, so it is held to a lower bar.
+MERGED_MIN_AUC = 0.8
 FLIP_INVARIANT = 0.9  # a pose-invariant unit: its response to a photo and to its mirror image correlate this well
 # A photo whose dog is seen in profile, facing right (checked by eye): of a mirror pair of units, the one that
 # fires more on it than on its mirror image is the right-facing one.
@@ -100,7 +102,8 @@ SPECS: tuple[RoleSpec, ...] = (
              "the other half of the mirror pair: it fires more on a right-facing reference dog than on its mirror image"),
     RoleSpec("dog-head", "Pose-invariant dog head", "mixed4c", "mixed4c:407",
              "left- and right-facing dog heads merge into a unit that answers to both", "Zoom In (Distill 2020)",
-             f"a dog-selective unit of mixed4c that answers a photo and its mirror image alike (r >= {FLIP_INVARIANT}) "
+             f"a dog-selective unit of mixed4c (AUC >= {MERGED_MIN_AUC}) that answers a photo and its mirror image alike "
+             f"(r >= {FLIP_INVARIANT}) "
              "and is fed most strongly by both halves of the mirror pair (the best worse rank of the two)"),
     RoleSpec("polysemantic", "Polysemantic unit", "mixed4e", "mixed4e:55",
              "responds to cat faces, fronts of cars and cat legs: unrelated things", "Zoom In (Distill 2020)",
@@ -385,7 +388,7 @@ def find_roles(model, atlas, images_dir: str | os.PathLike) -> list[Role]:
     flip4c = np.array([np.corrcoef(plain["mixed4c"][:, u], mirror["mixed4c"][:, u])[0, 1]
                        for u in range(plain["mixed4c"].shape[1])])
     best = None
-    for u in np.flatnonzero((auc4c_dog >= DOG_MIN_AUC) & (flip4c >= FLIP_INVARIANT)):
+    for u in np.flatnonzero((auc4c_dog >= MERGED_MIN_AUC) & (flip4c >= FLIP_INVARIANT)):
         ranks = [edge(model, Unit("mixed4b", ch), Unit("mixed4c", int(u))).rank for ch in (left, right)]
         key = (max(ranks), sum(ranks))
         if best is None or key < best[0]:

@@ -102,7 +102,7 @@ def test_each_role_meets_its_bar():
     assert e["dog-head-left"]["partner"] == str(role("dog-head-right").unit)
     assert e["dog-head-right"]["reference_ratio"] > 1 > e["dog-head-left"]["reference_ratio"]
     head = e["dog-head"]
-    assert head["flip_correlation"] >= 0.9 and max(head["left_rank"], head["right_rank"]) <= 10
+    assert head["flip_correlation"] >= 0.9 and head["dog_auc"] >= 0.8 and max(head["left_rank"], head["right_rank"]) <= 10
     (g, n, _), (h, m, _) = e["polysemantic"]["groups"]
     assert unrelated(g, h) and min(n, m) >= 4 and n + m >= 10
 
