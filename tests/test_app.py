@@ -1,6 +1,7 @@
 """The app as Streamlit runs it (AppTest): every chapter and step, with and without weights, with an upload."""
 
 import importlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from conftest import REPO, new_app
+from conftest import REPO, SHARED, new_app
 from ui.chapters import load_chapter
 from ui.visuals import VISUALS
 
@@ -21,6 +22,27 @@ def _fresh_streamlit_caches():
     st.cache_data.clear()
     st.cache_resource.clear()
     yield
+
+
+PHOTOS = Path(os.environ.get("INTERP_TEST_IMAGES") or SHARED / "images") / "imagenet-samples"
+
+
+@pytest.fixture(autouse=True)
+def _photos_from_the_shared_copy(monkeypatch):
+    """The ImageNet sample photos come from the shared local copy (never a download); without it, the pages
+    show their placeholders and the one message."""
+    if PHOTOS.is_dir():
+        monkeypatch.setenv("INTERP_IMAGES_DIR", str(PHOTOS))
+    else:
+        monkeypatch.delenv("INTERP_IMAGES_DIR", raising=False)
+
+
+@pytest.fixture
+def photos_dir() -> Path:
+    if not PHOTOS.is_dir():
+        pytest.skip(f"the ImageNet sample photos are not at {PHOTOS} (set INTERP_TEST_IMAGES to the folder holding "
+                    "imagenet-samples/)")
+    return PHOTOS
 
 
 def chart_specs(at: AppTest) -> str:
@@ -242,3 +264,151 @@ def test_a_deep_link_as_the_servers_first_request_runs_through_the_router(withou
     assert at.title[0].value == load_chapter("03_neuron").title
     assert at.sidebar.toggle(key="presenter_mode").label == "Presenter mode"  # the router's sidebar
     assert PagesManager.uses_pages_directory is False  # st.navigation took over
+
+
+# -- dataset examples and the story's roles -------------------------------------------------------------------
+
+
+def captions(at: AppTest) -> list[str]:
+    """The captions of every image in the page."""
+    return [image.proto.imgs[0].caption for image in at.get("image")]
+
+
+def microscope(**query) -> AppTest:
+    at = new_app()
+    at.switch_page("pages/11_microscope.py")
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_a_unit_page_shows_its_dataset_examples_and_the_role_it_plays(with_weights, photos_dir):
+    from interp.atlas import load_atlas
+    from interp.roles import role
+
+    car = role("car-detector")
+    at = microscope(unit=str(car.unit))
+    assert "Dataset examples: the photos that excite it most" in [s.value for s in at.subheader]
+    top = load_atlas().examples(car.unit, top=8)
+    shown = [c for c in captions(at) if c.startswith("#")]
+    assert shown == [f"#{e.rank} · {e.photo.label} · {e.activation:.0f}" for e in top]
+    assert at.toggle(key="examples_heat").value  # heat maps on: the model is there
+    assert any("strongest of 1,000 real photos" in md.value for md in at.markdown)
+    assert any("EliSchwartz/imagenet-sample-images" in c.value for c in at.caption)
+    assert any("Plays the car detector in these weights" in md.value for md in at.markdown)
+    assert any(f"the articles' 4c:447: AUC {car.evidence['article_auc']}" in md.value for md in at.markdown)
+    assert at.button(key="role_part_car-wheels")  # its parts, with their weight maps
+    at.segmented_control(key="examples_shown").set_value(24).run()
+    assert not at.exception and len([c for c in captions(at) if c.startswith("#")]) == 24
+    at.toggle(key="examples_heat").set_value(False).run()  # crops without heat
+    assert not at.exception and len([c for c in captions(at) if c.startswith("#")]) == 24
+    assert not at.warning and not at.info
+
+
+def test_the_articles_car_detector_says_who_plays_the_role_here(without_weights, photos_dir):
+    from interp.roles import role
+
+    car = role("car-detector")
+    at = microscope(unit="4c:447")
+    assert any(f"in these weights the role is played by {car.unit}" in md.value for md in at.markdown)
+    assert any(f"AUC {car.evidence['auc']}" in md.value and f"rank {car.evidence['article_rank']}" in md.value
+               for md in at.markdown)
+    # no weights: the crops still come, without heat
+    assert not at.toggle(key="examples_heat").value
+    assert len([c for c in captions(at) if c.startswith("#")]) == 8
+    at.button(key="role_played_car-detector").click().run()
+    assert not at.exception and at.header[0].value == str(car.unit)
+
+
+def test_a_car_part_shows_its_weights_into_the_car_detector(without_weights, photos_dir):
+    from interp.roles import role
+
+    wheels = role("car-wheels")
+    at = microscope(unit=str(wheels.unit))
+    assert any(f"it {wheels.evidence['geometry']}" in md.value for md in at.markdown)
+    assert at.button(key="role_into_car-wheels")
+
+
+def test_a_layer_without_renders_shows_a_photo_in_every_cell(without_weights, photos_dir):
+    at = microscope(layer="mixed4e", page="5")
+    assert at.selectbox(key="microscope_layer").value == "mixed4e"
+    cells = [c for c in captions(at) if c.startswith("top photo: ")]
+    assert len(cells) == 24, captions(at)
+    assert not at.info and not at.warning
+
+
+def test_the_landing_page_lists_every_role(without_weights, photos_dir):
+    from interp.roles import load_roles
+
+    at = microscope()
+    assert "The story's characters in these weights" in [s.value for s in at.subheader]
+    roles = load_roles()
+    assert len(roles) == 10
+    for r in roles:
+        assert at.button(key=f"role_{r.id}")
+        assert any(f"**{r.spec.title}**: **{r.unit}**" in md.value for md in at.markdown), r.id
+    at.button(key="role_car-detector").click().run()
+    assert not at.exception and at.header[0].value == str(roles[2].unit)
+
+
+def test_chapter_3_ranks_real_photos_and_the_samples_among_them(with_weights, photos_dir):
+    from interp.atlas import load_atlas
+    from interp.roles import role
+
+    at = new_app()
+    at.switch_page("pages/03_what-a-neuron-wants.py").run()
+    assert not at.exception
+    assert at.selectbox(key="examples_unit").value == str(role("curve-detector").unit)
+    shown = captions(at)
+    top = load_atlas().examples(role("curve-detector").unit, top=8)
+    assert [c for c in shown if " of 1,000 · " in c and c.startswith("#")] == [
+        f"#{e.rank} of 1,000 · {e.photo.label} · {e.activation:.0f}" for e in top]
+    assert any(c.startswith("★ ") and "would rank #" in c for c in shown)  # the committed samples join in
+    car = role("car-detector")
+    assert any(o.startswith(f"Car detector ({car.unit} here; the article's 4c:447)")
+               for o in at.selectbox(key="examples_unit").options)
+    at.selectbox(key="examples_unit").set_value(str(car.unit)).run()
+    assert not at.exception
+    assert f"#1 of 1,000 · {load_atlas().examples(car.unit, top=1)[0].photo.label}" in " ".join(captions(at))
+    narration = " ".join(md.value for md in at.markdown)
+    assert "1,000 real photos" in narration and f"[{car.unit}](microscope?unit={car.unit})" in narration
+    assert not at.warning and not at.info
+
+
+def test_offline_without_photos_the_pages_stay_up_with_one_message(with_weights, monkeypatch):
+    """INTERP_OFFLINE=1, no INTERP_IMAGES_DIR, an empty cache: placeholders and one message per page."""
+    monkeypatch.delenv("INTERP_IMAGES_DIR", raising=False)
+    for query in ({"unit": "mixed4c:447"}, {}, {"layer": "mixed4e", "page": "5"}):
+        at = microscope(**query)
+        notes = [i.value for i in at.info if "python -m interp prefetch" in i.value]
+        assert len(notes) == 1 and "INTERP_OFFLINE" in notes[0], [i.value for i in at.info]
+        assert not at.error and not at.warning or query.get("unit")  # 4c:447 keeps its "what we see" warning
+    at = new_app()
+    at.switch_page("pages/03_what-a-neuron-wants.py").run()
+    assert not at.exception
+    assert len([i for i in at.info if "python -m interp prefetch" in i.value]) == 1
+    assert any("would rank #" in c for c in captions(at))  # the committed samples still rank
+
+
+def test_role_placeholders_expand_and_unknown_ones_are_content_errors():
+    from interp.roles import role
+    from ui.chapters import ContentError, parse_chapter
+    from ui.roles import expand_roles
+
+    car = role("car-detector")
+    assert expand_roles("{role:car-detector:unit}") == str(car.unit)
+    assert expand_roles("{role:car-detector}").startswith(f"[{car.unit}](microscope?unit={car.unit}) (the car detector")
+    assert "the articles' 4c:447" in expand_roles("{role:car-detector}")
+    assert expand_roles("{role:curve-detector}").endswith("(the curve detector, as in the articles)")
+    assert expand_roles("{role:car-detector:auc}") == f"{car.evidence['auc']:g}"
+    text = "# T\n<!-- chapter: id=t -->\n\n## S\n<!-- step: id=s visual=tour_map -->\n\n{role:%s}\n"
+    assert str(car.unit) in parse_chapter(text % "car-detector").steps[0].narration
+    with pytest.raises(ContentError, match="no role 'car-detectr'"):
+        parse_chapter(text % "car-detectr", source="demo.md")
+    with pytest.raises(ContentError, match="no field 'colour'"):
+        parse_chapter(text % "car-detector:colour", source="demo.md")
+    for name in ("01_why", "02_cnn", "03_neuron"):  # every placeholder in the chapters is expanded
+        chapter = load_chapter(name)
+        assert "{role:" not in chapter.summary + "".join(s.narration + s.notes for s in chapter.steps)

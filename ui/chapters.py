@@ -11,6 +11,9 @@ Format (one file per chapter)::
     Narration Markdown...
     <!-- notes -->
     Speaker notes (presenter mode only)...
+
+Narration, notes and tool pages may name the story's characters by role, ``{role:car-detector}``: the
+placeholder becomes the unit that plays the role in these weights (``ui.roles``), never a number typed by hand.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from ui.roles import RoleTextError, expand_roles
 
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
 CHAPTERS_DIR = ASSETS_DIR / "chapters"
@@ -58,6 +63,10 @@ def _attributes(text: str) -> dict[str, str]:
 
 
 def parse_chapter(text: str, source: str = "<text>") -> Chapter:
+    try:
+        text = expand_roles(text, source)
+    except RoleTextError as error:
+        raise ContentError(str(error)) from None
     title_match = re.search(r"^# (.+)$", text, re.MULTILINE)
     chapter_marker = re.search(r"^<!--\s*chapter:\s*(.*?)\s*-->", text, re.MULTILINE)
     if not title_match or not chapter_marker:
@@ -103,6 +112,10 @@ def load_chapter(name: str, directory: Path = CHAPTERS_DIR) -> Chapter:
 def load_sections(name: str, directory: Path = ASSETS_DIR) -> dict[str, str]:
     """A tool page's text (``assets/<name>``): ``{"intro": text before the first '## ', title: body, ...}``."""
     text = (Path(directory) / name).read_text(encoding="utf-8")
+    try:
+        text = expand_roles(text, name)
+    except RoleTextError as error:
+        raise ContentError(str(error)) from None
     parts = re.split(r"^## ", text, flags=re.MULTILINE)
     sections = {"intro": re.sub(r"^# .*\n", "", parts[0]).strip()}
     for part in parts[1:]:

@@ -22,6 +22,7 @@ from interp.featvis import render
 from interp.intake import tensor_to_pil
 from interp.layers import parse_unit
 from ui.resources import require_model
+from ui.roles import option_label, roles_or_none, unit_options
 
 SIZES = (96, 128, 160, 224)
 STEPS = (64, 128, 256, 512)
@@ -73,7 +74,8 @@ def as_array(image) -> np.ndarray:
 
 
 def unit_presets() -> list[str]:
-    return [str(note.unit) for note in load_catalogue().units]
+    """The units a picker offers: the story's roles as found in these weights first, then the articles' units."""
+    return unit_options([str(note.unit) for note in load_catalogue().units])
 
 
 def live_render(key: str, default_unit: str = "mixed3b:379") -> None:
@@ -85,9 +87,9 @@ def live_render(key: str, default_unit: str = "mixed3b:379") -> None:
     presets = unit_presets()
     left, right = st.columns([3, 2])
     typed = left.text_input("Unit (layer:channel)", value=default_unit, key=f"{key}_unit",
-                            help="Any unit, e.g. mixed3b:379, 4b:409 or mixed4c:447. Short names like 4e:55 work.")
+                            help=f"Any unit, e.g. {_examples_hint()}. Short names like 3b:379 work.")
     note = _describe(typed)
-    right.selectbox("Or a unit the articles name", ["(type one)"] + presets, key=f"{key}_preset",
+    right.selectbox("Or one of the story's units (roles first)", ["(type one)"] + presets, key=f"{key}_preset",
                     on_change=_use_preset, args=(key,), format_func=lambda u: _preset_label(u))
     a, b, c, d = st.columns(4)
     size = a.selectbox("Size (px)", SIZES, index=1, key=f"{key}_size")
@@ -146,8 +148,20 @@ def _use_preset(key: str) -> None:
 def _preset_label(unit: str) -> str:
     if unit == "(type one)":
         return unit
-    meaning = load_catalogue().meaning(parse_unit(unit))
-    return f"{unit} · {meaning}" if meaning else unit
+    return preset_label(unit)
+
+
+def preset_label(unit: str) -> str:
+    """A picker's label: the role the unit plays in these weights (the article's number beside it), or, for an
+    article's number that plays no role here, who does; else what the articles say about it."""
+    return option_label(unit, load_catalogue().meaning)
+
+
+def _examples_hint() -> str:
+    roles = {r.id: r for r in roles_or_none() or ()}
+    named = [f"{r.unit} ({r.spec.title.lower()})" for key in ("curve-detector", "car-detector", "dog-head")
+             if (r := roles.get(key))]
+    return ", ".join(named) if named else "mixed3b:379"
 
 
 def _describe(text: str) -> str | None:
@@ -157,10 +171,21 @@ def _describe(text: str) -> str | None:
         return None
     catalogue = load_catalogue()
     note, family = catalogue.note(u), catalogue.family_of(u)
+    roles = roles_or_none() or ()
+    plays = [r for r in roles if r.unit == u.in_block]
+    named = [r for r in roles if r.article_unit == u.in_block and r.unit != u.in_block]
+    said = []
+    for r in plays:
+        article = ("as in the articles" if r.agrees else "the articles name no single unit" if r.agrees is None
+                   else f"the articles' number is {r.article_unit}")
+        said.append(f"plays the {r.spec.title.lower()} in these weights ({article}; its Microscope page shows how "
+                    "we know)")
+    for r in named:
+        said.append(f"the articles' {r.spec.title.lower()}; in these weights the role is played by {r.unit}")
     if note:
         checked = " We could not reproduce this with these weights: see its Microscope page." if note.observed else ""
-        return f"{u}: {note.what} ({note.source}).{checked}"
-    if family:
-        return f"{u}: one of the {family.name.lower()} ({family.source})"
-    return None
+        said.append(f"the articles: {note.what} ({note.source}).{checked}")
+    elif family:
+        said.append(f"one of the {family.name.lower()} ({family.source})")
+    return f"{u}: " + "; ".join(said) if said else None
 

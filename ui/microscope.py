@@ -2,7 +2,9 @@
 
 Pictures come from, in order: the project's precomputed gallery (``assets/featvis/gallery``), the user's
 own on-demand gallery in the cache folder (rendered here, in batches, resumable, shared by every session),
-or a Render button. The URL holds the state (``?layer=mixed3b&page=3`` or ``?unit=mixed3b:379``).
+or a Render button; until a unit has one, its grid cell shows its strongest photo (``ui.photos``). A unit's
+page adds its dataset examples and the role it plays in the story (``interp.roles``), and the landing page
+lists every role. The URL holds the state (``?layer=mixed3b&page=3`` or ``?unit=mixed3b:379``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from interp.atlas import AtlasError, atlas_unit, load_atlas
 from interp.catalogue import load_catalogue
 from interp.circuits import CHAIN, block_unit, edge, operations_between, source_layer, strongest_inputs, strongest_outputs, target_layer
 from interp.errors import InterpError, UnitError
@@ -19,16 +22,25 @@ from interp.featvis import objectives as obj
 from interp.featvis import render
 from interp.featvis.gallery import load_index, render_gallery
 from interp.layers import LAYERS, MAIN_LAYERS, Unit, parse_unit
-from interp.render import colorize_signed, enlarge
+from interp.pictures import colorize_signed, enlarge
+from interp.roles import Role
 from interp.weights import cache_dir
+from ui import photos
 from ui.chapters import load_sections
 from ui.featvis import FEATVIS_ASSETS, as_array, manifest
 from ui.resources import require_model, shared_model, weights_ready
+from ui.roles import fill, gloss, role_fields, roles_or_none, short, templates
 
 PRECOMPUTED = FEATVIS_ASSETS / "gallery"
 PER_PAGE = 24
 CONNECTIONS_SHOWN = 6  # cards per row of the "what feeds it, and what it feeds" section
 UNIT_PAGE_ONLY = ("What feeds it",)  # narration sections shown on a unit's page, not under the layer grid
+ROLES_SECTION = "The story's characters in these weights"
+# sections that other parts of the pages use as text or templates: not shown as expanders on the landing page
+NOT_EXPANDERS = UNIT_PAGE_ONLY + (ROLES_SECTION, "Dataset examples", "Dataset examples without the model",
+                                  "Photo credit", "Photos unavailable: offline", "Photos unavailable: folder",
+                                  "Photos unavailable: download", "Role templates", "Role figures")
+EXAMPLES_SHOWN = (8, 16, 24)  # dataset examples on a unit page: the choices
 DIVERSITY_WEIGHT = 500.0
 BROWSABLE = tuple(name for name in MAIN_LAYERS if name != "conv2d1") + tuple(
     name for name, info in LAYERS.items() if info.kind == "branch")
@@ -79,18 +91,22 @@ def render_microscope() -> None:
     st.title("Microscope")
     sections = _text_sections()
     unit_text = st.query_params.get("unit")
-    if unit_text:
-        try:
-            unit_page(parse_unit(unit_text), sections)
-            return
-        except UnitError as error:
-            st.error(f"{error} Showing the layer browser instead.")
-    st.markdown(sections["intro"])
-    for title, body in sections.items():
-        if title != "intro" and title not in UNIT_PAGE_ONLY:
-            with st.expander(title):
-                st.markdown(body)
-    layer_grid()
+    with photos.photo_notice():  # one message for the page when photos cannot be had
+        if unit_text:
+            try:
+                unit = parse_unit(unit_text)
+            except UnitError as error:
+                st.error(f"{error} Showing the layer browser instead.")
+            else:
+                unit_page(unit, sections)
+                return
+        st.markdown(sections["intro"])
+        roles_section(sections)
+        for title, body in sections.items():
+            if title != "intro" and title not in NOT_EXPANDERS:
+                with st.expander(title):
+                    st.markdown(body)
+        layer_grid()
 
 
 def _open(unit: str) -> None:
@@ -114,22 +130,32 @@ def layer_grid() -> None:
     catalogue = load_catalogue()
     if missing:
         size, steps = on_demand_settings()
-        st.caption(f"{len(units) - len(missing)} of these {len(units)} units have pictures. The rest render on demand "
-                   f"here ({size} px, {steps} steps, all in one optimisation) and are kept in {on_demand_dir()}.")
+        st.caption(f"{len(units) - len(missing)} of these {len(units)} units have feature visualisations; the rest show "
+                   f"their strongest photo until one is rendered. Render them here ({size} px, {steps} steps, all in "
+                   f"one optimisation); they are kept in {on_demand_dir()}.")
         if st.button(f"Render the {len(missing)} missing units on this page", key="render_page", type="primary"):
             render_missing(missing)
-    cols = st.columns(6)
-    for i, unit in enumerate(units):
-        with cols[i % 6]:
-            found = picture_for(unit)
-            if found:
-                st.image(found[0], width="stretch")
-            else:
-                st.markdown("<div style='aspect-ratio:1;background:#eee;border-radius:4px'></div>", unsafe_allow_html=True)
-            meaning = catalogue.meaning(unit)
-            label = f"{unit.channel}" + (" ★" if meaning else "")
-            st.button(label, key=f"open_{unit}", on_click=_open, args=(str(unit),), width="stretch",
-                      help=meaning or f"Open {unit}")
+    # a unit without a picture shows its strongest photo, cropped around its peak (no model needed)
+    tops = photos.top_photos(missing) if missing else {}
+    for row in range(0, len(units), 6):
+        for col, unit in zip(st.columns(6), units[row: row + 6]):
+            with col:  # the button first: a caption that wraps then moves nothing below it
+                hint = gloss(unit, catalogue.meaning(unit))
+                label = f"{unit.channel}" + (" ★" if hint else "")
+                st.button(label, key=f"open_{unit}", on_click=_open, args=(str(unit),), width="stretch",
+                          help=hint or f"Open {unit}")
+                found = picture_for(unit)
+                if found:
+                    st.image(found[0], width="stretch", caption="rendered")
+                else:
+                    top = tops.get(unit)
+                    st.image(top.image if top else photos.placeholder(photos.THUMB), width="stretch",
+                             caption=f"top photo: {_clip(top.label)}" if top else "no photo")
+
+
+def _clip(text: str, limit: int = 22) -> str:
+    """Short enough for at most two lines under a grid cell."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def render_missing(units: list[Unit]) -> None:
@@ -190,6 +216,7 @@ def unit_page(unit: Unit, sections: dict[str, str]) -> None:
             if family:
                 st.markdown(f"One of the **{family.name.lower()}** of {family.layer}"
                             + (f": {family.note}" if family.note else "") + f". *({family.source})*")
+    role_boxes(unit, sections)
     found = picture_for(unit)
     size, steps = on_demand_settings()
     cols = st.columns(3)
@@ -217,10 +244,137 @@ def unit_page(unit: Unit, sections: dict[str, str]) -> None:
     elif st.button("Render four facets", key="render_facets") or st.session_state.get(f"shown_{unit}_facets"):
         st.session_state[f"shown_{unit}_facets"] = True
         _show_variant(unit, "channel", False, 4, size, steps)
+    examples_section(unit, sections)
     if block_unit(unit).layer in CHAIN:  # convs, blocks and their branches, classes; not pools, LRN or bottlenecks
         connections_section(block_unit(unit), sections)  # a branch's unit (mixed4c_5x5:63) is its block's (4c:447)
     with st.expander("How to read a unit page"):
         st.markdown(sections.get("How to read a unit page", ""))
+
+
+def examples_section(unit: Unit, sections: dict[str, str]) -> None:
+    """The unit's strongest photos of the 1,000, cropped around its peak, with its heat map when the model can run."""
+    try:
+        here = atlas_unit(unit)
+        atlas = load_atlas()
+    except (UnitError, AtlasError) as error:
+        st.caption(f"Dataset examples: {error}")
+        return
+    st.subheader("Dataset examples: the photos that excite it most")
+    st.markdown(sections.get("Dataset examples", ""))
+    left, right, _ = st.columns([2, 2, 3], vertical_alignment="center")
+    shown = left.segmented_control("Photos shown", EXAMPLES_SHOWN, default=EXAMPLES_SHOWN[0], key="examples_shown",
+                                   format_func=lambda n: f"top {n}", required=True) or EXAMPLES_SHOWN[0]
+    can_heat = photos.heat_possible()
+    heat = right.toggle("Heat map", value=can_heat, key="examples_heat", disabled=not can_heat,
+                        help="Where on each photo the unit fires (one forward pass per photo, then cached).")
+    examples = atlas.examples(here, top=int(shown))
+    if examples[0].activation <= 0:
+        st.caption(f"{unit} does not fire on any of the 1,000 photos.")
+        return
+    with st.spinner("Computing the heat maps ..." if heat else "Cropping the photos ..."):
+        photos.show_examples(here, examples, heat=heat and can_heat)
+    notes = [photos.credit()]
+    if not can_heat:
+        notes.insert(0, sections.get("Dataset examples without the model", ""))
+    st.caption(" ".join(notes))
+
+
+def _role_parts(role: Role, roles: tuple[Role, ...]) -> list[Role]:
+    """The roles whose evidence says they feed ``role``'s unit (the car parts of the car detector)."""
+    return [r for r in roles if r.evidence.get("into") == str(role.unit)]
+
+
+def _kernel_image(role: Role, side: int = 120, scale: float | None = None):
+    kernel = np.asarray(role.evidence["kernel"], dtype=np.float32)
+    return enlarge(colorize_signed(kernel, scale), side)
+
+
+def role_boxes(unit: Unit, sections: dict[str, str]) -> None:
+    """A box for each role the unit plays in these weights, and for each the articles give it but it does not play."""
+    roles = roles_or_none()
+    if not roles:
+        return
+    text, figures = templates(sections.get("Role templates", "")), templates(sections.get("Role figures", ""))
+    here = unit.in_block
+    for role in [r for r in roles if r.unit == here]:
+        fields = role_fields(role)
+        with st.container(border=True):
+            st.markdown(fill(text.get("plays", ""), fields))
+            agreement = "unnamed" if role.agrees is None else ("agrees" if role.agrees else "differs")
+            st.markdown(_sentence(fill(figures.get(role.id, ""), fields)) + " " + fill(text.get(agreement, ""), fields))
+            if role.agrees is False:
+                st.button(f"Open the articles' {role.article_unit}", key=f"role_article_{role.id}", on_click=_open,
+                          args=(str(role.article_unit),))
+            if "kernel" in role.evidence:
+                _part_row(role, text)
+            parts = _role_parts(role, roles)
+            if parts:
+                st.markdown(fill(text.get("parts", ""), fields))
+                scale = max(float(np.abs(np.asarray(p.evidence["kernel"])).max()) for p in parts)  # one colour scale
+                tops = photos.top_photos([p.unit for p in parts])
+                for col, part in zip(st.columns(len(parts)), parts):
+                    with col:
+                        picture, weights = st.columns(2)
+                        top = tops.get(part.unit)
+                        picture.image(top.image if top else photos.placeholder(photos.THUMB), width="stretch",
+                                      caption=f"top photo: {top.label}" if top else None)
+                        weights.image(_kernel_image(part, 128, scale), width="stretch",
+                                      caption=f"weights into {short(role.unit)}")
+                        st.caption(f"**{part.spec.title}**: {part.unit}; {part.evidence.get('geometry', '')}")
+                        st.button(f"Open {part.unit}", key=f"role_part_{part.id}", on_click=_open,
+                                  args=(str(part.unit),))
+    for role in [r for r in roles if r.article_unit == here and r.unit != here]:
+        fields = role_fields(role)
+        with st.container(border=True):
+            st.markdown(fill(text.get("named", ""), fields))
+            st.markdown(_sentence(fill(figures.get(role.id, ""), fields)))
+            st.button(f"Open {role.unit}, the {fields['role']} here", key=f"role_played_{role.id}", on_click=_open,
+                      args=(str(role.unit),), type="primary")
+
+
+def _part_row(role: Role, text: dict[str, str]) -> None:
+    kernel = np.asarray(role.evidence["kernel"])
+    fields = {**role_fields(role), "k": kernel.shape[0]}
+    left, right = st.columns([1, 6], vertical_alignment="center")
+    left.image(_kernel_image(role), width=120)
+    right.markdown(fill(text.get("part", ""), fields))
+    right.button(f"Open {role.evidence['into']}", key=f"role_into_{role.id}", on_click=_open,
+                 args=(role.evidence["into"],))
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] if text else text
+
+
+def roles_section(sections: dict[str, str]) -> None:
+    """The landing page's list of the story's characters: who plays each role here, how we know, the articles'
+    number and whether it agrees."""
+    roles = roles_or_none()
+    st.subheader(ROLES_SECTION)
+    if not roles:
+        st.caption("The roles catalogue (interp/data/roles.json) cannot be read: rebuild it with "
+                   "`python tools/find_roles.py`.")
+        return
+    st.markdown(sections.get(ROLES_SECTION, ""))
+    figures = templates(sections.get("Role figures", ""))
+    tops = photos.top_photos([r.unit for r in roles])
+    for row in range(0, len(roles), 2):
+        for col, role in zip(st.columns(2), roles[row: row + 2]):
+            with col.container(border=True):
+                picture, words, action = st.columns([1, 4, 1.4], vertical_alignment="center")
+                top = tops.get(role.unit)
+                picture.image(top.image if top else photos.placeholder(photos.THUMB), width="stretch")
+                if role.agrees is None:
+                    article = "the articles name no single unit"
+                elif role.agrees:
+                    article = f"the articles' {short(role.article_unit)} :green[agrees]"
+                else:
+                    article = f"the articles' {short(role.article_unit)} :orange[does not play it here]"
+                words.markdown(f"**{role.spec.title}**: **{role.unit}** · {article}")
+                words.caption(_sentence(fill(figures.get(role.id, ""), role_fields(role))),
+                              help=f"Found by {role.spec.method}. The articles: {role.spec.claim} ({role.spec.source}).")
+                action.button("Open", key=f"role_{role.id}", on_click=_open, args=(str(role.unit),),
+                              width="stretch", help=f"Open {role.unit}'s page")
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -302,7 +456,7 @@ def connections_section(unit: Unit, sections: dict[str, str]) -> None:
                 if entry["kernel"].shape[-1] > 1:
                     left.image(enlarge(colorize_signed(entry["kernel"], scale), 96), width="stretch")
                 right.markdown(
-                    f"**{source_unit} → {end}**. {other} is {catalogue.meaning(other) or 'not described in the articles'}. "
+                    f"**{source_unit} → {end}**. {other}: {gloss(other, catalogue.meaning(other)) or 'not described in the articles'}. "
                     f"Here {source_unit} ranks **{entry['rank']} of {entry['of']}** among {end}'s inputs by excitation "
                     f"and {entry['inhibit_rank']} by inhibition (positive sum {entry['excitation']:+.3f}, negative "
                     f"sum {entry['inhibition']:+.3f}).")
@@ -321,10 +475,14 @@ def _card(entry: dict, scale: float, catalogue, row: str) -> None:
     found = picture_for(unit)
     if found:
         st.image(found[0], width="stretch")
+    else:  # no render yet: its strongest photo, marked as such
+        top = photos.top_photo(unit)
+        if top:
+            st.image(top.image, width="stretch", caption=f"top photo: {_clip(top.label)}")
     if entry["kernel"].shape[-1] > 1:  # a 1 x 1 weight is just its number, which the caption gives
         st.image(enlarge(colorize_signed(entry["kernel"], scale), 96), width="stretch")
-    meaning = catalogue.meaning(unit)
-    st.caption(sums + (f" · {meaning}" if meaning else ""))
+    said = gloss(unit, catalogue.meaning(unit))
+    st.caption(sums + (f" · {said}" if said else ""))
     st.button(entry["unit"], key=f"card_{row}_{entry['unit']}", on_click=_open, args=(entry["unit"],),
               width="stretch", help=f"Open {entry['unit']}")
 

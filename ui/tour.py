@@ -11,7 +11,7 @@ from pathlib import PurePath
 class Stop:
     title: str
     icon: str
-    blurb: str
+    blurb: str  # Markdown; may name a role, {role:polysemantic:unit}, which the page expands (ui.roles)
     page: str | None  # script under pages/, or None while the chapter is still being built
 
     @property
@@ -26,7 +26,7 @@ TOUR: tuple[Stop, ...] = (
     Stop("How a CNN sees", ":material/layers:", "Layers, channels, convolutions and activations on your picture.", "pages/02_how-a-cnn-sees.py"),
     Stop("What does a neuron want?", ":material/psychology:", "Feature visualization by optimisation versus dataset examples.", "pages/03_what-a-neuron-wants.py"),
     Stop("Circuits", ":material/hub:", "Curve detectors from earlier curves; a car from windows, body and wheels; dog heads in any pose.", None),
-    Stop("Why it is hard", ":material/blur_on:", "Polysemantic neurons such as 4e:55, and superposition.", None),
+    Stop("Why it is hard", ":material/blur_on:", "Polysemantic neurons (the articles' 4e:55; in these weights {role:polysemantic:link}), and superposition.", None),
     Stop("What came next", ":material/auto_awesome:", "Sparse autoencoders: finding features the neurons smear together.", None),
 )
 

@@ -14,6 +14,7 @@ from interp.layers import MAIN_LAYERS, parse_unit
 from interp.pictures import colorize, overlay
 from ui.analysis import main_activations, predictions
 from ui.resources import require_model
+from ui.roles import expand_roles
 from ui.tour import TOUR
 from ui.visuals.common import picture_and_model, prediction_chart, show_picture
 
@@ -106,7 +107,7 @@ def tour_map() -> None:
                 st.page_link(stop.page, label=f"{number}. {stop.title}", icon=stop.icon)
             else:
                 st.markdown(f"**{number}. {stop.title}** · *in preparation*")
-            st.caption(stop.blurb)
+            st.caption(expand_roles(stop.blurb, 'ui/tour.py'))
 
 
 # -- helpers ---------------------------------------------------------------------------------------------

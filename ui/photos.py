@@ -1,0 +1,271 @@
+"""The photo collection on a page: dataset examples as crops around a unit's peak, with or without its heat map.
+
+Photos come from ``interp.photos`` (``INTERP_IMAGES_DIR``, else the cache, else a download into the cache, shown
+with a spinner the first time). Every cache here is bounded. A photo that cannot be had becomes a placeholder
+tile; the page gets one message saying why (:func:`photo_notice`), never one per photo and never a traceback.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+from PIL import Image, ImageDraw
+
+from interp import download
+from interp import photos as collection
+from interp.atlas import Example, atlas_unit, crop_box, load_atlas
+from interp.errors import InterpError
+from interp.layers import Unit, parse_unit
+from interp.photos import Photo, PhotoUnavailable
+from ui.chapters import load_sections
+from ui.roles import fill
+
+THUMB = 128  # px, a grid cell's top-photo crop
+TILE = 192  # px, a dataset example's crop (with or without heat)
+HEAT_ALPHA = 0.6  # lighter than a full picture's overlay: in a crop, what the unit sees must show through
+FETCH_WORKERS = 8
+
+_local = threading.local()  # per script run: the reasons photos were missing, collected for one message
+
+
+def _text() -> dict[str, str]:
+    return load_sections("microscope.md")
+
+
+def credit() -> str:
+    """The caption line naming where the photos come from."""
+    info = collection.source()
+    repository = info.repository.rstrip("/").removeprefix("https://github.com/")
+    return fill(_text().get("Photo credit", ""), {"repository": repository, "url": info.repository,
+                                                  "commit": info.commit[:7]})
+
+
+# -- one message per page -----------------------------------------------------------------------------------------
+
+
+@contextmanager
+def photo_notice() -> Iterator[None]:
+    """Around a page (or a part of it): photos that cannot be had are collected, and one message, shown where
+    the block began, says why. Nested blocks report to the outermost one."""
+    if getattr(_local, "reasons", None) is not None:
+        yield
+        return
+    slot = st.empty()
+    _local.reasons = []
+    try:
+        yield
+    except BaseException:
+        _local.reasons = None
+        raise
+    reasons, _local.reasons = _local.reasons, None
+    if reasons:
+        slot.info(_message(reasons), icon=":material/image_not_supported:")
+
+
+def _missing(error: Exception) -> None:
+    reasons = getattr(_local, "reasons", None)
+    if reasons is not None:
+        reasons.append(error)
+    else:  # not inside a notice block: a small line where the photo would be
+        st.caption(_message([error]))
+
+
+def _message(reasons: list[Exception]) -> str:
+    """One line: why the photos are missing and what to do."""
+    text = _text()
+    try:
+        folder = collection.images_dir()
+    except InterpError:
+        folder = "missing"
+    if folder is not None:
+        key = "Photos unavailable: folder"
+    elif download.is_offline():
+        key = "Photos unavailable: offline"
+    else:
+        key = "Photos unavailable: download"
+    reasons = list({str(r): r for r in reasons}.values())  # a photo shown twice is one missing photo
+    first = str(reasons[0]).split(". ")[0]
+    return fill(text.get(key, "{count} photos could not be shown: {reason}."), {
+        "count": len(reasons), "reason": first, "folder": os.environ.get(collection.IMAGES_DIR_ENV, ""),
+        "cache": str(collection.photos_cache_dir())})
+
+
+# -- getting photos -----------------------------------------------------------------------------------------------
+
+
+def _available(photo: Photo) -> bool:
+    try:
+        return collection.is_available(photo)
+    except InterpError:
+        return False
+
+
+def ensure(photos: Sequence[Photo]) -> None:
+    """Download the photos not yet on disk (all at once, a spinner meanwhile) when downloads are allowed; the
+    ones that fail are reported by :func:`photo` later."""
+    missing = [p for p in dict.fromkeys(photos) if not _available(p)]
+    if not missing or download.is_offline() or os.environ.get(collection.IMAGES_DIR_ENV, "").strip():
+        return
+    what = "photo" if len(missing) == 1 else f"{len(missing)} photos"
+    with st.spinner(f"Fetching {what} of the ImageNet sample collection (kept in the cache for next time) ..."):
+        try:
+            collection.prefetch(photos=missing, include_samples=False, workers=min(FETCH_WORKERS, len(missing)),
+                                timeout=20)
+        except InterpError:
+            pass  # each photo then says why it is missing
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _photo_array(photo_id: str) -> np.ndarray:
+    """The photo as the model sees it: centre crop, 224 x 224 x 3 uint8 (raises when it is not on disk)."""
+    from interp.intake import load_image, tensor_to_pil
+
+    data = collection.photo_bytes(photo_id, fetch=False)
+    return np.asarray(tensor_to_pil(load_image(data, size=224).tensor[0]))
+
+
+def photo_image(photo: Photo) -> np.ndarray | None:
+    """The 224 px photo, or ``None`` (its reason goes to the page's one message)."""
+    try:
+        return _photo_array(photo.id)
+    except InterpError as error:
+        _missing(error)
+        return None
+
+
+def _jpeg(image: Image.Image, quality: int = 88) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+def _crop(image: np.ndarray, unit: Unit, y: int, x: int, side: int) -> Image.Image:
+    left, top, right, bottom = crop_box(unit.layer, y, x, size=image.shape[0])
+    return Image.fromarray(image).crop((left, top, right, bottom)).resize((side, side), Image.LANCZOS)
+
+
+@st.cache_data(show_spinner=False, max_entries=1)
+def placeholder(side: int = THUMB, text: str = "photo not available") -> bytes:
+    """A light grey tile saying a photo is missing."""
+    tile = Image.new("RGB", (side, side), (236, 236, 236))
+    draw = ImageDraw.Draw(tile)
+    box = draw.textbbox((0, 0), text)
+    draw.text(((side - box[2]) / 2, (side - box[3]) / 2), text, fill=(120, 120, 120))
+    return _jpeg(tile)
+
+
+# -- a unit's top photo, for grids (no model) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Thumb:
+    image: bytes  # JPEG
+    label: str  # the photo's class
+    activation: float
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _thumb(unit: str) -> Thumb:
+    here = atlas_unit(unit)
+    best = load_atlas().examples(here, top=1)[0]
+    image = _photo_array(best.photo.id)
+    return Thumb(_jpeg(_crop(image, here, best.y, best.x, THUMB)), best.photo.label, best.activation)
+
+
+def top_photo(unit: Unit) -> Thumb | None:
+    """The crop of ``unit``'s strongest photo around its peak, ``THUMB`` px (no model needed); ``None`` when
+    the atlas does not cover the unit's layer or the photo cannot be had (the page's message says why)."""
+    try:
+        here = atlas_unit(unit)
+        ensure([load_atlas().examples(here, top=1)[0].photo])
+    except InterpError:
+        return None
+    try:
+        return _thumb(str(unit))
+    except PhotoUnavailable as error:
+        _missing(error)
+        return None
+    except InterpError:
+        return None
+
+
+def top_photos(units: Sequence[Unit]) -> dict[Unit, Thumb | None]:
+    """:func:`top_photo` for many units, fetching the missing photos in one go."""
+    wanted = []
+    for unit in units:
+        try:
+            wanted.append(load_atlas().examples(atlas_unit(unit), top=1)[0].photo)
+        except InterpError:
+            continue
+    ensure(wanted)
+    return {unit: top_photo(unit) for unit in units}
+
+
+# -- dataset examples with heat -----------------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _unit_map(unit: str, photo_id: str) -> np.ndarray:
+    """The unit's activation map on one photo (the layer's grid), from one forward pass on the shared model."""
+    from interp.activations import capture
+    from interp.intake import pil_to_tensor
+    from ui.resources import shared_model
+
+    here = parse_unit(unit)
+    model, _ = shared_model()
+    tensor = pil_to_tensor(Image.fromarray(_photo_array(photo_id))).unsqueeze(0)
+    return capture(model, tensor, [here.layer])[here.layer][0, here.channel].numpy()
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _tile(unit: str, photo_id: str, y: int, x: int, heat: bool, vmax: float) -> bytes:
+    from interp.pictures import overlay
+
+    here = parse_unit(unit)
+    image = _photo_array(photo_id)
+    if heat:
+        image = np.asarray(overlay(Image.fromarray(image), _unit_map(unit, photo_id), vmax=vmax, alpha=HEAT_ALPHA))
+    return _jpeg(_crop(image, here, y, x, TILE))
+
+
+def example_tile(unit: Unit, example: Example, heat: bool, vmax: float) -> bytes | None:
+    """One dataset example: the crop around the unit's peak, ``TILE`` px, with the unit's heat map when ``heat``
+    (one forward pass, cached); ``None`` (reported once per page) when the photo cannot be had."""
+    args = (str(atlas_unit(unit)), example.photo.id, int(example.y or 0), int(example.x or 0))
+    try:
+        try:
+            return _tile(*args, heat, vmax)
+        except PhotoUnavailable:
+            raise
+        except InterpError:  # the model could not run after all: the crop without heat
+            if not heat:
+                raise
+            return _tile(*args, False, vmax)
+    except InterpError as error:
+        _missing(error)
+        return None
+
+
+def show_examples(unit: Unit, examples: Sequence[Example], heat: bool, columns: int = 8) -> None:
+    """The examples in rows of ``columns``, each captioned with its rank, class and maximum activation."""
+    ensure([e.photo for e in examples])
+    vmax = max((e.activation for e in examples), default=1.0) or 1.0
+    for start in range(0, len(examples), columns):
+        for col, example in zip(st.columns(columns), examples[start: start + columns]):
+            tile = example_tile(unit, example, heat, vmax)
+            col.image(tile or placeholder(TILE), width="stretch",
+                      caption=f"#{example.rank} · {example.photo.label} · {example.activation:.0f}")
+
+
+def heat_possible() -> bool:
+    """The model can run here (weights found); then heat maps are drawn."""
+    from ui.resources import weights_ready
+
+    return weights_ready()

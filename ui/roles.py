@@ -1,0 +1,194 @@
+"""The story's characters in words: role placeholders in the content files, and labels for pickers.
+
+No Streamlit and no PyTorch here (chapters are parsed before PyTorch loads). The roles themselves are measured
+by ``interp.roles`` (``interp/data/roles.json``); this module only says them.
+
+Placeholders, in chapter narration and notes, ``assets/microscope.md`` and the tour's blurbs::
+
+    {role:car-detector}          mixed4c:278 (the car detector in these weights, [found by measurement](...);
+                                 the articles' 4c:447)
+    {role:car-detector:unit}     mixed4c:278
+    {role:car-detector:link}     [mixed4c:278](microscope?unit=mixed4c:278)
+    {role:car-detector:article}  4c:447 (the article's number; "none" when it names no single unit)
+    {role:car-detector:title}    car detector
+    {role:car-detector:auc}      0.99 (any figure of the role's evidence, as measured)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from interp.errors import InterpError
+from interp.layers import Unit, parse_unit
+from interp.roles import SPEC_IDS, Role, load_roles, spec
+
+PLACEHOLDER = re.compile(r"\{role:([a-z][a-z-]*)(?::([A-Za-z_]+))?\}")
+MICROSCOPE_PATH = "microscope"  # the Microscope's URL path (pages/11_microscope.py, see ui/tour.py)
+
+
+class RoleTextError(ValueError):
+    """A content file names a role or a field that does not exist."""
+
+
+def short(unit: Unit | str | None) -> str:
+    """The articles' short name: mixed4c:447 -> 4c:447 (other layers keep their name)."""
+    if unit is None:
+        return "none"
+    return str(unit).removeprefix("mixed")
+
+
+def unit_link(unit: Unit | str) -> str:
+    """A Markdown link to the unit's Microscope page."""
+    return f"[{unit}]({MICROSCOPE_PATH}?unit={unit})"
+
+
+def roles_or_none() -> tuple[Role, ...] | None:
+    try:
+        return load_roles()
+    except InterpError:
+        return None
+
+
+def find(role_id: str) -> Role | None:
+    roles = roles_or_none()
+    return next((r for r in roles if r.id == role_id), None) if roles else None
+
+
+def describe(role: Role, link: bool = True) -> str:
+    """The unit that plays the role, what it plays, and the article's number where it differs."""
+    name = unit_link(role.unit) if link else str(role.unit)
+    title = role.spec.title[0].lower() + role.spec.title[1:]
+    if role.agrees:
+        return f"{name} (the {title}, as in the articles)"
+    if role.article_unit is None:
+        return f"{name} (the {title} in these weights)"
+    return f"{name} (the {title} in these weights; the articles' {short(role.article_unit)})"
+
+
+def _field(role_id: str, name: str | None, source: str) -> str:
+    if role_id not in SPEC_IDS:
+        raise RoleTextError(f"{source}: there is no role '{role_id}' (roles: {', '.join(SPEC_IDS)}).")
+    role = find(role_id)
+    if role is None:  # the catalogue cannot be read: say the article's number, and no more
+        article = spec(role_id).article_unit
+        return f"{article or spec(role_id).title} (the roles catalogue could not be read)"
+    if name is None:
+        return describe(role)
+    if name == "unit":
+        return str(role.unit)
+    if name == "link":
+        return unit_link(role.unit)
+    if name == "article":
+        return short(role.article_unit)
+    if name == "title":
+        return role.spec.title[0].lower() + role.spec.title[1:]
+    if name in role.evidence:
+        return format_value(role.evidence[name])
+    raise RoleTextError(f"{source}: the role '{role_id}' has no field '{name}' (unit, link, article, title, or one "
+                        f"of its figures: {', '.join(sorted(role.evidence))}).")
+
+
+def expand_roles(text: str, source: str = "<text>") -> str:
+    """Replace every ``{role:...}`` placeholder in ``text`` (see the module's docstring)."""
+    return PLACEHOLDER.sub(lambda m: _field(m.group(1), m.group(2), source), text)
+
+
+def format_value(value) -> str:
+    """A figure of a role's evidence for people: groups of photos as "6 dog (Afghan hound, ...)", lists joined."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list) and value and isinstance(value[0], list) and len(value[0]) == 3:
+        return "; ".join(f"{n} {name} ({', '.join(labels[:3])}{', ...' if len(labels) > 3 else ''})"
+                         for name, n, labels in value)
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def fill(template: str, fields: dict) -> str:
+    """``{name}`` fields of a content template filled from ``fields`` (unknown names are left as they are)."""
+    return re.sub(r"\{(\w+)\}", lambda m: format_value(fields[m.group(1)]) if m.group(1) in fields else m.group(0),
+                  template)
+
+
+def method(role: Role) -> str:
+    """How the role was found, in a sentence that stands alone: a car part's method that says "among the same
+    candidates" names them (from the method of the part found first)."""
+    text = role.spec.method
+    for lead in ("among the same candidates", "among the remaining candidates"):
+        if text.startswith(lead):
+            first = next((r.spec.method for r in roles_or_none() or () if r.spec.method.startswith("among the car")),
+                         None)
+            if first and ", the most" in first:
+                pool = first.split(", the most")[0]
+                rest = text.removeprefix(lead).lstrip(", ")
+                return f"{pool}{' (the ones left)' if 'remaining' in lead else ''}, {rest}"
+    return text
+
+
+def role_fields(role: Role) -> dict:
+    """Everything a template may name: the evidence, and the role's own words."""
+    title = role.spec.title
+    return {**role.evidence, "unit": str(role.unit), "unit_link": unit_link(role.unit), "title": title,
+            "role": title[0].lower() + title[1:], "article": short(role.article_unit),
+            "article_full": str(role.article_unit) if role.article_unit else "none", "method": method(role),
+            "claim": role.spec.claim, "source": role.spec.source, "layer": role.unit.layer}
+
+
+def templates(section: str) -> dict[str, str]:
+    """``- key: text`` lines of a content section as a dict."""
+    return dict(re.findall(r"^- ([\w-]+): (.+)$", section, flags=re.MULTILINE))
+
+
+# -- pickers ------------------------------------------------------------------------------------------------------
+
+
+def role_label(role: Role) -> str:
+    """Car detector (mixed4c:278 here; the article's 4c:447)."""
+    if role.agrees:
+        return f"{role.spec.title} ({role.unit}, as in the article)"
+    if role.article_unit is None:
+        return f"{role.spec.title} ({role.unit} here)"
+    return f"{role.spec.title} ({role.unit} here; the article's {short(role.article_unit)})"
+
+
+def unit_options(extra: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Units for a picker: those that play the story's roles first, then ``extra`` (without repeats)."""
+    roles = roles_or_none() or ()
+    return list(dict.fromkeys([str(r.unit) for r in roles] + list(extra)))
+
+
+def option_label(unit_text: str, meaning: Callable[[Unit], str | None] | None = None) -> str:
+    """A picker's label for a unit: the role it plays here; or, for an article's number that does not play its
+    role here, who does; else what the articles say (``meaning``)."""
+    try:
+        unit = parse_unit(unit_text)
+    except InterpError:
+        return unit_text
+    roles = roles_or_none() or ()
+    plays = [r for r in roles if r.unit == unit.in_block]
+    if plays:
+        return " · ".join(role_label(r) for r in plays)
+    named = [r for r in roles if r.article_unit == unit.in_block]
+    if named:
+        r = named[0]
+        title = r.spec.title[0].lower() + r.spec.title[1:]
+        return f"{unit} · the articles' {title} (here: {r.unit})"
+    said = meaning(unit) if meaning else None
+    return f"{unit} · the articles: {said}" if said else str(unit)
+
+
+def gloss(unit: Unit, meaning: str | None) -> str | None:
+    """A few words on a unit for a card or a tooltip: the role it plays here; for an article's number whose role
+    is played by another unit here, the articles' word and who plays it; else what the articles say
+    (``meaning``), marked as theirs."""
+    roles = roles_or_none() or ()
+    plays = [r for r in roles if r.unit == unit.in_block]
+    if plays:
+        return "; ".join(f"the {r.spec.title[0].lower() + r.spec.title[1:]} here" for r in plays)
+    named = [r for r in roles if r.article_unit == unit.in_block]
+    if named:
+        r = named[0]
+        return f"the articles' {r.spec.title[0].lower() + r.spec.title[1:]} (here: {short(r.unit)})"
+    return f"the articles: {meaning}" if meaning else None
