@@ -1,6 +1,6 @@
 """Attribution benchmarks at 224 px: time per method, and the peak memory of Integrated Gradients.
 
-    INTERP_WEIGHTS_DIR=../shared/weights python benchmarks/attribution.py [--threads 2] [--device cpu]
+    python benchmarks/attribution.py [--threads 2] [--device cpu]
 
 Times are the best of ``--repeats`` runs after a warm-up (the machine is noisy; the best run is the least
 disturbed). Memory: each Integrated Gradients setting runs in a fresh child process, which resets the kernel's peak-RSS

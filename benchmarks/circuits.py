@@ -1,6 +1,6 @@
 """Circuits benchmarks: how long the Microscope's "what feeds it, and what it feeds" takes to compute. Prints figures.
 
-    INTERP_WEIGHTS_DIR=../shared/weights python benchmarks/circuits.py [--threads 2]
+    python benchmarks/circuits.py [--threads 2]
 
 For each unit: the six strongest inputs and outputs, both by excitation and by inhibition (what one unit page
 computes), median of several runs after a warm-up. Expanded weights come from the weights alone, no forward pass.

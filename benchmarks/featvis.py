@@ -1,6 +1,6 @@
 """Feature-visualization benchmarks: time per step, a full render, and early exit versus a naive loop.
 
-    INTERP_WEIGHTS_DIR=../shared/weights python benchmarks/featvis.py [--threads 2] [--device cpu|cuda]
+    python benchmarks/featvis.py [--threads 2] [--device cpu|cuda]
 
 "Naive" is the straightforward loop that Lucent-style code runs: the whole network to the logits every
 step, one image at a time. Ours stops at the deepest layer the objective needs. Both run in this one

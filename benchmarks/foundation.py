@@ -1,6 +1,6 @@
 """Foundation benchmarks: classify latency, early-exit capture, app start, app memory. Prints figures.
 
-    INTERP_WEIGHTS_DIR=../shared/weights python benchmarks/foundation.py [--image PATH] [--threads 2]
+    python benchmarks/foundation.py [--image PATH] [--threads 2]
 
 The machine is noisy: compare ratios measured in one run, and record results with the machine in BENCHMARKS.md.
 """

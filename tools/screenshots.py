@@ -2,7 +2,7 @@
 
     python tools/screenshots.py --out /tmp/shots                      # every step of every chapter
     python tools/screenshots.py --out /tmp/shots --steps first --also "how-a-cnn-sees?step=convolution"
-    python tools/screenshots.py --out /tmp/shots --env INTERP_WEIGHTS_DIR=/work/shared/weights --presenter
+    python tools/screenshots.py --out /tmp/shots --env INTERP_IMAGES_DIR=/work/shared/images/imagenet-samples --presenter
     python tools/screenshots.py --out /tmp/shots --upload ~/photo.jpg --pages why
 
 What it does:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ THUMB = 128  # px, a grid cell's top-photo crop
 TILE = 192  # px, a dataset example's crop (with or without heat)
 HEAT_ALPHA = 0.6  # lighter than a full picture's overlay: in a crop, what the unit sees must show through
 FETCH_WORKERS = 8
+RETRY_SECONDS = 60  # after a failed download, the photos are not tried again for this long
+_last_failure: list = [float("-inf"), ""]  # (time.monotonic() of the last failed batch, its reason)
 
 _local = threading.local()  # per script run: the reasons photos were missing, collected for one message
 
@@ -91,9 +94,11 @@ def _message(reasons: list[Exception]) -> str:
     else:
         key = "Photos unavailable: download"
     reasons = list({str(r): r for r in reasons}.values())  # a photo shown twice is one missing photo
-    first = str(reasons[0]).split(". ")[0]
+    failed = [r for r in reasons if isinstance(r, download.DownloadError)]  # a download's own reason, if one ran
+    photos = [r for r in reasons if not isinstance(r, download.DownloadError)] or reasons
+    first = str((failed or photos)[0]).split(". ")[0]
     return fill(text.get(key, "{count} photos could not be shown: {reason}."), {
-        "count": len(reasons), "reason": first, "folder": os.environ.get(collection.IMAGES_DIR_ENV, ""),
+        "count": len(photos), "reason": first, "folder": os.environ.get(collection.IMAGES_DIR_ENV, ""),
         "cache": str(collection.photos_cache_dir())})
 
 
@@ -109,17 +114,26 @@ def _available(photo: Photo) -> bool:
 
 def ensure(photos: Sequence[Photo]) -> None:
     """Download the photos not yet on disk (all at once, a spinner meanwhile) when downloads are allowed; the
-    ones that fail are reported by :func:`photo` later."""
+    ones that fail are reported by :func:`photo` later. After a batch failed, no page tries again for
+    ``RETRY_SECONDS`` (every session shares this): on a network that hangs, reruns must not each wait it out."""
     missing = [p for p in dict.fromkeys(photos) if not _available(p)]
     if not missing or download.is_offline() or os.environ.get(collection.IMAGES_DIR_ENV, "").strip():
+        return
+    failed_at, reason = _last_failure
+    if time.monotonic() - failed_at < RETRY_SECONDS:
+        _missing(download.DownloadError(reason))
         return
     what = "photo" if len(missing) == 1 else f"{len(missing)} photos"
     with st.spinner(f"Fetching {what} of the ImageNet sample collection (kept in the cache for next time) ..."):
         try:
-            collection.prefetch(photos=missing, include_samples=False, workers=min(FETCH_WORKERS, len(missing)),
-                                timeout=20)
-        except InterpError:
-            pass  # each photo then says why it is missing
+            report = collection.prefetch(photos=missing, include_samples=False,
+                                         workers=min(FETCH_WORKERS, len(missing)), timeout=20)
+        except InterpError as error:
+            _missing(error)
+            return
+    for item in report.of(status="failed")[:1]:  # the download's own reason leads the page's one message
+        _last_failure[:] = [time.monotonic(), item.reason or f"{item.name} could not be fetched"]
+        _missing(download.DownloadError(_last_failure[1]))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
