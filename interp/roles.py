@@ -54,6 +54,8 @@ FLIP_INVARIANT = 0.9  # a pose-invariant unit: its response to a photo and to it
 # fires more on it than on its mirror image is the right-facing one.
 FACING_REFERENCE = "n02097047_miniature_schnauzer"
 POLYSEMANTIC_TOP = 12  # a unit's top photos looked at for unrelated groups
+_CANDIDATES = ("among the car detector's inputs in its top tenth by expanded-weight strength, those that are "
+               f"car-selective (AUC >= {CAR_PART_MIN_AUC})")
 
 
 @dataclass(frozen=True)
@@ -84,14 +86,13 @@ SPECS: tuple[RoleSpec, ...] = (
              "ROC AUC of the unit's maximum activation for the 14 car photos against the other 986"),
     RoleSpec("car-windows", "Car windows", "mixed4b", "mixed4b:237",
              "windows excite the car detector at the top of its field and inhibit it at the bottom", "Zoom In (Distill 2020)",
-             "among the car detector's inputs in its top tenth by expanded-weight strength that are car-selective "
-             f"(AUC >= {CAR_PART_MIN_AUC}), the most selective for photos of windowed vehicles"),
+             f"{_CANDIDATES}: after the wheels, the most selective for photos of windowed vehicles"),
     RoleSpec("car-wheels", "Car wheels", "mixed4b", "mixed4b:373",
              "wheels excite the car detector at the bottom of its field and inhibit it at the top", "Zoom In (Distill 2020)",
-             "among the same candidates, the most selective for photos of wheeled things other than cars"),
+             f"{_CANDIDATES}: chosen first, the most selective for photos of wheeled things other than cars"),
     RoleSpec("car-body", "Car body", "mixed4b", "mixed4b:491",
              "the car body excites the car detector, most at the bottom", "Zoom In (Distill 2020)",
-             "among the remaining candidates, the most car-selective"),
+             f"{_CANDIDATES}: after the wheels and the windows, the most car-selective"),
     RoleSpec("dog-head-left", "Dog head facing left", "mixed4b", None,
              "oriented dog-head units (the article's 4a:234 and 4a:308 into 4b:443, 4a:325 and 4a:222 into 4b:429) "
              "detect heads facing one way", "Zoom In (Distill 2020)",
@@ -133,6 +134,11 @@ class Role:
     @property
     def article_unit(self) -> Unit | None:
         return parse_unit(self.spec.article_unit) if self.spec.article_unit else None
+
+    @property
+    def name(self) -> str:
+        """The role in running text: "car detector"."""
+        return self.spec.title[0].lower() + self.spec.title[1:]
 
     @property
     def agrees(self) -> bool | None:

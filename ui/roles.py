@@ -58,12 +58,11 @@ def find(role_id: str) -> Role | None:
 def describe(role: Role, link: bool = True) -> str:
     """The unit that plays the role, what it plays, and the article's number where it differs."""
     name = unit_link(role.unit) if link else str(role.unit)
-    title = role.spec.title[0].lower() + role.spec.title[1:]
     if role.agrees:
-        return f"{name} (the {title}, as in the articles)"
+        return f"{name} (the {role.name}, as in the articles)"
     if role.article_unit is None:
-        return f"{name} (the {title} in these weights)"
-    return f"{name} (the {title} in these weights; the articles' {short(role.article_unit)})"
+        return f"{name} (the {role.name} in these weights)"
+    return f"{name} (the {role.name} in these weights; the articles' {short(role.article_unit)})"
 
 
 def _field(role_id: str, name: str | None, source: str) -> str:
@@ -82,7 +81,7 @@ def _field(role_id: str, name: str | None, source: str) -> str:
     if name == "article":
         return short(role.article_unit)
     if name == "title":
-        return role.spec.title[0].lower() + role.spec.title[1:]
+        return role.name
     if name in role.evidence:
         return format_value(role.evidence[name])
     raise RoleTextError(f"{source}: the role '{role_id}' has no field '{name}' (unit, link, article, title, or one "
@@ -112,27 +111,11 @@ def fill(template: str, fields: dict) -> str:
                   template)
 
 
-def method(role: Role) -> str:
-    """How the role was found, in a sentence that stands alone: a car part's method that says "among the same
-    candidates" names them (from the method of the part found first)."""
-    text = role.spec.method
-    for lead in ("among the same candidates", "among the remaining candidates"):
-        if text.startswith(lead):
-            first = next((r.spec.method for r in roles_or_none() or () if r.spec.method.startswith("among the car")),
-                         None)
-            if first and ", the most" in first:
-                pool = first.split(", the most")[0]
-                rest = text.removeprefix(lead).lstrip(", ")
-                return f"{pool}{' (the ones left)' if 'remaining' in lead else ''}, {rest}"
-    return text
-
-
 def role_fields(role: Role) -> dict:
     """Everything a template may name: the evidence, and the role's own words."""
-    title = role.spec.title
-    return {**role.evidence, "unit": str(role.unit), "unit_link": unit_link(role.unit), "title": title,
-            "role": title[0].lower() + title[1:], "article": short(role.article_unit),
-            "article_full": str(role.article_unit) if role.article_unit else "none", "method": method(role),
+    return {**role.evidence, "unit": str(role.unit), "unit_link": unit_link(role.unit), "title": role.spec.title,
+            "role": role.name, "article": short(role.article_unit),
+            "article_full": str(role.article_unit) if role.article_unit else "none", "method": role.spec.method,
             "claim": role.spec.claim, "source": role.spec.source, "layer": role.unit.layer}
 
 
@@ -173,8 +156,7 @@ def option_label(unit_text: str, meaning: Callable[[Unit], str | None] | None = 
     named = [r for r in roles if r.article_unit == unit.in_block]
     if named:
         r = named[0]
-        title = r.spec.title[0].lower() + r.spec.title[1:]
-        return f"{unit} · the articles' {title} (here: {r.unit})"
+        return f"{unit} · the articles' {r.name} (here: {r.unit})"
     said = meaning(unit) if meaning else None
     return f"{unit} · the articles: {said}" if said else str(unit)
 
@@ -186,9 +168,9 @@ def gloss(unit: Unit, meaning: str | None) -> str | None:
     roles = roles_or_none() or ()
     plays = [r for r in roles if r.unit == unit.in_block]
     if plays:
-        return "; ".join(f"the {r.spec.title[0].lower() + r.spec.title[1:]} here" for r in plays)
+        return "; ".join(f"the {r.name} here" for r in plays)
     named = [r for r in roles if r.article_unit == unit.in_block]
     if named:
         r = named[0]
-        return f"the articles' {r.spec.title[0].lower() + r.spec.title[1:]} (here: {short(r.unit)})"
+        return f"the articles' {r.name} (here: {short(r.unit)})"
     return f"the articles: {meaning}" if meaning else None
