@@ -172,3 +172,39 @@ def edge(model: nn.Module, source: Unit | str, target: Unit | str, by: str = "ex
         raise UnitError(f"{target} reads units of {expected}, not of {source.layer}.")
     ranked = strongest_inputs(model, target, top=LAYERS[expected].channels, by=by)
     return next(entry for entry in ranked if entry.source == source)
+
+
+@dataclass(frozen=True)
+class CircuitGraph:
+    """A unit and the units that feed it most, ``depth`` layers back: nodes in the order found, edges by weight."""
+
+    unit: Unit
+    nodes: tuple[Unit, ...]
+    edges: tuple[Edge, ...]
+
+    def as_dict(self) -> dict:
+        return {"unit": str(self.unit), "nodes": [{"unit": str(u)} for u in self.nodes],
+                "edges": [{"source": str(e.source), "target": str(e.target), "excitation": round(e.excitation, 4),
+                           "inhibition": round(e.inhibition, 4)} for e in self.edges]}
+
+
+def circuit_graph(model: nn.Module, unit: Unit | str, depth: int = 2, top: int = 3, by: str = "excite") -> CircuitGraph:
+    """The circuit behind ``unit``: its ``top`` strongest inputs, theirs, and so on ``depth`` layers back (a unit
+    reached twice is one node with two edges). Stops early at conv2d0, which reads the pixels."""
+    if depth < 1 or top < 1:
+        raise UnitError(f"A circuit needs depth >= 1 and top >= 1 (got depth {depth}, top {top}).")
+    root = block_unit(unit)
+    source_layer(root.layer)  # a clear error for conv2d0, pools and the like
+    nodes, edges, frontier = [root], [], [root]
+    for _ in range(depth):
+        following = []
+        for target in frontier:
+            if target.layer == CHAIN[0]:
+                continue
+            for e in strongest_inputs(model, target, top=top, by=by):
+                edges.append(e)
+                if e.source not in nodes:
+                    nodes.append(e.source)
+                    following.append(e.source)
+        frontier = following
+    return CircuitGraph(root, tuple(nodes), tuple(edges))

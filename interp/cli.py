@@ -429,6 +429,56 @@ def cmd_roles(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ablate(args: argparse.Namespace) -> int:
+    """A unit's response to an image with chosen units switched off, against the image as it is."""
+    from interp.ablation import ablate, check_ablation
+    from interp.circuits import block_unit
+    from interp.intake import load_image
+    from interp.loading import load_model
+
+    unit = block_unit(args.unit)
+    zeroed = [block_unit(text) for text in args.zero.split(",") if text.strip()]
+    region = None
+    if args.region:
+        try:
+            region = tuple(int(v) for v in args.region.split(","))
+        except ValueError:
+            raise InterpError(f"--region {args.region}: give four whole numbers y0,y1,x0,x1.") from None
+        if len(region) != 4:
+            raise InterpError(f"--region {args.region}: give four whole numbers y0,y1,x0,x1.")
+    check_ablation(unit, zeroed, region)  # every mistake is reported before the image and the model load
+    image = load_image(args.image, size=224, fit=args.fit)
+    model = load_model(args.weights, device=args.device)
+    result = ablate(model, image.tensor, unit, zeroed, region=region)
+    if args.json:
+        print(json.dumps(result.as_dict()))
+        return 0
+    print(f"{unit} on {args.image}: max {result.before.max:.1f}, mean {result.before.mean:.2f}")
+    print(f"with {', '.join(str(u) for u in result.zeroed) or 'nothing'} switched off"
+          f"{f' in {region}' if region else ''}: max {result.after.max:.1f}, mean {result.after.mean:.2f} "
+          f"({result.drop:.0%} of the peak gone)")
+    return 0
+
+
+def cmd_circuit(args: argparse.Namespace) -> int:
+    """The units that feed a unit most, a few layers back, read from the weights."""
+    from interp.circuits import block_unit, circuit_graph, source_layer
+    from interp.loading import load_model
+
+    unit = block_unit(args.unit)
+    source_layer(unit.layer)
+    if args.depth < 1 or args.top < 1:
+        raise InterpError("--depth and --top must be at least 1.")
+    graph = circuit_graph(load_model(args.weights, device="cpu"), unit, depth=args.depth, top=args.top, by=args.by)
+    if args.json:
+        print(json.dumps(graph.as_dict()))
+        return 0
+    print(f"the circuit behind {unit}: {len(graph.nodes)} units, {len(graph.edges)} edges (by {args.by})")
+    for e in graph.edges:
+        print(f"{str(e.source):>16} -> {str(e.target):<16} excite {e.excitation:+.3f}  inhibit {e.inhibition:+.3f}")
+    return 0
+
+
 def _model_options(parser: argparse.ArgumentParser) -> None:
     """--weights and --device, the same for every command that loads the model."""
     parser.add_argument("--weights", default=None, help=WEIGHTS_HELP)
@@ -578,6 +628,31 @@ def build_parser() -> argparse.ArgumentParser:
         "computed evidence (from interp/data/roles.json, written by tools/find_roles.py)."))
     rls.add_argument("--json", action="store_true", help='print {"roles": [{"role", "article_unit", "unit", "evidence", ...}]}')
     rls.set_defaults(run=cmd_roles)
+
+    ablate_help = "switch units off and watch another unit respond, on one image"
+    abl = sub.add_parser("ablate", help=ablate_help, description=ablate_help + (
+        ". One forward pass of the image as it is and with the --zero units set to zero after their ReLU (every "
+        "later layer sees them silent); prints the unit's post-ReLU activation over its grid both ways."))
+    abl.add_argument("image", help="path to a JPEG, PNG, WebP, BMP, TIFF or GIF")
+    abl.add_argument("--unit", required=True, help="the unit to watch, e.g. mixed4c:278")
+    abl.add_argument("--zero", default="", help="comma list of units to switch off, e.g. mixed4b:480,mixed4b:416")
+    abl.add_argument("--region", default=None, help="y0,y1,x0,x1: switch them off only in this box of their grid")
+    abl.add_argument("--fit", choices=("crop", "pad"), default="crop", help="centre-crop (default) or pad to square")
+    abl.add_argument("--json", action="store_true",
+                     help='print {"unit", "zeroed", "before": {"max", "mean"}, "after": {"max", "mean"}}')
+    _model_options(abl)
+    abl.set_defaults(run=cmd_ablate)
+
+    circuit_help = "a unit's circuit: its strongest inputs, theirs, and so on, read from the weights"
+    cir = sub.add_parser("circuit", help=circuit_help, description=circuit_help + (
+        ". The --top strongest inputs by expanded weight, --depth layers back; a unit reached twice is one node."))
+    cir.add_argument("unit", help="LAYER:CHANNEL of conv2d1 .. mixed5b, e.g. mixed4c:278")
+    cir.add_argument("--depth", type=int, default=2, help="layers back (default 2)")
+    cir.add_argument("--top", type=int, default=3, help="inputs per unit (default 3)")
+    cir.add_argument("--by", choices=("excite", "inhibit", "strength"), default="excite", help="ranking (default excite)")
+    cir.add_argument("--json", action="store_true", help='print {"unit", "nodes": [{"unit"}], "edges": [{"source", "target", "excitation", "inhibition"}]}')
+    cir.add_argument("--weights", default=None, help="weights file or folder (default: INTERP_WEIGHTS_DIR, else the bundled copy)")
+    cir.set_defaults(run=cmd_circuit)
     return parser
 
 

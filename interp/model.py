@@ -14,7 +14,7 @@ Design:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -105,14 +105,21 @@ class InceptionV1(nn.Module):
         return self.run(images, ("logits",))["logits"]
 
     def run(
-        self, images: torch.Tensor, names: Iterable[str], *, relu: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self,
+        images: torch.Tensor,
+        names: Iterable[str],
+        *,
+        relu: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        edit: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
     ) -> dict[str, torch.Tensor]:
         """Activations for ``names`` in one forward pass that stops after the deepest one asked for.
 
         Names are catalogue names (``conv2d0``, ``mixed4c``, ``mixed4c_5x5_bottleneck``, ``mixed4c_pre_relu``,
         ``logits`` ...). Runs under whatever grad mode the caller chose. ``relu`` replaces every ReLU for this
-        call only (feature visualization redirects their gradients early on). Thread-safe: nothing is stored
-        on the module.
+        call only (feature visualization redirects their gradients early on). ``edit`` maps catalogue names to
+        functions that replace that activation for the rest of this pass (an ablation zeroes units of
+        ``mixed4b`` with it, and everything after sees the change). Thread-safe: nothing is stored on the
+        module, so interventions live in the call and no hook is ever left behind.
         """
         wanted = {layer_info(name).name: None for name in names}
         if not wanted:
@@ -120,7 +127,11 @@ class InceptionV1(nn.Module):
         stop = max(LAYERS[name].stage for name in wanted)
         acts: dict[str, torch.Tensor] = {}
 
+        edits = {layer_info(name).name: fn for name, fn in (edit or {}).items()}
+
         def emit(name: str, value: torch.Tensor) -> torch.Tensor:
+            if name in edits:
+                value = edits[name](value)
             value = self.hook[name](value)
             if name in wanted:
                 acts[name] = value

@@ -1,0 +1,165 @@
+"""Ablation: switch units off and watch another unit respond, the experiment that shows a circuit is causal.
+
+Reading a circuit from the weights says what *could* drive a unit; zeroing the inputs and seeing the unit fall
+says what *does*, on a real picture. ``ablate`` runs one forward pass of a batch of two (the picture as it is,
+and the same picture with the chosen units set to zero from where they are computed onwards) and reports the
+target unit's post-ReLU activation over its grid both ways. The intervention is an argument of that one pass
+(``InceptionV1.run(edit=...)``): nothing is attached to the model, so the one cached model serves every
+session at once.
+
+    from interp.ablation import ablate, random_ablations
+    result = ablate(model, photo, "mixed4c:278", zero=["mixed4b:480", "mixed4b:416", "mixed4b:271"])
+    result.before.max, result.after.max, result.drop        # the car detector, before and after
+    baseline = random_ablations(model, photo, "mixed4c:278", "mixed4b", k=3, draws=8)   # the same, random units
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from interp.circuits import block_unit
+from interp.errors import UnitError
+from interp.layers import LAYERS, Unit
+
+Region = tuple[int, int, int, int]  # (y0, y1, x0, x1): a half-open box on the zeroed units' own grid
+
+
+@dataclass(frozen=True)
+class Response:
+    """A unit's post-ReLU activation over its grid on one picture."""
+
+    map: np.ndarray  # H x W
+
+    @property
+    def max(self) -> float:
+        return float(self.map.max())
+
+    @property
+    def mean(self) -> float:
+        return float(self.map.mean())
+
+    def as_dict(self) -> dict:
+        return {"max": round(self.max, 4), "mean": round(self.mean, 4)}
+
+
+@dataclass(frozen=True)
+class Ablation:
+    unit: Unit
+    zeroed: tuple[Unit, ...]
+    region: Region | None
+    before: Response
+    after: Response
+    seconds: float
+
+    @property
+    def drop(self) -> float:
+        """How much of the unit's peak the ablation took away: 1 - after / before (0 when it was silent)."""
+        return 1.0 - self.after.max / self.before.max if self.before.max > 0 else 0.0
+
+    def as_dict(self) -> dict:
+        out = {"unit": str(self.unit), "zeroed": [str(u) for u in self.zeroed], "before": self.before.as_dict(),
+               "after": self.after.as_dict()}
+        if self.region is not None:
+            out["region"] = list(self.region)
+        return out
+
+
+def check_ablation(unit: Unit | str, zero: Iterable[Unit | str] = (), region: Region | None = None
+                   ) -> tuple[Unit, tuple[Unit, ...]]:
+    """(the unit to watch, the units to switch off), named by their main layers; a :class:`UnitError` for
+    anything that cannot be done (a unit without a grid, a switched-off unit that does not come before it, a
+    region off the grid or over several layers)."""
+    target = block_unit(unit)
+    if not LAYERS[target.layer].is_spatial:
+        raise UnitError(f"Ablation reports a unit's map over its grid; {target.layer} has none. "
+                        "Pick a unit of conv2d0 ... mixed5b.")
+    zeroed = tuple(dict.fromkeys(block_unit(u) for u in zero))
+    for u in zeroed:
+        if LAYERS[u.layer].stage >= LAYERS[target.layer].stage:
+            raise UnitError(f"Switching off {u} cannot change {target}: {u.layer} is computed "
+                            f"{'at the same depth as' if u.layer == target.layer else 'after'} {target.layer}.")
+    if region is not None:
+        if len({u.layer for u in zeroed}) != 1:
+            raise UnitError("A region is a box on one layer's grid: zero units of a single layer with it.")
+        y0, y1, x0, x1 = region
+        side = LAYERS[zeroed[0].layer].size_at_224
+        if not (0 <= y0 < y1 and 0 <= x0 < x1):
+            raise UnitError(f"A region is (y0, y1, x0, x1) with y0 < y1 and x0 < x1 on {zeroed[0].layer}'s grid.")
+        if y0 >= side or x0 >= side:
+            raise UnitError(f"{zeroed[0].layer}'s grid is {side} x {side} at 224 px; the region {region} lies outside.")
+    return target, zeroed
+
+
+def _edits(zeroed: Sequence[Unit], region: Region | None, batch: int, ablated: slice) -> dict:
+    """``InceptionV1.run`` edits that zero ``zeroed`` for the ``ablated`` rows of the batch (in ``region``)."""
+    by_layer: dict[str, list[int]] = {}
+    for u in zeroed:
+        by_layer.setdefault(u.layer, []).append(u.channel)
+
+    def zero(channels: list[int]):
+        def apply(value: torch.Tensor) -> torch.Tensor:
+            keep = torch.ones_like(value[:1])
+            box = (slice(region[0], region[1]), slice(region[2], region[3])) if region else (slice(None), slice(None))
+            keep[:, channels, box[0], box[1]] = 0
+            mask = torch.ones(batch, *value.shape[1:], dtype=value.dtype, device=value.device)
+            mask[ablated] = keep
+            return value * mask
+
+        return apply
+
+    return {layer: zero(channels) for layer, channels in by_layer.items()}
+
+
+def ablate(model, image: torch.Tensor, unit: Unit | str, zero: Iterable[Unit | str] = (), *,
+           region: Region | None = None) -> Ablation:
+    """``unit``'s response to ``image`` (1 x 3 x H x W, RGB in [0, 1]) as it is and with ``zero`` switched off
+    (set to zero after their ReLU, so every later layer sees them silent); ``region`` limits the switching off to a
+    box of the zeroed layer's grid. Units may be named by branch (``mixed4b_5x5:3``); they must come before
+    ``unit`` in the network."""
+    target, zeroed = check_ablation(unit, zero, region)
+    started = time.perf_counter()
+    image = image if image.dim() == 4 else image.unsqueeze(0)
+    device = next(model.parameters()).device
+    pair = torch.cat([image, image]).to(device)
+    with torch.inference_mode():
+        act = model.run(pair, (target.layer,), edit=_edits(zeroed, region, 2, slice(1, 2)))[target.layer]
+    maps = act[:, target.channel].float().cpu().numpy()
+    return Ablation(target, zeroed, region, Response(maps[0]), Response(maps[1]), time.perf_counter() - started)
+
+
+def random_ablations(model, image: torch.Tensor, unit: Unit | str, layer: str, k: int, *, draws: int = 8,
+                     seed: int = 0, exclude: Iterable[Unit | str] = ()) -> list[Ablation]:
+    """The control: ``draws`` ablations of ``k`` units of ``layer`` drawn at random (without ``exclude``), in one
+    batched forward pass; the same ``seed`` draws the same units."""
+    target = block_unit(unit)
+    excluded = {block_unit(u).channel for u in exclude if block_unit(u).layer == layer}
+    pool = [c for c in range(LAYERS[layer].channels) if c not in excluded]
+    if not 1 <= k <= len(pool):
+        raise UnitError(f"Draw between 1 and {len(pool)} units of {layer}, not {k}.")
+    rng = np.random.default_rng(seed)
+    picks = [tuple(Unit(layer, int(c)) for c in sorted(rng.choice(pool, size=k, replace=False))) for _ in range(draws)]
+    for units in picks:
+        check_ablation(target, units, None)
+    started = time.perf_counter()
+    image = image if image.dim() == 4 else image.unsqueeze(0)
+    device = next(model.parameters()).device
+    batch = torch.cat([image] * (draws + 1)).to(device)
+
+    def apply(value: torch.Tensor) -> torch.Tensor:
+        mask = torch.ones_like(value)
+        for row, units in enumerate(picks, start=1):
+            mask[row, [u.channel for u in units]] = 0
+        return value * mask
+
+    with torch.inference_mode():
+        act = model.run(batch, (target.layer,), edit={layer: apply})[target.layer]
+    maps = act[:, target.channel].float().cpu().numpy()
+    seconds = time.perf_counter() - started
+    before = Response(maps[0])
+    return [Ablation(target, units, None, before, Response(maps[row]), seconds / draws)
+            for row, units in enumerate(picks, start=1)]
