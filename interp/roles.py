@@ -260,6 +260,14 @@ def _family_median_rank(score: np.ndarray, family_name: str) -> float | None:
     return float(np.median([order.index(c) + 1 for c in family.channels]))
 
 
+def _family_angles(angle: np.ndarray, family_name: str) -> dict[str, int]:
+    """The preferred arc angle measured for each unit of one of the articles' families (unit -> degrees)."""
+    from interp.catalogue import load_catalogue
+
+    family = next(f for f in load_catalogue().families if f.name == family_name)
+    return {str(Unit(family.layer, c)): int(angle[c]) for c in family.channels}
+
+
 def _mirror_responses(model, atlas, images_dir: Path, layers: Sequence[str]) -> tuple[np.ndarray, dict, dict]:
     """(dog mask over the atlas photos, maxima on the dog photos, maxima on their mirror images) per layer."""
     import torch
@@ -305,6 +313,7 @@ def find_roles(model, atlas, images_dir: str | os.PathLike) -> list[Role]:
     found["curve-detector"] = (unit, {**figures, "measure": "orientation selectivity on drawn arcs",
                                       "score": round(float(score[c]), 2), "preferred_angle": int(angle[c]),
                                       "family_median_rank": _family_median_rank(score, "Curve detectors"),
+                                      "family_angles": _family_angles(angle, "Curve detectors"),
                                       "top_photos": _top_photos(atlas, unit)})
     score, boundary, controls = high_low_scores(model)
     c, figures = _rank_with_article(score, spec("high-low-frequency").article_unit)

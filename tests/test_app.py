@@ -14,7 +14,8 @@ from conftest import REPO, SHARED, new_app
 from ui.chapters import load_chapter
 from ui.visuals import VISUALS
 
-CHAPTERS = {"pages/01_why-look-inside.py": "01_why", "pages/02_how-a-cnn-sees.py": "02_cnn", "pages/03_what-a-neuron-wants.py": "03_neuron"}
+CHAPTERS = {"pages/01_why-look-inside.py": "01_why", "pages/02_how-a-cnn-sees.py": "02_cnn", "pages/03_what-a-neuron-wants.py": "03_neuron",
+            "pages/04_circuits.py": "04_circuits"}
 
 
 @pytest.fixture(autouse=True)

@@ -26,6 +26,13 @@ VISUALS: dict[str, str] = {
     "diversity": "neuron:diversity",
     "negative": "neuron:negative",
     "live_render": "neuron:live_render",
+    "circuit_weights": "circuits:circuit_weights",
+    "curve_family": "circuits:curve_family",
+    "car_parts": "circuits:car_parts",
+    "dog_heads": "circuits:dog_heads",
+    "circuit_live": "circuits:circuit_live",
+    "ablation": "circuits:ablation",
+    "circuit_graph": "circuits:circuit_graph",
 }
 
 
