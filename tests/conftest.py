@@ -38,6 +38,52 @@ def weights_dir() -> Path:
     return folder
 
 
+SHARED_PHOTOS = _images_dir() / "imagenet-samples"  # the 1,000 ImageNet sample photos (never downloaded by a test)
+
+
+@pytest.fixture(scope="session")
+def photos_dir() -> Path:
+    if not SHARED_PHOTOS.is_dir():
+        pytest.skip(f"the ImageNet sample photos are not at {SHARED_PHOTOS} (set INTERP_TEST_IMAGES to the folder "
+                    "holding imagenet-samples/)")
+    return SHARED_PHOTOS
+
+
+@pytest.fixture
+def app_environment(monkeypatch):
+    """For AppTest modules (``pytestmark = pytest.mark.usefixtures("app_environment")``): fresh Streamlit caches,
+    and the photos from the shared copy; without it, the pages show their placeholders and the one message."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    if SHARED_PHOTOS.is_dir():
+        monkeypatch.setenv("INTERP_IMAGES_DIR", str(SHARED_PHOTOS))
+    else:
+        monkeypatch.delenv("INTERP_IMAGES_DIR", raising=False)
+    yield
+
+
+def in_threads(count: int, work) -> list[Exception]:
+    """Run ``work(i)`` for i in range(count), each in its own thread, all at once; the exceptions they raised."""
+    import threading
+
+    errors: list[Exception] = []
+
+    def run(i: int) -> None:
+        try:
+            work(i)
+        except Exception as error:  # returned to the test, which reports it
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
 @pytest.fixture(scope="session")
 def dalmatian_path() -> Path:
     path = _images_dir() / "dalmatian.jpg"

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from conftest import in_threads
 from interp.ablation import ablate, check_ablation, random_ablations
 from interp.circuits import circuit_graph, strongest_inputs
 from interp.errors import UnitError
@@ -110,20 +110,12 @@ def test_ablation_leaves_no_hooks_and_agrees_across_eight_threads(model, dalmati
     parts = ["mixed4b:480", "mixed4b:416", "mixed4b:271"]
     alone = ablate(model, dalmatian.tensor, "mixed4c:278", zero=parts)
     hooks = _hooks(model)
-    results, errors = [None] * 8, []
+    results = [None] * 8
 
     def work(i: int) -> None:
-        try:
-            zero = parts if i % 2 == 0 else parts[:1]
-            results[i] = ablate(model, dalmatian.tensor, "mixed4c:278", zero=zero)
-        except Exception as error:  # reported below
-            errors.append(error)
+        results[i] = ablate(model, dalmatian.tensor, "mixed4c:278", zero=parts if i % 2 == 0 else parts[:1])
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = in_threads(8, work)
     assert not errors, errors
     one = ablate(model, dalmatian.tensor, "mixed4c:278", zero=parts[:1])
     for i, result in enumerate(results):
@@ -133,23 +125,20 @@ def test_ablation_leaves_no_hooks_and_agrees_across_eight_threads(model, dalmati
     assert _hooks(model) == hooks == 0
 
 
-def test_car_parts_matter_more_than_random_units_on_the_car_photos(model):
+def test_car_parts_matter_more_than_random_units_on_the_car_photos(model, photos_dir):
     """The car detector's three car-part inputs (the roles) switched off lower it on the 14 car photos more than
     three random mixed4b units do, averaged over the photos (8 random draws per photo)."""
     from interp.atlas import load_atlas
     from interp.intake import load_image
     from interp.roles import CAR_CLASSES, role
 
-    photos = REPO.parent / "shared" / "images" / "imagenet-samples"
-    if not photos.is_dir():
-        pytest.skip(f"the photos are not at {photos}")
     atlas = load_atlas()
     cars = [p for p, inside in zip(atlas.photos, atlas.class_mask(CAR_CLASSES)) if inside]
     detector = role("car-detector").unit
     parts = [role(r).unit for r in ("car-windows", "car-wheels", "car-body")]
     part_drops, random_drops = [], []
     for photo in cars:
-        image = load_image(photos / photo.file).tensor
+        image = load_image(photos_dir / photo.file).tensor
         part_drops.append(ablate(model, image, detector, zero=parts).drop)
         random_drops += [d.drop for d in random_ablations(model, image, detector, "mixed4b", 3, draws=8, seed=len(part_drops),
                                                           exclude=parts)]

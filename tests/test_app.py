@@ -1,49 +1,21 @@
 """The app as Streamlit runs it (AppTest): every chapter and step, with and without weights, with an upload."""
 
 import importlib
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from conftest import REPO, SHARED, new_app
+from conftest import REPO, new_app
 from ui.chapters import load_chapter
 from ui.visuals import VISUALS
 
+pytestmark = pytest.mark.usefixtures("app_environment")
+
 CHAPTERS = {"pages/01_why-look-inside.py": "01_why", "pages/02_how-a-cnn-sees.py": "02_cnn", "pages/03_what-a-neuron-wants.py": "03_neuron",
             "pages/04_circuits.py": "04_circuits"}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_streamlit_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-
-
-PHOTOS = Path(os.environ.get("INTERP_TEST_IMAGES") or SHARED / "images") / "imagenet-samples"
-
-
-@pytest.fixture(autouse=True)
-def _photos_from_the_shared_copy(monkeypatch):
-    """The ImageNet sample photos come from the shared local copy (never a download); without it, the pages
-    show their placeholders and the one message."""
-    if PHOTOS.is_dir():
-        monkeypatch.setenv("INTERP_IMAGES_DIR", str(PHOTOS))
-    else:
-        monkeypatch.delenv("INTERP_IMAGES_DIR", raising=False)
-
-
-@pytest.fixture
-def photos_dir() -> Path:
-    if not PHOTOS.is_dir():
-        pytest.skip(f"the ImageNet sample photos are not at {PHOTOS} (set INTERP_TEST_IMAGES to the folder holding "
-                    "imagenet-samples/)")
-    return PHOTOS
 
 
 def chart_specs(at: AppTest) -> str:

@@ -2,42 +2,17 @@
 ablation's numbers against interp.ablation itself, and deep links."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from conftest import SHARED, new_app
+from conftest import new_app
 from ui.chapters import load_chapter
 
 PAGE = "pages/04_circuits.py"
 CHAPTER = "04_circuits"
-PHOTOS = Path(os.environ.get("INTERP_TEST_IMAGES") or SHARED / "images") / "imagenet-samples"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_streamlit_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-
-
-@pytest.fixture(autouse=True)
-def _photos_from_the_shared_copy(monkeypatch):
-    if PHOTOS.is_dir():
-        monkeypatch.setenv("INTERP_IMAGES_DIR", str(PHOTOS))
-    else:
-        monkeypatch.delenv("INTERP_IMAGES_DIR", raising=False)
-
-
-@pytest.fixture
-def photos_dir() -> Path:
-    if not PHOTOS.is_dir():
-        pytest.skip(f"the ImageNet sample photos are not at {PHOTOS} (set INTERP_TEST_IMAGES to the folder holding "
-                    "imagenet-samples/)")
-    return PHOTOS
+pytestmark = pytest.mark.usefixtures("app_environment")
 
 
 def chapter_app(step: str | None = None) -> AppTest:
@@ -144,7 +119,7 @@ def test_switching_off_the_car_parts_makes_the_car_detector_fade(with_weights, p
     assert after < random  # the control: random units of mixed4b barely matter
     parts = [role(p).unit for p in ("car-windows", "car-wheels", "car-body")]
     first = photo_choices("car")[0][0]
-    image = load_image(PHOTOS / photo(first).file).tensor
+    image = load_image(photos_dir / photo(first).file).tensor
     expected = ablate(load_model(), image, role("car-detector").unit, zero=parts)
     assert (before, after) == (round(expected.before.max), round(expected.after.max))
     # one part fewer: the detector falls less

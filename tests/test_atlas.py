@@ -4,7 +4,6 @@ forward passes, ``examples`` against a brute-force ranking of all 1,000 photos, 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,17 +19,8 @@ from interp.layers import LAYERS, Unit
 from interp.photos import load_photos
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_PHOTOS = REPO.parent / "shared" / "images" / "imagenet-samples"
 CAR_CLASSES = ["sports car", "convertible", "cab", "racer", "jeep", "limousine", "minivan", "Model T", "ambulance",
                "beach wagon", "grille", "car wheel", "pickup", "police van"]
-
-
-@pytest.fixture(scope="session")
-def photos_dir() -> Path:
-    folder = Path(os.environ.get("INTERP_TEST_IMAGES") or REPO.parent / "shared" / "images") / "imagenet-samples"
-    if not folder.is_dir():
-        pytest.skip(f"the 1,000 photos are not at {folder}")
-    return folder
 
 
 # -- the AUC ----------------------------------------------------------------------------------------------------

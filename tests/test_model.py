@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from conftest import SHARED
+from conftest import SHARED, in_threads
 from interp.activations import capture
 from interp.layers import LAYERS, MAIN_LAYERS
 from interp.model import (LRN_ALPHA, LRN_BETA, LRN_K, LRN_SIZE, InceptionV1, _lrn, _same_padding,
@@ -129,23 +129,14 @@ def test_concurrent_capture_from_eight_threads_matches_sequential(model):
                   ["maxpool1", "mixed4e"], ["mixed3b_3x3_bottleneck"]]
     expected = [capture(model, img, names) for img, names in zip(images, layer_sets)]
     results: dict[int, list] = {i: [] for i in range(8)}
-    errors = []
     barrier = threading.Barrier(8)
 
     def work(i: int) -> None:
-        try:
-            barrier.wait()
-            for _ in range(3):
-                results[i].append(capture(model, images[i], layer_sets[i]))
-        except Exception as error:  # pragma: no cover - reported below
-            errors.append(error)
+        barrier.wait()
+        for _ in range(3):
+            results[i].append(capture(model, images[i], layer_sets[i]))
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    assert not in_threads(8, work)
     for i in range(8):
         for got in results[i]:
             assert set(got) == set(layer_sets[i])  # no layer leaked in from another thread's call

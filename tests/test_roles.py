@@ -107,15 +107,12 @@ def test_each_role_meets_its_bar():
     assert unrelated(g, h) and min(n, m) >= 4 and n + m >= 10
 
 
-def test_a_fresh_measurement_gives_the_shipped_catalogue(model, weights_dir):
+def test_a_fresh_measurement_gives_the_shipped_catalogue(model, photos_dir):
     """find_roles on the real weights, the atlas and the shared photos chooses the same unit for every role."""
     from interp.atlas import load_atlas
     from interp.roles import find_roles
 
-    photos = REPO.parent / "shared" / "images" / "imagenet-samples"
-    if not photos.is_dir():
-        pytest.skip(f"the photos are not at {photos}")
-    fresh = {r.id: r for r in find_roles(model, load_atlas(), photos)}
+    fresh = {r.id: r for r in find_roles(model, load_atlas(), photos_dir)}
     for shipped in load_roles():
         assert fresh[shipped.id].unit == shipped.unit, shipped.id
         for key, value in shipped.evidence.items():
