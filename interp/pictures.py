@@ -96,3 +96,9 @@ def filter_image(weight: torch.Tensor, scale: int = 24) -> Image.Image:
 def enlarge(image: Image.Image, side: int) -> Image.Image:
     """Blow a small picture up with visible pixels (nearest neighbour)."""
     return image.resize((side, side), Image.NEAREST)
+
+
+def weight_map(kernel, vmax: float | None = None, side: int = 96) -> Image.Image:
+    """A k x k weight map between two units as a ``side`` px picture: red excites, blue inhibits, white is zero;
+    full colour at ``vmax`` (pass one value to the maps of a page to compare them)."""
+    return enlarge(colorize_signed(np.asarray(kernel, dtype=np.float32), vmax), side)

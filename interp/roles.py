@@ -189,6 +189,12 @@ def roles_played_by(unit: Unit) -> list[Role]:
     return [r for r in load_roles() if r.unit == unit.in_block]
 
 
+def parts_of(unit: Unit, roles: Sequence[Role] | None = None) -> list[Role]:
+    """The roles found as inputs of ``unit`` (the car parts of the car detector), from ``roles`` (default: the
+    catalogue)."""
+    return [r for r in (load_roles() if roles is None else roles) if r.evidence.get("into") == str(unit.in_block)]
+
+
 def roles_named_for(unit: Unit) -> list[Role]:
     """The roles the articles give ``unit`` (whether or not it plays them here)."""
     return [r for r in load_roles() if r.article_unit == unit.in_block]

@@ -52,3 +52,13 @@ def test_filter_image_shows_sign_and_channel():
     pixels = np.asarray(filter_image(weight, scale=1))
     assert tuple(pixels[3, 0]) == (255, 127, 127) and tuple(pixels[3, 6]) == (127, 127, 0)
     assert tuple(pixels[3, 3]) == (127, 127, 127)  # zero weight is grey
+
+
+def test_weight_map_colours_excitation_red_and_inhibition_blue():
+    from interp.pictures import weight_map
+
+    picture = np.asarray(weight_map([[1.0, 0.0], [0.0, -1.0]], vmax=1.0, side=4))
+    assert picture.shape == (4, 4, 3)
+    assert tuple(picture[0, 0]) == (178, 24, 43)  # +1 at full scale: red
+    assert tuple(picture[3, 3]) == (33, 102, 172)  # -1: blue
+    assert tuple(picture[0, 3]) == (247, 247, 247)  # 0: white

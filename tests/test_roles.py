@@ -14,8 +14,8 @@ import pytest
 
 from interp.hierarchy import GROUP_NAMES, KINDS, group_counts, group_of, source, unrelated
 from interp.layers import LAYERS, Unit
-from interp.roles import (SPEC_IDS, RoleError, _rank_with_article, geometry, load_roles, role, roles_named_for,
-                          roles_played_by, spec)
+from interp.roles import (SPEC_IDS, RoleError, _rank_with_article, geometry, load_roles, parts_of, role,
+                          roles_named_for, roles_played_by, spec)
 
 REPO = Path(__file__).resolve().parents[1]
 ISSUE_ROLE_IDS = ("curve-detector", "high-low-frequency", "car-detector", "car-windows", "car-wheels", "car-body",
@@ -80,6 +80,8 @@ def test_catalogue_has_every_role_of_the_story():
     assert role("curve-detector").agrees is True  # 3b:379 is a curve detector here too
     assert roles_named_for(Unit("mixed4c", 447)) == [role("car-detector")]
     assert roles_played_by(role("car-detector").unit) == [role("car-detector")]
+    assert [r.id for r in parts_of(role("car-detector").unit)] == ["car-windows", "car-wheels", "car-body"]
+    assert parts_of(role("curve-detector").unit) == []
     with pytest.raises(RoleError, match="no role 'car'"):
         spec("car")
 

@@ -22,8 +22,8 @@ from interp.featvis import objectives as obj
 from interp.featvis import render
 from interp.featvis.gallery import load_index, render_gallery
 from interp.layers import LAYERS, MAIN_LAYERS, Unit, parse_unit
-from interp.pictures import colorize_signed, enlarge
-from interp.roles import Role
+from interp.pictures import weight_map
+from interp.roles import Role, parts_of
 from interp.weights import cache_dir
 from ui import photos
 from ui.chapters import load_sections
@@ -75,6 +75,18 @@ def picture_for(unit: Unit) -> tuple[str, str] | None:
             if entry and (folder / entry["file"]).is_file():
                 return str(folder / entry["file"]), where
     return None
+
+
+def unit_picture(unit: Unit) -> tuple[object, str]:
+    """(picture, what it is) for a unit: its render; else the crop of its strongest photo ("top photo: label");
+    else a placeholder ("no picture"; the page's one photo message says why)."""
+    found = picture_for(unit)
+    if found:
+        return found[0], "render"
+    top = photos.top_photo(unit)
+    if top:
+        return top.image, f"top photo: {top.label}"
+    return photos.placeholder(photos.THUMB), "no picture"
 
 
 def precomputed_variant(unit: Unit, set_name: str, marker: str) -> list[str]:
@@ -279,16 +291,6 @@ def examples_section(unit: Unit, sections: dict[str, str]) -> None:
     st.caption(" ".join(notes))
 
 
-def _role_parts(role: Role, roles: tuple[Role, ...]) -> list[Role]:
-    """The roles whose evidence says they feed ``role``'s unit (the car parts of the car detector)."""
-    return [r for r in roles if r.evidence.get("into") == str(role.unit)]
-
-
-def _kernel_image(role: Role, side: int = 120, scale: float | None = None):
-    kernel = np.asarray(role.evidence["kernel"], dtype=np.float32)
-    return enlarge(colorize_signed(kernel, scale), side)
-
-
 def role_boxes(unit: Unit, sections: dict[str, str]) -> None:
     """A box for each role the unit plays in these weights, and for each the articles give it but it does not play."""
     roles = roles_or_none()
@@ -307,7 +309,7 @@ def role_boxes(unit: Unit, sections: dict[str, str]) -> None:
                           args=(str(role.article_unit),))
             if "kernel" in role.evidence:
                 _part_row(role, text)
-            parts = _role_parts(role, roles)
+            parts = parts_of(role.unit, roles)
             if parts:
                 st.markdown(fill(text.get("parts", ""), fields))
                 scale = max(float(np.abs(np.asarray(p.evidence["kernel"])).max()) for p in parts)  # one colour scale
@@ -318,7 +320,7 @@ def role_boxes(unit: Unit, sections: dict[str, str]) -> None:
                         top = tops.get(part.unit)
                         picture.image(top.image if top else photos.placeholder(photos.THUMB), width="stretch",
                                       caption=f"top photo: {top.label}" if top else None)
-                        weights.image(_kernel_image(part, 128, scale), width="stretch",
+                        weights.image(weight_map(part.evidence["kernel"], scale, 128), width="stretch",
                                       caption=f"weights into {short(role.unit)}")
                         st.caption(f"**{part.spec.title}**: {part.unit}; {part.evidence.get('geometry', '')}")
                         st.button(f"Open {part.unit}", key=f"role_part_{part.id}", on_click=_open,
@@ -336,7 +338,7 @@ def _part_row(role: Role, text: dict[str, str]) -> None:
     kernel = np.asarray(role.evidence["kernel"])
     fields = {**role_fields(role), "k": kernel.shape[0]}
     left, right = st.columns([1, 6], vertical_alignment="center")
-    left.image(_kernel_image(role), width=120)
+    left.image(weight_map(role.evidence["kernel"], side=120), width=120)
     right.markdown(fill(text.get("part", ""), fields))
     right.button(f"Open {role.evidence['into']}", key=f"role_into_{role.id}", on_click=_open,
                  args=(role.evidence["into"],))
@@ -454,7 +456,7 @@ def connections_section(unit: Unit, sections: dict[str, str]) -> None:
                 other = source_unit if end == unit else end
                 left, right = st.columns([1, 5])
                 if entry["kernel"].shape[-1] > 1:
-                    left.image(enlarge(colorize_signed(entry["kernel"], scale), 96), width="stretch")
+                    left.image(weight_map(entry["kernel"], scale), width="stretch")
                 right.markdown(
                     f"**{source_unit} → {end}**. {other}: {gloss(other, catalogue.meaning(other)) or 'not described in the articles'}. "
                     f"Here {source_unit} ranks **{entry['rank']} of {entry['of']}** among {end}'s inputs by excitation "
@@ -472,15 +474,13 @@ def _card(entry: dict, scale: float, catalogue, row: str) -> None:
         st.caption(f"{entry['unit']} · {sums}")
         return
     unit = parse_unit(entry["unit"])
-    found = picture_for(unit)
-    if found:
-        st.image(found[0], width="stretch")
-    else:  # no render yet: its strongest photo, marked as such
-        top = photos.top_photo(unit)
-        if top:
-            st.image(top.image, width="stretch", caption=f"top photo: {_clip(top.label)}")
+    image, where = unit_picture(unit)
+    if where == "render":
+        st.image(image, width="stretch")
+    elif where != "no picture":  # no render yet: its strongest photo, marked as such
+        st.image(image, width="stretch", caption=f"top photo: {_clip(where.removeprefix('top photo: '))}")
     if entry["kernel"].shape[-1] > 1:  # a 1 x 1 weight is just its number, which the caption gives
-        st.image(enlarge(colorize_signed(entry["kernel"], scale), 96), width="stretch")
+        st.image(weight_map(entry["kernel"], scale), width="stretch")
     said = gloss(unit, catalogue.meaning(unit))
     st.caption(sums + (f" · {said}" if said else ""))
     st.button(entry["unit"], key=f"card_{row}_{entry['unit']}", on_click=_open, args=(entry["unit"],),

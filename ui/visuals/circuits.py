@@ -20,10 +20,10 @@ from interp.catalogue import load_catalogue
 from interp.circuits import block_unit, edge, expanded_weights, source_layer, strongest_inputs
 from interp.errors import InterpError, UnitError
 from interp.layers import LAYERS, Unit, parse_unit
-from interp.pictures import colorize_signed, enlarge, overlay
-from interp.roles import Role
+from interp.pictures import overlay, weight_map
+from interp.roles import Role, parts_of
 from ui import photos
-from ui.microscope import picture_for
+from ui.microscope import picture_for, unit_picture
 from ui.resources import require_model, shared_model, weights_ready
 from ui.roles import find, gloss, option_label, roles_or_none, short, unit_options
 
@@ -50,26 +50,8 @@ def _role_unit(role_id: str) -> Unit | None:
     return role.unit if role else None
 
 
-def _parts(target: Unit) -> list[Role]:
-    """The roles whose evidence says they feed ``target`` (the car parts of the car detector), in CAR_PARTS order."""
-    roles = roles_or_none() or ()
-    return [r for r in roles if r.evidence.get("into") == str(target)]
-
-
-def unit_image(unit: Unit) -> tuple[str | bytes, str]:
-    """The best picture of a unit: its render (precomputed or made here), else the crop of its strongest photo,
-    else a placeholder (the page's one photo message says why)."""
-    found = picture_for(unit)
-    if found:
-        return found[0], "render"
-    top = photos.top_photo(unit)
-    if top:
-        return top.image, f"top photo: {top.label}"
-    return photos.placeholder(photos.THUMB), "no picture"
-
-
 def show_unit(unit: Unit, title: str | None = None, *, width: str | int = "stretch", link: bool = True) -> None:
-    image, where = unit_image(unit)
+    image, where = unit_picture(unit)
     st.image(image, width=width)
     name = f"[{unit}](microscope?unit={unit})" if link else str(unit)
     st.caption((f"**{title}** · " if title else "") + f"{name} · {where}")
@@ -95,10 +77,6 @@ def kernel_figure(kernel: np.ndarray, scale: float, *, height: int = 230, number
                       xaxis=dict(side="top", tickfont=dict(size=10), fixedrange=True, showticklabels=columns),
                       yaxis=dict(autorange="reversed", tickfont=dict(size=10), fixedrange=True, scaleanchor="x"))
     return fig
-
-
-def kernel_image(kernel, scale: float, side: int = 120) -> Image.Image:
-    return enlarge(colorize_signed(np.asarray(kernel, dtype=np.float32), scale), side)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -167,7 +145,7 @@ def circuit_weights() -> None:
         st.error(str(error))
         return
     data = _inputs(str(target))
-    parts = _parts(target)
+    parts = parts_of(target, roles_or_none() or ())
     default_input = (min(parts, key=lambda r: r.evidence.get("excite_rank", 10 ** 6)).unit.channel if parts
                      else data["channels"][0])
     rank_of = {c: i + 1 for i, c in enumerate(data["channels"])}
@@ -298,8 +276,8 @@ def curve_family() -> None:
     rows = family["rows"]
     scale = max(float(np.abs(r["kernel"]).max()) for r in rows) or 1.0
     with photos.photo_notice():
-        pictures = {u: unit_image(parse_unit(u))[0] for u in [r["unit"] for r in rows]}
-        sources = {r["input"]: unit_image(Unit(family["source"], r["input"]))[0] for r in rows}
+        pictures = {u: unit_picture(parse_unit(u))[0] for u in [r["unit"] for r in rows]}
+        sources = {r["input"]: unit_picture(Unit(family["source"], r["input"]))[0] for r in rows}
 
         def grid_row(label: str, fill) -> None:
             cols = st.columns([1.5] + [1] * len(rows), gap="small", vertical_alignment="center")
@@ -318,7 +296,7 @@ def curve_family() -> None:
         grid_row("its number, rank", lambda r: st.caption(
             f"**{r['input']}**<br>#{r['rank']}", unsafe_allow_html=True))
         grid_row("its 5 x 5 weights into the detector",
-                 lambda r: st.image(kernel_image(r["kernel"], scale, 96), width="stretch"))
+                 lambda r: st.image(weight_map(r["kernel"], scale, 96), width="stretch"))
     words, wheel = st.columns([3, 2], vertical_alignment="center")
     with wheel:
         _angle_wheel(rows)
@@ -482,7 +460,7 @@ def dog_heads() -> None:
         for col, role, what in zip(cols, (left, right, merged), ("facing left", "facing right", "any pose")):
             with col.container(border=True):
                 st.markdown(f"**{role.spec.title}** · [{role.unit}](microscope?unit={role.unit})")
-                image, where = unit_image(role.unit)
+                image, where = unit_picture(role.unit)
                 st.image(image, width="stretch", caption=where)
                 _top_crops(role.unit)
                 ev = role.evidence
