@@ -147,6 +147,12 @@ class Atlas:
         arrays = self._layer(unit.layer)
         return arrays["act"][unit.channel].astype(np.float32) * (arrays["scale"][unit.channel] / 255.0)
 
+    def rankings(self, layer: str, top: int = TOP) -> np.ndarray:
+        """units x ``top`` photo indices (into ``photos``), each unit's strongest photos first (``top`` <= TOP)."""
+        if not 1 <= top <= TOP:
+            raise AtlasError(f"The atlas keeps each unit's top {TOP} photos in order; not {top}.")
+        return self._layer(layer_info(layer).name)["top"][:, :top].astype(np.int64)
+
     def examples(self, unit: Unit | str, top: int = 10) -> list[Example]:
         """The ``top`` photos that excite ``unit`` most, strongest first. The first ``TOP`` are in the exact order
         and have their peak position; beyond that (up to every photo) the order comes from the stored values and

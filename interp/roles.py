@@ -32,6 +32,7 @@ import numpy as np
 
 from interp.errors import InterpError
 from interp.layers import LAYERS, Unit, parse_unit
+from interp.purity import TOP
 
 ROLES_FILE = Path(__file__).with_name("data") / "roles.json"
 TOP_TENTH = 0.10  # the article's unit keeps its role when it ranks in this top share of its layer
@@ -53,7 +54,7 @@ FLIP_INVARIANT = 0.9  # a pose-invariant unit: its response to a photo and to it
 # A photo whose dog is seen in profile, facing right (checked by eye): of a mirror pair of units, the one that
 # fires more on it than on its mirror image is the right-facing one.
 FACING_REFERENCE = "n02097047_miniature_schnauzer"
-POLYSEMANTIC_TOP = 12  # a unit's top photos looked at for unrelated groups
+POLYSEMANTIC_TOP = TOP  # a unit's top photos looked at for unrelated groups (interp.purity)
 _CANDIDATES = ("among the car detector's inputs in its top tenth by expanded-weight strength, those that are "
                f"car-selective (AUC >= {CAR_PART_MIN_AUC})")
 
@@ -306,7 +307,8 @@ def find_roles(model, atlas, images_dir: str | os.PathLike) -> list[Role]:
     import torch
 
     from interp.circuits import edge, strongest_inputs
-    from interp.hierarchy import group_counts, group_of, unrelated
+    from interp import purity
+    from interp.hierarchy import group_of
     from interp.intake import load_image
 
     images_dir = Path(images_dir)
@@ -428,30 +430,28 @@ def find_roles(model, atlas, images_dir: str | os.PathLike) -> list[Role]:
         "top_photos": _top_photos(atlas, unit)})
 
     # The polysemantic unit: its top photos fall into two large groups of unrelated kinds of thing.
-    def split(unit: Unit) -> tuple[tuple[int, int], list]:
+    def split_of(unit: Unit) -> tuple[tuple[int, int], list]:
         photos = [e.photo for e in atlas.examples(unit, top=POLYSEMANTIC_TOP)]
-        counts = group_counts(p.synset for p in photos)
-        pairs = [(min(n, m), n + m, g, h) for a, (g, n) in enumerate(counts) for (h, m) in counts[a + 1:]
-                 if unrelated(g, h)]
-        if not pairs:
+        found_split = purity.split([p.synset for p in photos])
+        if found_split is None:
             return (0, 0), []
-        small, total, g, h = max(pairs)
-        groups = [[name, sum(group_of(p.synset) == name for p in photos),
-                   [p.label for p in photos if group_of(p.synset) == name]] for name in (g, h)]
-        return (small, total), groups
+        groups = [[name, count, [p.label for p in photos if group_of(p.synset) == name]]
+                  for name, count in ((found_split.group, found_split.count),
+                                      (found_split.other, found_split.other_count))]
+        return (found_split.smaller, found_split.count + found_split.other_count), groups
 
     layer = "mixed4e"
-    scored = [(split(Unit(layer, ch)), ch) for ch in range(LAYERS[layer].channels)]
+    scored = [(split_of(Unit(layer, ch)), ch) for ch in range(LAYERS[layer].channels)]
     score = np.array([s[0][0] * 100 + s[0][1] for s, _ in scored], dtype=np.float64)
     c, figures = _rank_with_article(score, spec("polysemantic").article_unit)
     unit = Unit(layer, c)
     groups = scored[c][0][1]
     article = parse_unit(spec("polysemantic").article_unit)
     article_groups = scored[article.channel][0][1]
-    purity = group_counts(e.photo.synset for e in atlas.examples(unit, top=POLYSEMANTIC_TOP))[0][1] / POLYSEMANTIC_TOP
+    unit_purity = purity.purity([e.photo.synset for e in atlas.examples(unit, top=POLYSEMANTIC_TOP)])
     found["polysemantic"] = (unit, {
         **figures, "measure": f"unrelated groups among the top {POLYSEMANTIC_TOP} photos", "groups": groups,
-        "purity": round(purity, 3), "article_groups": article_groups, "top_photos": _top_photos(atlas, unit, 12)})
+        "purity": round(unit_purity, 3), "article_groups": article_groups, "top_photos": _top_photos(atlas, unit, 12)})
     return [Role(s, *found[s.id]) for s in SPECS]
 
 
