@@ -124,6 +124,20 @@ def expanded_weights(model: nn.Module, target: Unit | str) -> torch.Tensor:
     return _kernels_into(model, target.layer, None, slice(target.channel, target.channel + 1))[0]
 
 
+def linear_response(model: nn.Module, target: Unit | str, source_activations: torch.Tensor) -> torch.Tensor:
+    """The circuit run as one linear map: what ``target``'s expanded weights alone make of its source layer's
+    activations (N x C x H x W -> N x H x W on the same grid; no bias, no ReLU). For a plain convolution this is
+    exactly the unit's pre-activation less its bias; through a bottleneck it is the expanded-weight approximation
+    (see the module docstring). Only for layers that read the layer before on the same grid (no pool between)."""
+    target = block_unit(target)
+    if target.layer == "logits" or operations_between(target.layer):
+        raise UnitError(f"{target.layer} reads {source_layer(target.layer)} through "
+                        f"{', '.join(operations_between(target.layer)) or 'a global average pool'}: "
+                        "its circuit is not one convolution on the same grid.")
+    kernel = expanded_weights(model, target).to(source_activations)
+    return nn.functional.conv2d(source_activations, kernel[None], padding=kernel.shape[-1] // 2)[:, 0]
+
+
 def _ranked(edges: list[tuple[Unit, Unit, torch.Tensor]], top: int, by: str) -> list[Edge]:
     if by not in RANKINGS:
         raise ValueError(f"by must be one of {', '.join(RANKINGS)}, not {by!r}")

@@ -224,6 +224,16 @@ def _top_photos(atlas, unit: Unit, k: int = 6) -> list[str]:
     return [e.photo.label for e in atlas.examples(unit, top=k)]
 
 
+CURVE_ANGLES = tuple(range(0, 360, 15))  # drawn arcs of 24 orientations (interp.stimuli.arcs), 3 radii each
+
+
+def arc_tuning(response: "torch.Tensor") -> "torch.Tensor":
+    """images x ... x H x W (the arcs, angle-major) -> angles x ...: the peak near the centre, over the radii."""
+    centre = response.shape[-1] // 2
+    near = response[..., centre - 1: centre + 2, centre - 1: centre + 2].amax((-2, -1))
+    return near.reshape(len(CURVE_ANGLES), -1, *near.shape[1:]).amax(1)
+
+
 def curve_scores(model) -> tuple[np.ndarray, np.ndarray]:
     """(score per mixed3b unit, preferred arc angle per unit) on drawn arcs: the peak response near the centre over
     the mean across orientations, times the peak over the layer's median peak (selective and strong)."""
@@ -231,14 +241,49 @@ def curve_scores(model) -> tuple[np.ndarray, np.ndarray]:
 
     from interp.stimuli import arcs
 
-    angles = list(range(0, 360, 15))
     with torch.inference_mode():
-        act = model.run(arcs(angles), ("mixed3b",))["mixed3b"].float().cpu()
-    centre = act.shape[-1] // 2
-    response = act[:, :, centre - 1: centre + 2, centre - 1: centre + 2].amax((2, 3)).reshape(len(angles), 3, -1).amax(1)
+        act = model.run(arcs(CURVE_ANGLES), ("mixed3b",))["mixed3b"].float().cpu()
+    response = arc_tuning(act)
     peak = response.amax(0)
     score = peak / (response.mean(0) + 1e-6) * (peak / peak.median())
-    return score.numpy(), np.array(angles)[response.argmax(0).numpy()]
+    return score.numpy(), np.array(CURVE_ANGLES)[response.argmax(0).numpy()]
+
+
+@dataclass(frozen=True)
+class CurveCircuit:
+    """A mixed3b unit's tuning to drawn arcs, and the tuning its mixed3a inputs produce through the expanded
+    weights alone (``interp.circuits.linear_response``): does the circuit carry the unit's orientation?"""
+
+    unit: str
+    angle: int  # the unit's preferred arc angle
+    circuit_angle: int  # the angle its inputs' circuit prefers
+    correlation: float  # between the two tuning curves over the 24 angles
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson's r, 0 where either curve is flat (no tuning at all)."""
+    return round(float(np.corrcoef(a, b)[0, 1]), 3) if a.std() > 0 and b.std() > 0 else 0.0
+
+
+def curve_circuits(model, channels: Sequence[int]) -> list[CurveCircuit]:
+    """Each mixed3b unit's own tuning to drawn arcs against its circuit's, from one pass over the arcs."""
+    import torch
+
+    from interp.circuits import linear_response
+    from interp.stimuli import arcs
+
+    with torch.inference_mode():
+        act = model.run(arcs(CURVE_ANGLES), ("mixed3a", "mixed3b"))
+        source, own = act["mixed3a"].float().cpu(), act["mixed3b"].float().cpu()
+        found = []
+        for c in channels:
+            unit = Unit("mixed3b", c)
+            tuning = arc_tuning(own[:, c]).numpy()
+            circuit = arc_tuning(linear_response(model, unit, source)).numpy()
+            found.append(CurveCircuit(str(unit), CURVE_ANGLES[int(tuning.argmax())],
+                                      CURVE_ANGLES[int(circuit.argmax())],
+                                      _correlation(tuning, circuit)))
+    return found
 
 
 def high_low_scores(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -267,11 +312,15 @@ def _family_median_rank(score: np.ndarray, family_name: str) -> float | None:
     return float(np.median([order.index(c) + 1 for c in family.channels]))
 
 
-def _family_angles(angle: np.ndarray, family_name: str) -> dict[str, int]:
-    """The preferred arc angle measured for each unit of one of the articles' families (unit -> degrees)."""
+def _family(name: str):
     from interp.catalogue import load_catalogue
 
-    family = next(f for f in load_catalogue().families if f.name == family_name)
+    return next(f for f in load_catalogue().families if f.name == name)
+
+
+def _family_angles(angle: np.ndarray, family_name: str) -> dict[str, int]:
+    """The preferred arc angle measured for each unit of one of the articles' families (unit -> degrees)."""
+    family = _family(family_name)
     return {str(Unit(family.layer, c)): int(angle[c]) for c in family.channels}
 
 
@@ -322,6 +371,9 @@ def find_roles(model, atlas, images_dir: str | os.PathLike) -> list[Role]:
                                       "score": round(float(score[c]), 2), "preferred_angle": int(angle[c]),
                                       "family_median_rank": _family_median_rank(score, "Curve detectors"),
                                       "family_angles": _family_angles(angle, "Curve detectors"),
+                                      "family_circuits": {
+                                          c.unit: {"circuit_angle": c.circuit_angle, "correlation": c.correlation}
+                                          for c in curve_circuits(model, _family("Curve detectors").channels)},
                                       "top_photos": _top_photos(atlas, unit)})
     score, boundary, controls = high_low_scores(model)
     c, figures = _rank_with_article(score, spec("high-low-frequency").article_unit)

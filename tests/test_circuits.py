@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from interp.catalogue import load_catalogue
-from interp.circuits import (block_unit, edge, expanded_weights, operations_between, source_layer, strongest_inputs,
-                             strongest_outputs, target_layer)
+from interp.circuits import (block_unit, edge, expanded_weights, linear_response, operations_between, source_layer,
+                             strongest_inputs, strongest_outputs, target_layer)
 from interp.errors import UnitError
 from interp.layers import LAYERS, REAL_LOGITS, Unit
 from interp.model import InceptionV1
-from interp.roles import curve_scores
+from interp.roles import CURVE_ANGLES, arc_tuning, curve_circuits, curve_scores
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +145,53 @@ def test_channel_order_the_articles_curve_detectors_are_the_curve_selective_unit
     family = next(f for f in load_catalogue().families if f.name == "Curve detectors")
     ranks = sorted(order.index(c) + 1 for c in family.channels)
     assert np.median(ranks) < 120, ranks  # random units: a median near 240
+
+
+def test_linear_response_of_a_plain_convolution_is_its_pre_activation_less_bias(model):
+    """conv2d2 reads conv2d1 through one 3 x 3 convolution: the circuit run as a linear map is exact there."""
+    torch.manual_seed(0)
+    with torch.no_grad():
+        act = model.run(torch.rand(2, 3, 96, 96), ("conv2d1", "conv2d2_pre_relu"))
+        predicted = linear_response(model, "conv2d2:17", act["conv2d1"])
+    bias = float(model.conv2d2_pre_relu_conv.bias[17])
+    torch.testing.assert_close(predicted + bias, act["conv2d2_pre_relu"][:, 17], rtol=1e-4, atol=1e-4)
+
+
+def test_linear_response_refuses_a_layer_read_through_a_pool(random_model):
+    with pytest.raises(UnitError, match="maxpool4"):
+        linear_response(random_model, "mixed4a:5", torch.zeros(1, 480, 28, 28))
+
+
+def test_curve_family_inputs_carry_rotated_orientations(model):
+    """Curve Circuits: the curve detectors are rotated copies, each built from the layer before. Measured here on
+    drawn arcs of 24 orientations: the family's own preferred angles go once round the circle, and so do the
+    angles its mixed3a inputs prefer when run through the expanded weights alone (one angle per detector's
+    inputs). Read along the family in the order of the detectors' angles, the inputs' angles are monotone: their
+    steps add up to exactly one turn (a single out-of-order detector makes two turns), the inputs' tuning curve
+    follows the detector's (r > 0.75), and the two angles mostly agree (median gap at most one step of 15°)."""
+    family = next(f for f in load_catalogue().families if f.name == "Curve detectors")
+    circuits = sorted(curve_circuits(model, family.channels), key=lambda c: c.angle)
+    assert len({c.angle for c in circuits}) >= 8  # the family covers the circle, not one orientation
+    turns = sum((b.circuit_angle - a.circuit_angle) % 360 for a, b in zip(circuits, circuits[1:] + circuits[:1]))
+    assert turns == 360, [(c.unit, c.angle, c.circuit_angle) for c in circuits]
+    assert min(c.correlation for c in circuits) > 0.75, circuits
+    gaps = [min((c.angle - c.circuit_angle) % 360, (c.circuit_angle - c.angle) % 360) for c in circuits]
+    assert np.median(gaps) <= CURVE_ANGLES[1], gaps
+
+
+def test_the_circuit_angles_come_from_which_inputs_the_weights_pick(model):
+    """The check above can fail: run the same expanded weights on mixed3a's activations with the channels shuffled
+    (each weight now reads the wrong unit) and the inputs no longer carry the detectors' orientations."""
+    from interp.stimuli import arcs
+
+    family = next(f for f in load_catalogue().families if f.name == "Curve detectors")
+    with torch.no_grad():
+        act = model.run(arcs(CURVE_ANGLES), ("mixed3a",))["mixed3a"].float()
+    shuffled = act[:, torch.randperm(act.shape[1], generator=torch.Generator().manual_seed(0))]
+    real = {c.unit: c for c in curve_circuits(model, family.channels)}
+    wrong = {u: CURVE_ANGLES[int(arc_tuning(linear_response(model, u, shuffled)).argmax())] for u in real}
+    gaps = [min((real[u].angle - a) % 360, (a - real[u].angle) % 360) for u, a in wrong.items()]
+    assert np.median(gaps) > 2 * CURVE_ANGLES[1], gaps
 
 
 # -- the command line ---------------------------------------------------------------------------------------

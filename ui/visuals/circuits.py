@@ -244,6 +244,7 @@ def _curve_family() -> dict:
     # in the roles catalogue, so this step needs no forward pass.
     curve = find("curve-detector")
     angles = {parse_unit(u).channel: a for u, a in ((curve.evidence.get("family_angles") or {}) if curve else {}).items()}
+    circuits = {parse_unit(u).channel: c for u, c in ((curve.evidence.get("family_circuits") or {}) if curve else {}).items()}
     rows = []
     for c in family.channels:
         unit = Unit(family.layer, c)
@@ -252,7 +253,7 @@ def _curve_family() -> dict:
         order = np.argsort(-excitation, kind="stable")
         rank = {int(ch): i + 1 for i, ch in enumerate(order)}
         best = max(early.channels, key=lambda ch: excitation[ch])
-        rows.append({"unit": str(unit), "angle": angles.get(c), "input": int(best), "rank": rank[int(best)], "of": len(order),
+        rows.append({"unit": str(unit), "angle": angles.get(c), "circuit": circuits.get(c), "input": int(best), "rank": rank[int(best)], "of": len(order),
                      "kernel": kernels[int(best)], "top": int(order[0]), "top_is_early": int(order[0]) in early.channels})
     rows.sort(key=lambda r: (r["angle"] is None, r["angle"] or 0))
     return {"rows": rows, "layer": family.layer, "source": early.layer}
@@ -291,6 +292,9 @@ def curve_family() -> None:
             unsafe_allow_html=True))
         grid_row("drawn arc it answers most", lambda r: r["angle"] is not None and st.image(
             _arc_image(r["angle"]), width="stretch"))
+        grid_row(f"angle its {family['source']} inputs carry (weights alone)", lambda r: st.caption(
+            f"**{r['circuit']['circuit_angle']}°**<br>r {r['circuit']['correlation']:.2f}" if r["circuit"] else "?",
+            unsafe_allow_html=True))
         grid_row("its picture", lambda r: st.image(pictures[r["unit"]], width="stretch"))
         grid_row(f"strongest early curve of {family['source']}", lambda r: st.image(sources[r["input"]], width="stretch"))
         grid_row("its number, rank", lambda r: st.caption(
@@ -306,8 +310,10 @@ def curve_family() -> None:
     groups = "; ".join(f"{short(Unit(family['source'], c))} for {len(rs)} ({', '.join(_degrees(r) for r in rs)})"
                        for c, rs in sorted(shared.items(), key=lambda item: -len(item[1])) if len(rs) > 1)
     leaders = sum(r["top_is_early"] for r in rows)
-    measured = ("The angles are measured for the detectors (interp.roles.curve_scores, drawn arcs of 24 "
-                "orientations, 0° = bulging right, 90° = down); the early curves' own angles are not measured here.")
+    measured = ("The angles are measured on drawn arcs of 24 orientations (0° = bulging right, 90° = down): first the "
+                "detector's own, then the angle its mixed3a inputs prefer when the arcs' mixed3a activations are run "
+                "through the detector's expanded weights alone (interp.roles.curve_circuits), with r, how closely "
+                "that tuning curve follows the detector's. The early curves' own angles are not measured here.")
     words.caption(f"The articles' curve detectors of {family['layer']}, ordered by the angle of the drawn arc each "
                   f"answers most. Under each: the articles' early curve of {family['source']} that excites it most, "
                   f"its rank among all {rows[0]['of']} inputs by excitation (#), and its 5 x 5 weight map into the "
