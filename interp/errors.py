@@ -9,7 +9,24 @@ class InterpError(Exception):
 
 
 class ImageError(InterpError, ValueError):
-    """An image could not be read: corrupt, truncated, empty, too large or not an image at all."""
+    """An image could not be read: corrupt, truncated, empty, too large or not an image at all. Uploads raise
+    one of the four kinds below; bad arguments to ``interp.intake.load_image`` raise this class itself."""
+
+
+class ImageSourceError(ImageError):
+    """There is nothing to read as an image: no such file, a folder, an empty file, a text-mode file object."""
+
+
+class ImageTooLarge(ImageError):
+    """Over a limit checked before decoding: bytes, pixels, or the memory the decoder would need."""
+
+
+class UnsupportedImage(ImageError):
+    """Not an image, or an image in a format or pixel mode the app does not read (SVG, HEIC, PSD, ...)."""
+
+
+class CorruptImage(ImageError):
+    """A known image format whose data is truncated or corrupt."""
 
 
 class UnitError(InterpError, ValueError):

@@ -2,10 +2,17 @@
 
 ``load_image`` is the one door every image goes through. It
 
-* reads at most ``max_bytes`` and refuses empty, oversized, corrupt, truncated and non-image input
-  with a single error type, :class:`~interp.errors.ImageError`, whose message is meant for a person;
-* accepts JPEG, PNG, WebP, BMP, TIFF and GIF (first frame), and names any other format it refuses;
-* checks the pixel count from the header *before* decoding, so decompression bombs cost nothing;
+* reads at most ``max_bytes`` and refuses empty, oversized, corrupt, truncated and non-image input with a
+  subclass of :class:`~interp.errors.ImageError` (``ImageSourceError``, ``ImageTooLarge``,
+  ``UnsupportedImage``, ``CorruptImage``) whose message is meant for a person: what is wrong, what to do;
+* accepts JPEG, PNG, WebP, BMP, TIFF and GIF (first frame), and names any other format it refuses (SVG,
+  HEIC, AVIF, PSD, ICO, PDF ... included);
+* bounds memory before decoding: the pixel count (``max_pixels``) and the memory the decoder itself will
+  take (``max_memory``: the decoded pixels, plus what libwebp and progressive JPEG decoding hold on top)
+  are read from the header, and JPEGs are decoded at 1/2, 1/4 or 1/8 scale when that is enough;
+* never makes a full-size copy in another mode: the decoded pixels are turned into RGB and shrunk a tile
+  at a time (``reduce``, a box filter), so a 16-bit, float, RGBA or palette image of 8000 x 8000 costs its
+  decoded size and a few MB more;
 * applies the EXIF orientation, composites transparency on mid-grey and converts every mode
   (grayscale, palette, CMYK, YCbCr, LAB, HSV, 16-bit and float) to 8-bit RGB;
 * centre-crops or letterboxes to a square and returns both the model tensor and a display image.
@@ -19,21 +26,24 @@ as they are).
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 import struct
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
-from interp.errors import ImageError
+from interp.errors import CorruptImage, ImageError, ImageSourceError, ImageTooLarge, UnsupportedImage
 
 __all__ = [
     "ALPHA_BACKGROUND",
     "MAX_BYTES",
+    "MAX_MEMORY",
     "MAX_PIXELS",
     "MAX_SIZE",
     "MIN_SIZE",
@@ -49,6 +59,9 @@ __all__ = [
 MAX_PIXELS = 64_000_000
 #: Largest file accepted, in bytes.
 MAX_BYTES = 25 * 1024 * 1024
+#: Most memory the decoder may take for one image, estimated from the header before decoding (bytes).
+#: A 64-megapixel RGBA, float or 32-bit image (4 bytes a pixel) fits; see ``_decoding_memory``.
+MAX_MEMORY = 256 * 1024 * 1024
 #: Transparent pixels and letterbox bars become this neutral mid-grey (close to the model's mean).
 ALPHA_BACKGROUND = (128, 128, 128)
 #: Allowed range for the model-side ``size``.
@@ -65,6 +78,32 @@ SUPPORTED_FORMATS = {
     "GIF": "GIF",
 }
 _SUPPORTED_TEXT = "JPEG, PNG, WebP, BMP, TIFF and GIF"
+_CONVERT_HINT = "save or export it as JPEG or PNG and try again"
+
+# Pillow decodes an icon's largest image while opening it, before its size could be checked: refused unopened.
+_DECODED_WHEN_OPENED = ("ICO",)
+
+# Formats Pillow cannot open but a person may well upload, told apart by their first bytes.
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+
+# Bytes a pixel takes once Pillow has decoded it (every other mode takes 4: RGB is stored as RGBX).
+_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+# Pillow keeps a pointer (8 bytes) to every row; a decoder holds its raw rows: measured under two decoded rows
+# (a 16,000,000 x 1 RGBA PNG peaked 122 MB, 64 MB of it pixels).
+_ROW_POINTER, _RAW_ROWS = 8, 2
+# libwebp decodes into its own canvas, Pillow copies that out and into the image: measured 16 bytes a pixel
+# (4 x RGBA) for RGB and RGBA WebP alike (an 8000 x 8000 WebP peaked 981 MB above the process's baseline).
+_WEBP_COPIES = 4
+
+# Full-size images are converted and shrunk in tiles of about this side (a whole number of reduction blocks),
+# so the extra memory is a few MB whatever the image's size.
+_TILE = 1024
+# Largest reduced copy of a whole image that is made (pixels; 16 MB in RGB); past it only the square is.
+_WHOLE_PIXELS = 1 << 22
+# Shrink by a whole factor (box filter) while the result stays at least this many times the display side;
+# the rest is done by Lanczos, as Pillow's ``resize(reducing_gap=3.0)`` does.
+_REDUCING_GAP = 3
 
 # Everything Pillow's decoders are known to raise on bad data. ImageError is re-raised untouched
 # before these are caught (it is a ValueError too).
@@ -121,9 +160,9 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
     Transparency is composited on ``ALPHA_BACKGROUND``; 16-bit and float images are scaled by
     their true range rather than clipped (Pillow's own ``convert("RGB")`` turns a 16-bit image
-    white).
+    white). Converted a tile at a time, so a big image is never copied whole in another mode.
     """
-    rgb, _ = _to_rgb_with_notes(image)
+    rgb, _ = _reduced_rgb(image, (0, 0, *image.size), 1)
     return rgb
 
 
@@ -169,6 +208,7 @@ def load_image(
     fit: Literal["crop", "pad"] = "crop",
     max_pixels: int = MAX_PIXELS,
     max_bytes: int = MAX_BYTES,
+    max_memory: int = MAX_MEMORY,
     display_max: int = 512,
 ) -> IntakeResult:
     """Read an image and return the model tensor, a display image and what was done.
@@ -179,33 +219,39 @@ def load_image(
     max_pixels: images whose header claims more pixels are refused before decoding. Pillow's own
         decompression-bomb limit (``2 * Image.MAX_IMAGE_PIXELS``) still applies above that.
     max_bytes: larger inputs are refused without being read in full.
+    max_memory: images whose decoding would take more memory than this (bytes, estimated from the
+        header) are refused before decoding.
     display_max: longest side of the display image (it is never smaller than ``size``).
 
-    Raises ImageError, with a message meant for a person, for every problem with the input or
-    the arguments.
+    Raises a subclass of ImageError (ImageSourceError, ImageTooLarge, UnsupportedImage, CorruptImage),
+    with a message meant for a person, for every problem with the input; ImageError itself for bad
+    arguments.
     """
-    _check_arguments(size, fit, max_pixels, max_bytes, display_max)
+    _check_arguments(size, fit, max_pixels, max_bytes, max_memory, display_max)
     data = _read_source(source, max_bytes)
     image = _open(data, max_pixels)
     try:
-        return _process(image, size=size, fit=fit, max_pixels=max_pixels, display_max=display_max)
+        return _process(image, data, size=size, fit=fit, max_pixels=max_pixels, max_memory=max_memory,
+                        display_max=display_max)
     except ImageError:
         raise
     except Image.DecompressionBombError as error:
         raise _bomb_error(error, max_pixels) from None
     except _DECODE_ERRORS as error:
-        raise ImageError(f"The image data is truncated or corrupt ({_describe(error)}).") from None
+        raise _corrupt(error) from None
     finally:
         image.close()
 
 
-def _check_arguments(size, fit, max_pixels, max_bytes, display_max) -> None:
+def _check_arguments(size, fit, max_pixels, max_bytes, max_memory, display_max) -> None:
     # bool is an int subclass; True as a size is a bug, not a 1 px image.
     if not isinstance(size, int) or isinstance(size, bool) or not MIN_SIZE <= size <= MAX_SIZE:
         raise ImageError(f"The image size must be a whole number from {MIN_SIZE} to {MAX_SIZE}, not {size!r}.")
     if fit not in ("crop", "pad"):
         raise ImageError(f"fit must be 'crop' or 'pad', not {fit!r}.")
-    for name, value in (("max_pixels", max_pixels), ("max_bytes", max_bytes), ("display_max", display_max)):
+    limits = (("max_pixels", max_pixels), ("max_bytes", max_bytes), ("max_memory", max_memory),
+              ("display_max", display_max))
+    for name, value in limits:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ImageError(f"{name} must be a positive whole number, not {value!r}.")
 
@@ -215,7 +261,7 @@ def _read_source(source, max_bytes: int) -> bytes:
     if isinstance(source, (bytes, bytearray, memoryview)):
         length = memoryview(source).nbytes
         if length > max_bytes:  # check before copying
-            raise ImageError(f"The file is {_megabytes(length)}; the limit is {_megabytes(max_bytes)}.")
+            raise _too_many_bytes(length, max_bytes)
         data = bytes(source)
     elif isinstance(source, (str, os.PathLike)):
         data = _read_path(os.fspath(source), max_bytes)
@@ -224,77 +270,141 @@ def _read_source(source, max_bytes: int) -> bytes:
             # One byte over the limit is enough to know it is too big.
             data = source.read(max_bytes + 1)
         except OSError as error:
-            raise ImageError(f"The file could not be read ({_describe(error)}).") from None
+            raise ImageSourceError(f"The file could not be read ({_describe(error)}); choose it again.") from None
         if isinstance(data, str):
-            raise ImageError("The file was opened as text; it must be opened in binary mode ('rb').")
+            raise ImageSourceError("The file was opened as text; it must be opened in binary mode ('rb').")
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise ImageError(f"The file object returned {type(data).__name__}, not bytes.")
+            raise ImageSourceError(f"The file object returned {type(data).__name__}, not bytes.")
         data = bytes(data)
     elif source is None:
-        raise ImageError("No image was given.")
+        raise ImageSourceError("No image was given.")
     else:
-        raise ImageError(
+        raise ImageSourceError(
             f"Cannot read an image from a {type(source).__name__}; give bytes, a path or a binary file."
         )
     if not data:
-        raise ImageError("The file is empty.")
+        raise ImageSourceError("The file is empty (0 bytes); choose the image file itself.")
     if len(data) > max_bytes:
-        raise ImageError(f"The file is larger than {_megabytes(max_bytes)}, the limit.")
+        raise ImageTooLarge(
+            f"The file is larger than {_megabytes(max_bytes)}, the limit; save the image smaller or as a JPEG."
+        )
     return data
 
 
 def _read_path(path: str | bytes, max_bytes: int) -> bytes:
     shown = os.fsdecode(path)
     if not os.path.exists(path):
-        raise ImageError(f"No such file: {shown}")
+        raise ImageSourceError(f"No such file: {shown}")
     if os.path.isdir(path):
-        raise ImageError(f"This is a folder, not an image file: {shown}")
+        raise ImageSourceError(f"This is a folder, not an image file: {shown}")
     try:
         length = os.path.getsize(path)
         if length > max_bytes:
-            raise ImageError(f"The file is {_megabytes(length)}; the limit is {_megabytes(max_bytes)}.")
+            raise _too_many_bytes(length, max_bytes)
         with open(path, "rb") as handle:
             return handle.read(max_bytes + 1)
     except OSError as error:
-        raise ImageError(f"The file could not be read: {shown} ({_describe(error)}).") from None
+        raise ImageSourceError(f"The file could not be read: {shown} ({_describe(error)}).") from None
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
-    """Open lazily (header only) and refuse formats outside ``SUPPORTED_FORMATS``."""
+    """Open lazily (header only) and refuse formats outside ``SUPPORTED_FORMATS``, by name."""
+    Image.init()  # every Pillow plugin registered, so that any format it knows can be named
+    head = data[:16]  # what Pillow's plugins look at to recognise a format
+    refused = _accepting(head, _DECODED_WHEN_OPENED)
+    if refused:
+        raise _unsupported_format(refused, _format_description(refused))
     try:
-        # All formats, so that an unsupported one can be named in the message.
-        image = Image.open(io.BytesIO(data))
+        formats = [name for name in Image.OPEN if name not in _DECODED_WHEN_OPENED]
+        image = Image.open(io.BytesIO(data), formats=formats)
     except UnidentifiedImageError:
-        raise ImageError(
-            f"This does not look like an image (no known image format recognised; "
-            f"supported formats are {_SUPPORTED_TEXT})."
-        ) from None
+        raise _unidentified(data) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         # The Warning only arrives here if warnings are escalated to errors (e.g. pytest -W error).
         raise _bomb_error(error, max_pixels) from None
     except _DECODE_ERRORS as error:
-        raise ImageError(f"The image data is truncated or corrupt ({_describe(error)}).") from None
+        raise _corrupt(error) from None
     if image.format not in SUPPORTED_FORMATS:
         name = image.format or "unknown"
         description = getattr(image, "format_description", None)
-        described = f"{name} ({description})" if description and description != name else name
         image.close()
-        raise ImageError(f"{described} images are not supported; supported formats are {_SUPPORTED_TEXT}.")
+        raise _unsupported_format(name, description)
     return image
 
 
-def _process(image: Image.Image, *, size: int, fit: str, max_pixels: int, display_max: int) -> IntakeResult:
+def _accepting(head: bytes, formats) -> str | None:
+    """The first of ``formats`` whose Pillow plugin recognises ``head`` as its own (by its magic bytes)."""
+    for name in formats:
+        accept = Image.OPEN.get(name, (None, None))[1]
+        if accept is not None and accept(head):
+            return name
+    return None
+
+
+def _format_description(name: str) -> str | None:
+    return getattr(Image.OPEN[name][0], "format_description", None)
+
+
+def _unsupported_format(name: str, description: str | None) -> UnsupportedImage:
+    described = f"{name} ({description})" if description and name not in description else name
+    return UnsupportedImage(
+        f"{described} images are not supported; supported formats are {_SUPPORTED_TEXT}: {_CONVERT_HINT}."
+    )
+
+
+def _unidentified(data: bytes) -> ImageError:
+    """Why no plugin could open ``data``: a supported format with a broken header, a format people upload
+    that Pillow cannot read, or not an image at all."""
+    broken = _accepting(data[:16], SUPPORTED_FORMATS)
+    if broken:
+        return CorruptImage(
+            f"This {SUPPORTED_FORMATS[broken]} file is truncated or corrupt: its header cannot be read. "
+            "Save or export the image again, or choose another file."
+        )
+    known = _sniff(data)
+    if known:
+        return UnsupportedImage(
+            f"{known} files are not supported; supported formats are {_SUPPORTED_TEXT}: {_CONVERT_HINT}."
+        )
+    return UnsupportedImage(
+        f"This does not look like an image (no known image format recognised); "
+        f"upload a {_SUPPORTED_TEXT.replace(' and ', ' or ')} file."
+    )
+
+
+def _sniff(data: bytes) -> str | None:
+    """Name the formats people upload that Pillow cannot open, from their first bytes."""
+    if data[4:8] == b"ftyp":  # ISO base media: HEIF (iPhone photos), AVIF, MP4 and QuickTime video
+        brand = data[8:12]
+        if brand in _HEIF_BRANDS:
+            return "HEIC/HEIF"
+        if brand in _AVIF_BRANDS:
+            return "AVIF"
+        return "Video (MP4 or QuickTime)"
+    if data.startswith(b"%PDF"):
+        return "PDF"
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()  # after a byte-order mark and blank lines
+    if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in head):
+        return "SVG (vector drawing)"
+    return None
+
+
+def _process(image: Image.Image, data: bytes, *, size: int, fit: str, max_pixels: int, max_memory: int,
+             display_max: int) -> IntakeResult:
     notes: list[str] = []
     fmt = "JPEG" if image.format == "MPO" else image.format
     width, height = image.size  # from the header: nothing decoded yet
 
     if width * height > max_pixels:
-        raise ImageError(
+        raise ImageTooLarge(
             f"This image is {width} x {height} pixels ({_megapixels(width * height)} megapixels); "
-            f"the limit is {_megapixels(max_pixels)} megapixels."
+            f"the limit is {_megapixels(max_pixels)} megapixels. Save it smaller and try again."
         )
     if width < 1 or height < 1:
-        raise ImageError(f"This image has no pixels ({width} x {height}).")
+        raise CorruptImage(
+            f"This image has no pixels ({width} x {height}): its header is broken. "
+            "Save or export the image again, or choose another file."
+        )
 
     # MPO's extra frames are camera thumbnails / depth maps, not an animation: no note for them.
     if image.format != "MPO" and getattr(image, "is_animated", False):
@@ -310,7 +420,8 @@ def _process(image: Image.Image, *, size: int, fit: str, max_pixels: int, displa
         # The JPEG decoder can scale by 1/2, 1/4 or 1/8 while decoding: much faster and less memory
         # for big photos. Ask for just enough that the square side stays >= display_side.
         scale = display_side / side
-        image.draft(image.mode, (max(1, int(np.ceil(width * scale))), max(1, int(np.ceil(height * scale)))))
+        image.draft(image.mode, (max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))))
+    _check_memory(image, fmt, data, (width, height), max_memory)
 
     image.load()  # decoding errors surface here (truncated, corrupt)
 
@@ -318,8 +429,29 @@ def _process(image: Image.Image, *, size: int, fit: str, max_pixels: int, displa
     if orientation in (5, 6, 7, 8):  # these swap width and height
         width, height = height, width
     original_size = (width, height)
-    image = _apply_orientation(image, orientation, notes)
-    rgb, mode_notes = _to_rgb_with_notes(image)
+
+    # The square to show (crop) or the whole image (pad), in the decoded image as stored: the EXIF turn is
+    # applied to the finished square, which shows the same pixels and turns far fewer of them.
+    decoded_w, decoded_h = image.size
+    if fit == "crop":
+        short = min(decoded_w, decoded_h)
+        left, top = (decoded_w - short) // 2, (decoded_h - short) // 2
+        square = (left, top, left + short, top + short)
+    else:
+        square = (0, 0, decoded_w, decoded_h)
+    square_side = max(square[2] - square[0], square[3] - square[1])
+    factor = max(1, square_side // (display_side * _REDUCING_GAP))
+    # What is converted: the whole image while its reduced copy is small (then the result is exactly that of
+    # converting first and cropping after); else the square and the margin Lanczos reads beyond its edge (up
+    # to 3 pixels of the reduced image per display pixel when shrinking), so that a long strip is not copied.
+    region = (0, 0, decoded_w, decoded_h)
+    if (decoded_w // factor) * (decoded_h // factor) > _WHOLE_PIXELS:
+        margin = factor * (math.ceil(3 * max(1.0, square_side / factor / display_side)) + 1)
+        region = (max(0, square[0] - margin), max(0, square[1] - margin),
+                  min(decoded_w, square[2] + margin), min(decoded_h, square[3] + margin))
+    rgb, mode_notes = _reduced_rgb(image, region, factor)
+    inside = tuple((edge - origin) / factor for edge, origin in zip(square, region[:2] * 2))
+    display = _apply_orientation(_square(rgb, fit, display_side, inside), orientation, notes)
     notes.extend(mode_notes)
 
     if width != height:
@@ -333,10 +465,78 @@ def _process(image: Image.Image, *, size: int, fit: str, max_pixels: int, displa
     elif side < size:
         notes.append(f"upscaled from {width}x{height}")
 
-    display = _square(rgb, fit, display_side)
     model_image = display if display_side == size else _resize(display, (size, size))
     tensor = pil_to_tensor(model_image).unsqueeze(0)
     return IntakeResult(tensor=tensor, display=display, original_size=original_size, format=fmt, notes=tuple(notes))
+
+
+# --------------------------------------------------------------------------------------------
+# Memory, before decoding
+# --------------------------------------------------------------------------------------------
+
+
+def _check_memory(image: Image.Image, fmt: str, data: bytes, header_size: tuple[int, int], limit: int) -> None:
+    """Refuse, before decoding, an image whose decoder would take more than ``limit`` bytes."""
+    needed, kind = _decoding_memory(image, fmt, data, header_size)
+    if needed <= limit:
+        return
+    width, height = header_size
+    most = limit / (needed / (width * height))  # the pixel count this kind of image may have
+    raise ImageTooLarge(
+        f"This {kind} is {width} x {height} pixels: decoding it would take about {_megabytes(needed)} of memory, "
+        f"over the {_megabytes(limit)} limit. Save it smaller (at most {_megapixels_below(most)} megapixels)"
+        + (", or as a baseline JPEG or a PNG," if kind != "image" else "")
+        + " and try again."
+    )
+
+
+def _decoding_memory(image: Image.Image, fmt: str, data: bytes, header_size: tuple[int, int]) -> tuple[int, str]:
+    """(bytes the decoder will hold at its peak, what kind of image needs that), from the header alone.
+
+    ``image.size`` is the size it will be decoded at (a JPEG after ``draft``). Measured against the process's
+    peak RSS for 8000 x 8000 images: PNG, TIFF, GIF and BMP take their decoded pixels; WebP four times that; a
+    progressive (or multi-scan) JPEG also keeps every DCT coefficient of the full-size image, 2 bytes each,
+    whatever scale it is decoded at. On top: a pointer per row, and the decoder's raw rows (two rows' worth of
+    decoded pixels), which is what a 1 x 30,000,000 or a 16,000,000 x 1 strip mostly costs.
+    """
+    width, height = image.size
+    pixel = _BYTES_PER_PIXEL.get(image.mode, 4)
+    needed = width * height * pixel + height * _ROW_POINTER + _RAW_ROWS * width * pixel
+    if fmt == "WEBP":
+        return needed * _WEBP_COPIES, "WebP image"
+    if fmt == "JPEG" and (image.info.get("progressive") or _first_scan_components(data) < len(image.layer)):
+        return needed + _jpeg_coefficient_bytes(image.layer, *header_size), (
+            "progressive JPEG" if image.info.get("progressive") else "multi-scan JPEG")
+    return needed, "image"
+
+
+def _jpeg_coefficient_bytes(layers: list[tuple], width: int, height: int) -> int:
+    """libjpeg's whole-image coefficient buffer: 64 coefficients of 2 bytes per 8 x 8 block of each component."""
+    h_max = max(layer[1] for layer in layers)
+    v_max = max(layer[2] for layer in layers)
+    blocks = sum(math.ceil(math.ceil(width * h / h_max) / 8) * math.ceil(math.ceil(height * v / v_max) / 8)
+                 for _, h, v, _ in layers)
+    return blocks * 64 * 2
+
+
+def _first_scan_components(data: bytes) -> int:
+    """How many components a JPEG's first scan holds (from its SOS segment). Fewer than the frame has means
+    the scans are not interleaved, and libjpeg then buffers the whole image as it does for progressive ones.
+    A stream that cannot be walked counts as interleaved: the decoder will refuse it as corrupt anyway."""
+    i = 2  # after SOI
+    while i + 4 < len(data):
+        if data[i] != 0xFF:
+            return 255
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+        elif marker == 0xDA:  # SOS: length (2 bytes), then the number of components in the scan
+            return data[i + 4]
+        elif 0xD0 <= marker <= 0xD9 or marker == 0x01:  # markers without a length
+            i += 2
+        else:
+            i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+    return 255
 
 
 # --------------------------------------------------------------------------------------------
@@ -353,24 +553,65 @@ def _orientation(image: Image.Image) -> int:
         return 1
 
 
+# EXIF orientation -> the transpose that shows the image upright (as ``ImageOps.exif_transpose`` does it).
+_TRANSPOSES = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
 def _apply_orientation(image: Image.Image, orientation: int, notes: list[str]) -> Image.Image:
     if orientation == 1:
         return image
-    try:
-        rotated = ImageOps.exif_transpose(image)
-    except _DECODE_ERRORS:
-        notes.append("EXIF orientation could not be applied; shown as stored")
-        return image
     notes.append(_ORIENTATION_NOTES[orientation])
-    return rotated
+    return image.transpose(_TRANSPOSES[orientation])
+
+
+def _reduced_rgb(image: Image.Image, box: tuple[int, int, int, int], factor: int) -> tuple[Image.Image, list[str]]:
+    """The ``box`` of ``image`` as 8-bit RGB, shrunk ``factor`` times (each ``factor`` x ``factor`` block
+    averaged, as ``Image.reduce`` does), and what the conversion did.
+
+    Converted a tile at a time: each tile is cropped, turned into RGB and reduced before the next, so the
+    memory taken on top of the decoded image is a few tiles, never a full-size copy in another mode.
+    """
+    left, top, right, bottom = box
+    convert = _tile_converter(image)
+    out = Image.new("RGB", (-(-(right - left) // factor), -(-(bottom - top) // factor)))
+    notes: list[str] = []
+    for tile_box in _tiles(box, max(factor, _TILE // factor * factor)):
+        rgb, tile_notes = convert(image.crop(tile_box))
+        if factor > 1:
+            rgb = rgb.reduce(factor)
+        out.paste(rgb, ((tile_box[0] - left) // factor, (tile_box[1] - top) // factor))
+        notes.extend(note for note in tile_notes if note not in notes)
+    return out, notes
+
+
+def _tiles(box: tuple[int, int, int, int], step: int) -> Iterator[tuple[int, int, int, int]]:
+    left, top, right, bottom = box
+    for y in range(top, bottom, step):
+        for x in range(left, right, step):
+            yield x, y, min(x + step, right), min(y + step, bottom)
+
+
+def _tile_converter(image: Image.Image) -> Callable[[Image.Image], tuple[Image.Image, list[str]]]:
+    """How to turn one tile of ``image`` into RGB. 32-bit and float images are scaled by the range of the
+    whole image (found tile by tile first), so that every tile gets the same scale."""
+    if not (image.mode.startswith("I") or image.mode == "F"):
+        return _to_rgb_with_notes
+    scale, note = _depth_scale(image)
+    return lambda tile: _high_depth_to_rgb(tile, scale, note)
 
 
 def _to_rgb_with_notes(image: Image.Image) -> tuple[Image.Image, list[str]]:
+    """8-bit RGB from any mode but the 16/32-bit and float ones (``_high_depth_to_rgb``)."""
     notes: list[str] = []
     mode = image.mode
-
-    if mode.startswith("I") or mode == "F":
-        return _high_depth_to_rgb(image, notes), notes
 
     has_alpha = (
         mode in ("RGBA", "RGBa", "LA", "La", "PA")
@@ -398,31 +639,45 @@ def _to_rgb_with_notes(image: Image.Image) -> tuple[Image.Image, list[str]]:
     try:
         return image.convert("RGB"), notes
     except ValueError:
-        raise ImageError(f"Images in Pillow mode {mode!r} are not supported.") from None
+        raise UnsupportedImage(
+            f"Images in Pillow mode {mode!r} are not supported: {_CONVERT_HINT} (8-bit RGB or grayscale)."
+        ) from None
 
 
-def _high_depth_to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
-    """16/32-bit integer and float images -> 8-bit, scaled by their real range (not clipped)."""
+def _depth_values(image: Image.Image) -> np.ndarray:
+    """The pixel values of a 16/32-bit or float image (or tile) as numbers; NaN and infinities become 0."""
     values = np.asarray(image)
     if image.mode == "F":
-        values = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-        low, high = float(values.min()), float(values.max())
+        return np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    return values.astype(np.int64)
+
+
+def _depth_scale(image: Image.Image) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
+    """How to bring a 16/32-bit or float image to 0..255 (scaled by its real range, not clipped), and the note."""
+    if image.mode.startswith("I;16"):  # 0..65535 by construction
+        return (lambda values: values / 257.0), "16-bit converted to 8-bit"  # 65535 -> 255 exactly
+    low, high = math.inf, -math.inf
+    for tile_box in _tiles((0, 0, *image.size), _TILE):
+        values = _depth_values(image.crop(tile_box))
+        low, high = min(low, values.min()), max(high, values.max())
+    if image.mode == "F":
+        low, high = float(low), float(high)
         if 0.0 <= low and high <= 1.0:
-            scaled = values * 255.0
-            notes.append("floating-point image converted from [0, 1]")
-        else:
-            scaled = _stretch(values, low, high)
-            notes.append(f"floating-point image rescaled from [{low:g}, {high:g}]")
-    else:
-        values = values.astype(np.int64)
-        low, high = int(values.min()), int(values.max())
-        if 0 <= low and high <= 65535:
-            scaled = values / 257.0  # 65535 -> 255 exactly
-            notes.append("16-bit converted to 8-bit")
-        else:
-            scaled = _stretch(values, low, high)
-            notes.append(f"32-bit image rescaled from [{low}, {high}]")
-    gray = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+            return (lambda values: values * 255.0), "floating-point image converted from [0, 1]"
+        note = f"floating-point image rescaled from [{low:g}, {high:g}]"
+        return (lambda values: _stretch(values, low, high)), note
+    low, high = int(low), int(high)
+    if 0 <= low and high <= 65535:
+        return (lambda values: values / 257.0), "16-bit converted to 8-bit"
+    return (lambda values: _stretch(values, low, high)), f"32-bit image rescaled from [{low}, {high}]"
+
+
+def _high_depth_to_rgb(
+    image: Image.Image, scale: Callable[[np.ndarray], np.ndarray], note: str
+) -> tuple[Image.Image, list[str]]:
+    """A 16/32-bit or float image (or tile) -> 8-bit RGB by ``scale``."""
+    notes = [note]
+    gray = np.clip(np.rint(scale(_depth_values(image))), 0, 255).astype(np.uint8)
     # convert("RGBA") would clip these modes too, so a 16-bit PNG's tRNS key is applied by hand.
     key = image.info.get("transparency")
     if isinstance(key, (int, float)) and not isinstance(key, bool):
@@ -431,8 +686,8 @@ def _high_depth_to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
             gray = np.stack([gray] * 3, axis=-1)
             gray[transparent] = ALPHA_BACKGROUND
             notes.append("alpha composited on grey")
-            return Image.fromarray(gray)
-    return Image.fromarray(gray).convert("RGB")
+            return Image.fromarray(gray), notes
+    return Image.fromarray(gray).convert("RGB"), notes
 
 
 def _stretch(values: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -441,14 +696,13 @@ def _stretch(values: np.ndarray, low: float, high: float) -> np.ndarray:
     return (values - low) * (255.0 / (high - low))
 
 
-def _square(image: Image.Image, fit: str, side: int) -> Image.Image:
-    """Centre-crop (``fit="crop"``) or letterbox (``"pad"``) ``image`` to a ``side`` x ``side`` square."""
-    width, height = image.size
+def _square(image: Image.Image, fit: str, side: int, box: tuple[float, float, float, float]) -> Image.Image:
+    """A ``side`` x ``side`` square: the ``box`` of ``image`` resized (``fit="crop"``), or the whole image
+    letterboxed on grey (``"pad"``)."""
     if fit == "crop":
-        short = min(width, height)
-        left, top = (width - short) // 2, (height - short) // 2
-        # Resizing straight from the crop box avoids copying a big crop first.
-        return _resize(image, (side, side), box=(left, top, left + short, top + short))
+        # Resizing straight from the crop box avoids copying the crop first.
+        return _resize(image, (side, side), box=box)
+    width, height = image.size
     scale = side / max(width, height)
     inner = (max(1, round(width * scale)), max(1, round(height * scale)))
     canvas = Image.new("RGB", (side, side), ALPHA_BACKGROUND)
@@ -460,7 +714,7 @@ def _resize(image: Image.Image, target: tuple[int, int], box=None) -> Image.Imag
     if box is None and image.size == target:
         return image
     # reducing_gap first shrinks by an integer factor with a box filter: fast, and still sharp.
-    return image.resize(target, Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
+    return image.resize(target, Image.Resampling.LANCZOS, box=box, reducing_gap=float(_REDUCING_GAP))
 
 
 # --------------------------------------------------------------------------------------------
@@ -468,7 +722,20 @@ def _resize(image: Image.Image, target: tuple[int, int], box=None) -> Image.Imag
 # --------------------------------------------------------------------------------------------
 
 
-def _bomb_error(error: Exception, max_pixels: int) -> ImageError:
+def _corrupt(error: BaseException) -> CorruptImage:
+    return CorruptImage(
+        f"The image data is truncated or corrupt ({_describe(error)}). "
+        "Save or export the image again, or choose another file."
+    )
+
+
+def _too_many_bytes(length: int, limit: int) -> ImageTooLarge:
+    return ImageTooLarge(
+        f"The file is {_megabytes(length)}; the limit is {_megabytes(limit)}. Save the image smaller or as a JPEG."
+    )
+
+
+def _bomb_error(error: Exception, max_pixels: int) -> ImageTooLarge:
     """Pillow refused the size itself (far above our limit); say so in our words."""
     text = str(error)
     size = re.search(r"\((\d+) pixels\)", text)
@@ -476,11 +743,14 @@ def _bomb_error(error: Exception, max_pixels: int) -> ImageError:
     # If the caller raised max_pixels above Pillow's own limit, Pillow's is the one that bit.
     limit = min(max_pixels, int(pillow_limit.group(1))) if pillow_limit else max_pixels
     if size:
-        return ImageError(
+        return ImageTooLarge(
             f"This image has {_megapixels(int(size.group(1)))} megapixels; "
-            f"the limit is {_megapixels(limit)} megapixels."
+            f"the limit is {_megapixels(limit)} megapixels. Save it smaller and try again."
         )
-    return ImageError(f"This image is too large to open safely; the limit is {_megapixels(limit)} megapixels.")
+    return ImageTooLarge(
+        f"This image is too large to open safely; the limit is {_megapixels(limit)} megapixels. "
+        "Save it smaller and try again."
+    )
 
 
 def _megapixels(pixels: int) -> str:
@@ -488,8 +758,16 @@ def _megapixels(pixels: int) -> str:
     return f"{value:.0f}" if value >= 10 else f"{value:.3g}"
 
 
+def _megapixels_below(pixels: float) -> str:
+    """``pixels`` in megapixels to 3 significant digits (whole ones from 10 up), rounded down: a limit to keep."""
+    value = pixels / 1_000_000
+    decimals = 0 if value >= 10 else 2 - math.floor(math.log10(value))
+    text = f"{math.floor(value * 10**decimals) / 10**decimals:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if decimals else text
+
+
 def _megabytes(count: int) -> str:
-    return f"{count / (1024 * 1024):.1f} MB"
+    return f"{count / (1024 * 1024):.1f} MB" if count < 100 * 1024 * 1024 else f"{count / (1024 * 1024):.0f} MB"
 
 
 def _describe(error: BaseException) -> str:

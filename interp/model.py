@@ -6,7 +6,8 @@ Design:
 - Every ReLU is its own ``nn.ReLU`` module: Captum's guided backprop hooks ReLU modules, and one shared ReLU
   (or ``F.relu``) would make it silently return the plain gradient.
 - Every named activation passes through an identity ``HookPoint`` (``model.hook["mixed4c"]``), so layer
-  methods (Captum's Grad-CAM, layer attribution) can attach to any layer by its catalogue name.
+  methods (Captum's Grad-CAM, layer attribution) can attach to any layer by its catalogue name. A block's
+  ``_pre_relu`` (its branches' pre-activations, concatenated) is only built when asked for or hooked.
 - ``run(x, names)`` returns the requested activations in a dict built inside the call and stops after the
   deepest one. It keeps no state on the module, so many threads (every Streamlit session) can share one model.
 """
@@ -71,6 +72,11 @@ def _lrn(x: torch.Tensor) -> torch.Tensor:
 
 class HookPoint(nn.Identity):
     """An identity at a named activation: a stable place for Captum and other hooks to attach."""
+
+
+def _hooked(module: nn.Module) -> bool:
+    """Whether anything is attached to ``module`` (a hook point the forward pass would otherwise skip)."""
+    return bool(module._forward_hooks or module._forward_pre_hooks)
 
 
 class InceptionV1(nn.Module):
@@ -179,8 +185,12 @@ class InceptionV1(nn.Module):
             "5x5": conv("5x5", b5_mid),
             "pool_reduce": conv("pool_reduce", F.max_pool2d(h, 3, stride=1, padding=1)),
         }
-        if f"{block}_pre_relu" in wanted:
-            emit(f"{block}_pre_relu", torch.cat(list(pre.values()), dim=1))
+        joined = f"{block}_pre_relu"
+        if joined in wanted or _hooked(self.hook[joined]):
+            # The branches then read their ReLU's input back from the one emitted tensor, so that it lies on the
+            # path to the output: a hook there (Captum's Grad-CAM, layer attribution) sees the gradient.
+            widths = [value.shape[1] for value in pre.values()]
+            pre = dict(zip(pre, emit(joined, torch.cat(list(pre.values()), dim=1)).split(widths, dim=1)))
         post = [emit(f"{block}_{part}", relu(part, value)) for part, value in pre.items()]
         return emit(block, torch.cat(post, dim=1))
 

@@ -16,6 +16,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from interp.errors import UnitError
 from interp.featvis import objectives as obj
 from interp.featvis import render
 from interp.featvis.param import (
@@ -584,3 +585,65 @@ def test_render_raises_the_real_unit_tenfold(model):
     ratio = after / before if before > 0 else math.inf
     print(f"mixed3b:379 channel mean: {before:.3f} -> {after:.3f} ({ratio:.1f}x) in {result.seconds:.1f} s")
     assert after > 0 and ratio >= 10
+
+
+# -- units without positions, and negative renders that cannot be: routed or refused -------------------------
+
+
+def test_class_and_average_pool_units_read_their_own_value(model):
+    """logits:41 is the logit (it used to fail with an IndexError, as a channel mean over no positions);
+    avgpool0:c is read as mixed5b:c's mean, which is exactly what the average pool computes."""
+    images = torch.rand(3, 3, 96, 96, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        acts = model.run(images, ["logits", "avgpool0", "mixed5b", "mixed5b_pre_relu"])
+    for kind in ("channel", "neuron"):  # neither has positions: a neuron is the whole value too
+        assert obj.unit("logits:41", kind=kind).layers == {"logits"}
+        assert torch.equal(obj.unit("logits:41", kind=kind)(acts), acts["logits"][:, 41])
+        assert obj.unit("avgpool0:7", kind=kind).layers == {"mixed5b"}
+        torch.testing.assert_close(obj.unit("avgpool0:7", kind=kind)(acts), acts["avgpool0"][:, 7])
+    assert torch.equal(obj.unit("logits:41", negative=True)(acts), -acts["logits"][:, 41])  # no ReLU after a logit
+    torch.testing.assert_close(obj.unit("avgpool0:7", negative=True)(acts),
+                               -acts["mixed5b_pre_relu"][:, 7].mean(dim=(1, 2)))
+    # many at once, each image its own unit, mixed with a spatial one read at its centre
+    batched = obj.units(["logits:41", "avgpool0:7", "mixed5b:7"], kind="neuron")
+    assert batched.layers == {"logits", "mixed5b"}
+    expected = torch.stack([acts["logits"][0, 41], acts["avgpool0"][1, 7], acts["mixed5b"][2, 7, 1, 1]])
+    torch.testing.assert_close(batched(acts), expected)
+
+
+def test_rendering_a_class_raises_its_logit(model):
+    objective = obj.unit("logits:41")
+    with torch.no_grad():
+        before = float(objective(model.run(FourierImage(seeds=[0], size=64)(), objective.layers))[0])
+    after = float(render(model, objective, size=64, steps=32, seed=0).values[0])
+    print(f"logit 41 (dalmatian): {before:.2f} -> {after:.2f}")
+    assert after > before + 5
+
+
+@pytest.mark.parametrize(("name", "why"), [
+    ("mixed4c_3x3_bottleneck:5", "the network names a bottleneck only after its ReLU"),
+    ("mixed3a_5x5_bottleneck:0", "the network names a bottleneck only after its ReLU"),
+    ("maxpool0:3", "a max-pool of ReLU outputs"),
+    ("maxpool10:100", "a max-pool of ReLU outputs"),
+    ("localresponsenorm1:2", "a local response normalisation of ReLU outputs"),
+])
+def test_negative_renders_that_would_read_after_a_relu_are_refused(name, why):
+    with pytest.raises(UnitError) as info:
+        obj.unit(name, negative=True)
+    assert str(info.value) == (
+        f"{name} cannot be rendered negatively: its values come after a ReLU ({why}), so they are never below zero "
+        "and there is no \"less\" to push towards. Render it positively, or render a conv or mixed layer's unit "
+        "negatively.")
+    with pytest.raises(UnitError, match="cannot be rendered negatively"):
+        obj.units(["mixed3b:379", name], negative=True)
+    assert obj.unit(name).layers == {name.split(":")[0]}  # positive renders read the unit itself
+
+
+def test_dummy_classes_are_refused_and_conv_and_block_negatives_read_before_the_relu():
+    for name in ("logits:0", "logits:1001", "logits:1007"):
+        with pytest.raises(UnitError, match=rf"^{name} is one of InceptionV1's unused dummy classes, .* render a class "
+                                            r"from logits:1 to logits:1000\.$"):
+            obj.unit(name)
+    assert obj.unit("conv2d1:3", negative=True).layers == {"conv2d1_pre_relu"}
+    assert obj.unit("mixed4c_pre_relu:3", negative=True).layers == {"mixed4c_pre_relu"}
+    assert obj.unit("mixed4c:3", negative=True).layers == {"mixed4c_pre_relu"}

@@ -254,3 +254,27 @@ def test_gallery_image_matches_a_single_render(weights_dir, model, tmp_path):
     assert result.returncode == 0, result.stderr
     difference = np.abs(pixels(tmp_path / "g" / "mixed3a" / "0002.png") - pixels(single))
     assert difference.max() <= 2, difference.max()
+
+
+def test_render_a_class_and_an_average_pool_unit(weights_dir, tmp_path):
+    """They used to fail with an IndexError: a class is its logit, avgpool0:c the mean of mixed5b:c."""
+    for unit in ("logits:41", "avgpool0:7"):
+        out = tmp_path / f"{unit.replace(':', '_')}.png"
+        result = run_cli("render", unit, *TINY, "--out", str(out), weights_dir=weights_dir)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"{unit} channel: objective ") and pixels(out).shape == (32, 32, 3)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("logits:0",), "logits:0 is one of InceptionV1's unused dummy classes"),
+    (("mixed4c_3x3_bottleneck:5", "--negative"), "mixed4c_3x3_bottleneck:5 cannot be rendered negatively"),
+    (("maxpool4:1", "--negative"), "maxpool4:1 cannot be rendered negatively: its values come after a ReLU (a max-pool"),
+])
+def test_render_refuses_what_cannot_be_rendered_before_loading_the_model(tmp_path, capsys, monkeypatch, args, message):
+    from interp import cli, loading
+
+    monkeypatch.setattr(loading, "load_model", lambda *a, **k: pytest.fail("the model should not load"))
+    assert cli.main(["render", *args, "--out", str(tmp_path / "x.png")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and "Traceback" not in err
+    assert not (tmp_path / "x.png").exists()

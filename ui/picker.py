@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from interp.errors import InterpError
-from interp.intake import IntakeResult
+from interp.intake import MAX_BYTES, MAX_PIXELS, IntakeResult
 from interp.samples import Sample, is_cached, load_catalog, sample_bytes
 from ui.resources import digest, intake
 
@@ -71,7 +71,8 @@ def picture_picker(key: str = "picker") -> Picture | None:
         key=f"{key}_upload",
         on_change=_on_upload,
         args=(key,),
-        help="JPEG, PNG, WebP, BMP, TIFF or GIF; large photos are scaled down.",
+        help=f"JPEG, PNG, WebP, BMP, TIFF or GIF, up to {MAX_BYTES // 2**20} MB and {MAX_PIXELS // 10**6} megapixels; "
+             "large photos are scaled down.",
     )
     return current_picture()
 

@@ -4,6 +4,10 @@ An objective maps the captured activations (``{layer name: N x C x H x W}``) to 
 and knows which layers it needs (so the forward pass can stop after the deepest). ``batch=i`` restricts an
 objective to image i; that is how one optimisation renders many units at once. Negative visualisation is
 just ``-channel(...)`` (on the layer's pre-ReLU values, where "less" still means something).
+
+Any unit name goes through ``unit``/``units``: a class (``logits:41``) is its logit, ``avgpool0:c`` is the mean
+of ``mixed5b:c`` over positions (which is what the average pool computes), and a negative render of a unit
+that only exists after a ReLU (bottlenecks, pools, local response norms) is refused with a ``UnitError``.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
-from interp.layers import Unit, layer_info, parse_unit
+from interp.errors import UnitError
+from interp.layers import REAL_LOGITS, Unit, layer_info, parse_unit
 
 Activations = Mapping[str, torch.Tensor]
 
@@ -154,14 +159,19 @@ def unit(name: str | Unit, *, kind: str = "channel", negative: bool = False, bat
     """The objective for a unit name such as ``mixed3b:379`` (``kind``: channel or neuron).
 
     Negative visualisations minimise the pre-ReLU values (after the ReLU, "less than zero" is flat), and a
-    branch unit such as ``mixed4c_5x5:63`` is read from its block's channels.
+    branch unit such as ``mixed4c_5x5:63`` is read from its block's channels. A class (``logits:41``) is its
+    logit and ``avgpool0:c`` the channel ``mixed5b:c``'s mean, whatever ``kind`` (neither has positions).
+    Raises UnitError for what cannot be rendered: a dummy class, or a negative render of a unit that has no
+    pre-ReLU reading.
     """
     u = parse_unit(name) if isinstance(name, str) else name
-    layer_name, index = _reading(u, negative)
-    make = {"channel": channel, "neuron": neuron}.get(kind)
-    if make is None:
-        raise ValueError(f"Unknown objective kind '{kind}': use channel or neuron.")
-    objective = make(layer_name, index, batch=batch)
+    layer_name, index, reading = _read(u, kind, negative)
+    if reading == "logit":
+        objective = class_logit(index, batch=batch)
+    elif reading == "mean":
+        objective = channel(layer_name, index, batch=batch)
+    else:
+        objective = neuron(layer_name, index, batch=batch)
     return -objective if negative else objective
 
 
@@ -171,40 +181,64 @@ def units(names: Sequence[str | Unit], *, kind: str = "channel", negative: bool 
     Vectorised: one gather per layer however many units, so a batch of 500 costs what a batch of 1 does
     per image (the same as summing ``unit(name, batch=i)`` over i, which a test checks).
     """
-    if kind not in ("channel", "neuron"):
-        raise ValueError(f"Unknown objective kind '{kind}': use channel or neuron.")
-    groups: dict[str, tuple[list[int], list[int]]] = {}
+    groups: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
     for image, name in enumerate(names):
         u = parse_unit(name) if isinstance(name, str) else name
-        layer_name, index = _reading(u, negative)
-        positions, channels = groups.setdefault(layer_name, ([], []))
+        layer_name, index, reading = _read(u, kind, negative)
+        positions, channels = groups.setdefault((layer_name, reading), ([], []))
         positions.append(image)
         channels.append(index)
     sign = -1.0 if negative else 1.0
 
     def fn(acts: Activations) -> torch.Tensor:
-        first = acts[next(iter(groups))]
+        first = acts[next(iter(groups))[0]]
         values = first.new_zeros(first.shape[0], dtype=torch.float32)
-        for layer_name, (positions, channels) in groups.items():
+        for (layer_name, reading), (positions, channels) in groups.items():
             act = acts[layer_name]
             rows = torch.tensor(positions, device=act.device)
-            picked = act[rows, torch.tensor(channels, device=act.device)].float()  # k x H x W
-            if kind == "channel":
+            picked = act[rows, torch.tensor(channels, device=act.device)].float()  # k x H x W (k for logits)
+            if reading == "mean":
                 score = picked.mean(dim=(1, 2))
-            else:
+            elif reading == "centre":
                 score = picked[:, picked.shape[1] // 2, picked.shape[2] // 2]
+            else:
+                score = picked
             values = values.index_add(0, rows, score)
         return sign * values
 
-    return Objective(fn, list(groups), f"{len(names)} units ({kind}{', negative' if negative else ''})")
+    layers = [layer_name for layer_name, _ in groups]
+    return Objective(fn, layers, f"{len(names)} units ({kind}{', negative' if negative else ''})")
 
 
-def _reading(u: Unit, negative: bool) -> tuple[str, int]:
-    """Which layer and channel to read for a unit: pre-ReLU for negative objectives, and a branch unit
-    (``mixed4c_5x5:63``) from its block's channels when it has no pre-ReLU name of its own."""
+# Why a unit of these kinds is never below zero, for the message refusing its negative render.
+_AFTER_RELU = {
+    "bottleneck": "the network names a bottleneck only after its ReLU",
+    "pool": "a max-pool of ReLU outputs",
+    "lrn": "a local response normalisation of ReLU outputs",
+}
+
+
+def _read(u: Unit, kind: str, negative: bool) -> tuple[str, int, str]:
+    """(layer, channel, how) to read a unit by: ``how`` is ``mean`` (over positions), ``centre`` (the middle
+    position) or ``logit`` (a class, which has no positions). Pre-ReLU for negative objectives, and a branch
+    unit (``mixed4c_5x5:63``) from its block's channels when it has no pre-ReLU name of its own."""
+    if kind not in ("channel", "neuron"):
+        raise ValueError(f"Unknown objective kind '{kind}': use channel or neuron.")
     info = layer_info(u.layer)
+    how = "mean" if kind == "channel" else "centre"
+    if info.kind == "logits":
+        if u.channel not in REAL_LOGITS:
+            raise UnitError(f"{u} is one of InceptionV1's unused dummy classes, which stand for nothing: render "
+                            f"a class from logits:{REAL_LOGITS.start} to logits:{REAL_LOGITS.stop - 1}.")
+        return "logits", u.channel, "logit"
+    if info.kind == "avgpool":  # the average pool of mixed5b: channel c is mixed5b:c's mean over positions
+        return ("mixed5b_pre_relu" if negative else "mixed5b"), u.channel, "mean"
     if not negative:
-        return u.layer, u.channel
+        return u.layer, u.channel, how
     if info.kind == "branch":
-        return f"{info.block}_pre_relu", u.in_block.channel
-    return (info.pre_relu or u.layer), u.channel
+        return f"{info.block}_pre_relu", u.in_block.channel, how
+    if info.pre_relu is None and not info.name.endswith("_pre_relu"):
+        raise UnitError(f"{u} cannot be rendered negatively: its values come after a ReLU "
+                        f"({_AFTER_RELU[info.kind]}), so they are never below zero and there is no \"less\" to push "
+                        "towards. Render it positively, or render a conv or mixed layer's unit negatively.")
+    return (info.pre_relu or u.layer), u.channel, how
