@@ -4,6 +4,7 @@ network on pictures we compose from the test photo."""
 from __future__ import annotations
 
 import threading
+from typing import ClassVar
 
 import pytest
 import torch
@@ -370,3 +371,84 @@ def test_sanity_check_sees_gradient_maps_change_when_the_top_is_randomised(model
     # Adebayo et al.'s finding, reproduced: Guided Backprop hardly changes (it mostly shows the image).
     assert check.final_correlation("guided-backprop") > 0.8
     assert seen[-1][0] == seen[-1][1]
+
+
+# -- hardening: pre-ReLU block layers, modules as layers, SmoothGrad's own random numbers ---------------------
+
+
+def no_hooks_on(model: nn.Module) -> bool:
+    return not any(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks
+                   for m in model.modules())
+
+
+def test_gradcam_and_layer_attribution_at_a_block_pre_relu(model, dog):
+    """mixed4d_pre_relu used to be a side branch of the forward pass, built only when asked for by name: its
+    hook never fired. Grad-CAM there must equal Grad-CAM computed by hand on those pre-ReLU values."""
+    cam = attribute(model, dog, "gradcam", target=41, layer="mixed4d_pre_relu")
+    with torch.enable_grad():
+        acts = model.run(dog.clone().requires_grad_(True), ["mixed4d_pre_relu", "logits"])
+        values = acts["mixed4d_pre_relu"]
+        (gradient,) = torch.autograd.grad(acts["logits"][0, 41], values)
+    by_hand = torch.relu((gradient.mean(dim=(2, 3), keepdim=True) * values).sum(dim=1))[0].detach()
+    assert cam.layer_map.shape == (14, 14) and float(by_hand.max()) > 0
+    torch.testing.assert_close(cam.layer_map, by_hand, rtol=1e-3, atol=1e-3 * float(by_hand.max()))
+    guided = attribute(model, dog, "guided-gradcam", target=41, layer="mixed4d_pre_relu")
+    assert float(guided.map.abs().sum()) > 0
+    # layer Integrated Gradients there adds up to logit(image) - logit(black), as IG must
+    blocks = channel_attribution(model, dog, "mixed4d_pre_relu", target=41, method="ig", steps=32)
+    assert blocks.per_channel.shape == (528,)
+    assert blocks.total == pytest.approx(blocks.logit - blocks.baseline_logit, rel=0.05)
+    unit = neuron_attribution(model, dog, "mixed4d_pre_relu:5", method="gradient")
+    with torch.no_grad():
+        assert unit.activation == pytest.approx(float(model.run(dog, ["mixed4d_pre_relu"])["mixed4d_pre_relu"][0, 5].max()))
+    assert no_hooks_on(model)
+
+
+def test_a_module_of_the_shared_model_is_hooked_on_the_replica(model, dog):
+    """A module passed as the layer belongs to the shared model; the attribution runs on a replica, so it
+    must be hooked there (it used to be hooked on the shared model, where the forward pass never met it)."""
+    by_name = attribute(model, dog, "gradcam", target=41, layer="mixed5b")
+    by_module = attribute(model, dog, "gradcam", target=41, layer=model.hook["mixed5b"])
+    torch.testing.assert_close(by_module.map, by_name.map)
+    guided = attribute(model, dog, "guided-gradcam", target=41, layer=model.hook["mixed4d"])
+    torch.testing.assert_close(guided.map, attribute(model, dog, "guided-gradcam", target=41, layer="mixed4d").map)
+    blocks = channel_attribution(model, dog, model.hook["mixed4d"], target=41, method="gxa")
+    torch.testing.assert_close(blocks.per_channel,
+                               channel_attribution(model, dog, "mixed4d", target=41, method="gxa").per_channel)
+    assert no_hooks_on(model)
+    with pytest.raises(AttributionError, match=r"^The layer given is a module that is not part of this model: "
+                                               r"pass a layer name such as 'mixed4d'"):
+        attribute(model, dog, "gradcam", target=41, layer=nn.Identity())
+    assert no_hooks_on(model)
+
+
+class SeedSpy(QuadrantNet):
+    """Notes, at every forward pass, the seed the process-wide random generator was last seeded with (kept
+    on the class: the attribution runs on a deep copy)."""
+
+    seen: ClassVar[list[int]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        SeedSpy.seen.append(torch.initial_seed())
+        return super().forward(x)
+
+
+def test_smoothgrad_uses_its_own_random_numbers():
+    spy = SeedSpy(QUADRANTS["top-left"])
+    image = noise_image(5)
+    torch.manual_seed(12345)
+    state = torch.random.get_rng_state()
+    SeedSpy.seen.clear()
+    first = attribute(spy, image, "smoothgrad", target=0, samples=6, batch=4)
+    assert set(SeedSpy.seen) == {12345}  # never reseeded, not even for a moment (other sessions draw from it)
+    assert torch.equal(torch.random.get_rng_state(), state)  # and nothing drawn from it
+    again = attribute(spy, image, "smoothgrad", target=0, samples=6, batch=6)  # other batches, the same noise
+    torch.testing.assert_close(again.map, first.map)
+    other = attribute(spy, image, "smoothgrad", target=0, samples=6, seed=1)
+    assert not torch.allclose(other.map, first.map)
+    assert first.params["seed"] == 0 and other.params["seed"] == 1
+    # without noise, SmoothGrad is the plain |gradient|
+    plain = attribute(spy, image, "smoothgrad", target=0, samples=3, noise=0.0)
+    torch.testing.assert_close(plain.map, attribute(spy, image, "saliency", target=0).map)
+    with pytest.raises(AttributionError, match="seed must be a whole number"):
+        attribute(spy, image, "smoothgrad", target=0, seed=0.5)

@@ -39,9 +39,11 @@ from interp.attribution import (
 )
 from interp.catalogue import load_catalogue
 from interp.errors import InterpError
+from interp.jobs import Cancelled
 from interp.labels import Labels
 from interp.layers import LAYERS, MAIN_LAYERS, Unit, parse_unit
 from interp.pictures import attribution_overlay, attribution_scale, colorize, overlay
+from ui import jobs, links
 from ui.analysis import class_probabilities, main_activations, predictions
 from ui.chapters import load_sections
 from ui.microscope import on_demand_settings, picture_for, render_missing
@@ -79,7 +81,8 @@ def sections() -> dict[str, str]:
 # -- cached computations (keyed by the picture's digest and the settings; the model is fetched inside) -----
 
 
-@st.cache_data(show_spinner=False, max_entries=48)
+@jobs.heavy_cache(lambda key, _tensor, method, target, options: METHODS[method].title,
+                  show_spinner=False, max_entries=48)
 def method_result(key: str, _tensor: torch.Tensor, method: str, target: int, options: tuple) -> Attribution:
     """One method's attribution for one picture and class; ``options`` are sorted (name, value) pairs."""
     model, _ = shared_model()
@@ -88,13 +91,14 @@ def method_result(key: str, _tensor: torch.Tensor, method: str, target: int, opt
     return result
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@jobs.heavy_cache(lambda key, _tensor, layer, target, method: f"Building blocks of {layer}",
+                  show_spinner=False, max_entries=16)
 def channel_result(key: str, _tensor: torch.Tensor, layer: str, target: int, method: str) -> ChannelAttribution:
     model, _ = shared_model()
     return channel_attribution(model, _tensor, layer, target=target, method=method)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@jobs.heavy_cache(lambda key, _tensor, unit: f"Tracing {unit} to the pixels", show_spinner=False, max_entries=16)
 def neuron_result(key: str, _tensor: torch.Tensor, unit: str) -> NeuronAttribution:
     model, _ = shared_model()
     return neuron_attribution(model, _tensor, unit, position="peak", method="ig")
@@ -105,6 +109,7 @@ def neuron_result(key: str, _tensor: torch.Tensor, unit: str) -> NeuronAttributi
 
 def render_attribution_lab() -> None:
     st.title("Attribution lab")
+    links.note_unused(set())  # the lab's link carries nothing
     text = sections()
     st.markdown(text["intro"])
     picture_col, class_col = st.columns([2, 3], gap="large")
@@ -230,6 +235,10 @@ def compute_methods(picture: Picture, methods: list[str], target: int, options: 
                                             tuple(sorted(options.get(method, {}).items())))
         except InterpError as error:
             st.error(f"**{METHODS[method].title}:** {error}")
+        except Cancelled as error:  # the methods after it are left out too, until asked for again
+            slot.empty()
+            jobs.cancelled_note(error)
+            break
     slot.empty()
     if not methods:
         st.info("Choose at least one method above.")
@@ -397,6 +406,9 @@ def building_blocks(picture: Picture, target: int, label: str, layer: str, text:
         except InterpError as error:
             st.error(str(error))
             return None
+        except Cancelled as error:
+            jobs.cancelled_note(error)
+            return None
     if blocks.baseline_logit is not None:
         about.caption(f"The “{label}” score is {blocks.logit:.2f} on this picture and {blocks.baseline_logit:.2f} on a "
                       f"black one; the {LAYERS[layer].channels} channels' contributions add up to {blocks.total:.2f} "
@@ -483,6 +495,9 @@ def unit_section(picture: Picture, blocks: ChannelAttribution, layer: str, view:
         except InterpError as error:
             st.error(str(error))
             return
+        except Cancelled as error:
+            jobs.cancelled_note(error)
+            return
     grid = LAYERS[layer].size_at_224
     y, x = result.position
     centre = ((y + 0.5) * 224 / grid, (x + 0.5) * 224 / grid)
@@ -523,7 +538,7 @@ def sanity_section(model, picture: Picture, target: int, label: str, layer: str,
     store: dict = st.session_state.setdefault("attr_sanity", {})
     wanted = (picture.key, target, layer)
     if st.button("Run the sanity check", key="attr_sanity_go", type="primary", icon=":material/fact_check:"):
-        bar = st.progress(0.0, text="Starting ...")
+        bar = st.empty()
 
         def progress(done: int, total: int, what: str) -> None:
             method, _, rest = what.partition(" ")
@@ -531,8 +546,9 @@ def sanity_section(model, picture: Picture, target: int, label: str, layer: str,
             bar.progress(min(done / total, 1.0), text=f"{what} ({done} of {total} maps)")
 
         try:
-            check = randomisation_check(model, picture.tensor, target=target, methods=SANITY_METHODS,
-                                        options={"gradcam": {"layer": layer}, "ig": {"steps": 16}}, progress=progress)
+            check = jobs.run("Sanity check", lambda: randomisation_check(
+                model, picture.tensor, target=target, methods=SANITY_METHODS,
+                options={"gradcam": {"layer": layer}, "ig": {"steps": 16}}, progress=progress), place=bar)
         except InterpError as error:
             bar.empty()
             st.error(str(error))

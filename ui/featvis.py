@@ -1,7 +1,8 @@
 """Feature visualization in the browser: a live render that streams its images, and cached renders.
 
 A live render stores its latest images in ``st.session_state`` as it goes, so a Stop click (which makes
-Streamlit end the running script) or a page change keeps what was made.
+Streamlit end the running script) or a page change keeps what was made. It takes its turn in the queue for heavy
+work (``ui.jobs``): while other renders hold the machine, the picture's place says "waiting: N ahead".
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from interp.featvis import objectives as obj
 from interp.featvis import render
 from interp.intake import tensor_to_pil
 from interp.layers import parse_unit
+from ui import jobs
 from ui.resources import require_model
 from ui.roles import option_label, roles_or_none, unit_options
 
@@ -98,6 +100,7 @@ def live_render(key: str, default_unit: str = "mixed3b:379") -> None:
     param = d.selectbox("Parameterisation", list(PARAMS), format_func=PARAMS.get, key=f"{key}_param")
     try:
         unit = str(parse_unit(typed))
+        obj.unit(unit)  # what cannot be rendered (a dummy class) says so before the Render button
     except UnitError as error:
         st.error(str(error))
         return
@@ -114,6 +117,7 @@ def live_render(key: str, default_unit: str = "mixed3b:379") -> None:
 
 
 def _run(model, request: RenderRequest, bar, frame) -> None:
+    """The render, in its turn in the queue for heavy work ("waiting: N ahead" shows where the picture will be)."""
     objective = obj.unit(request.unit, kind=request.objective, negative=request.negative)
     started = time.perf_counter()
 
@@ -123,9 +127,16 @@ def _run(model, request: RenderRequest, bar, frame) -> None:
         bar.progress(step / request.steps, text=f"Step {step} of {request.steps}")
         frame.image(image, caption=f"{request.unit} after {step} steps", width=min(4 * request.size, 448))
 
-    result = render(model, objective, size=request.size, steps=request.steps, seed=request.seed,
-                    param=request.param, progress=progress, every=max(4, request.steps // 32))
-    _keep(request, as_array(result.images[0]), result.steps, True, float(result.values[0]), result.seconds)
+    def work():
+        nonlocal started
+        started = time.perf_counter()  # the render's own time, not the wait
+        bar.progress(0.0, text=f"Step 0 of {request.steps}")
+        return render(model, objective, size=request.size, steps=request.steps, seed=request.seed,
+                      param=request.param, progress=progress, every=max(4, request.steps // 32))
+
+    result = jobs.run(f"Render of {request.unit}", work, place=frame)
+    _keep(request, as_array(result.images[0]), result.steps, not result.stopped, float(result.values[0]),
+          result.seconds)
     bar.empty()
 
 

@@ -21,11 +21,12 @@ from interp.errors import InterpError, UnitError
 from interp.featvis import objectives as obj
 from interp.featvis import render
 from interp.featvis.gallery import load_index, render_gallery
+from interp.jobs import Cancelled
 from interp.layers import LAYERS, MAIN_LAYERS, Unit, parse_unit
 from interp.pictures import weight_map
 from interp.roles import Role, parts_of
 from interp.weights import cache_dir
-from ui import photos
+from ui import jobs, links, photos
 from ui.chapters import load_sections
 from ui.featvis import FEATVIS_ASSETS, as_array, manifest
 from ui.resources import require_model, shared_model, weights_ready
@@ -102,10 +103,14 @@ def _text_sections() -> dict[str, str]:
 def render_microscope() -> None:
     st.title("Microscope")
     sections = _text_sections()
-    unit_text = st.query_params.get("unit")
+    links.note_unused({"unit", "layer", "page"})
+    unit_text = links.value("unit")
     with photos.photo_notice():  # one message for the page when photos cannot be had
-        if unit_text:
+        if unit_text is not None:
             try:
+                if len(unit_text) > links.LONGEST_SHOWN:  # no unit name is that long: not worth a search
+                    raise UnitError(f"The link's unit, {links.shown(unit_text)}, is too long to be a unit name: "
+                                    "write LAYER:CHANNEL, for example mixed3b:379.")
                 unit = parse_unit(unit_text)
             except UnitError as error:
                 st.error(f"{error} Showing the layer browser instead.")
@@ -127,13 +132,16 @@ def _open(unit: str) -> None:
 
 
 def layer_grid() -> None:
-    layer = st.query_params.get("layer", "mixed3b")
-    layer = layer if layer in BROWSABLE else "mixed3b"
+    asked = links.value("layer")
+    layer = asked if asked in BROWSABLE else "mixed3b"
+    if asked is not None and asked != layer:
+        st.warning(f"The link's layer, {links.shown(asked)}, is not one the Microscope browses; showing {layer}. "
+                   "Choose another below.")
     left, right = st.columns([2, 1])
     layer = left.selectbox("Layer", BROWSABLE, index=BROWSABLE.index(layer), key="microscope_layer",
                            format_func=lambda n: f"{n} ({LAYERS[n].channels} units)")
     pages = -(-LAYERS[layer].channels // PER_PAGE)
-    page = min(max(int(st.query_params.get("page", 1) or 1), 1), pages)
+    page = links.page_number(links.value("page"), pages)
     page = right.number_input(f"Page (of {pages})", 1, pages, page, key=f"microscope_page_{layer}")
     st.query_params.update({"layer": layer, "page": str(page)})
     channels = range((page - 1) * PER_PAGE, min(page * PER_PAGE, LAYERS[layer].channels))
@@ -171,39 +179,51 @@ def _clip(text: str, limit: int = 22) -> str:
 
 
 def render_missing(units: list[Unit]) -> None:
-    """Render the channel pictures of ``units`` into the on-demand gallery (progress shown), then rerun."""
+    """Render the channel pictures of ``units`` into the on-demand gallery (progress shown), then rerun. One job
+    in the queue for heavy work: it waits its turn ("waiting: N ahead") like any render."""
     loaded = require_model()
     if loaded is None:
         return
     model, _ = loaded
     size, steps = on_demand_settings()
-    bar = st.progress(0.0, text="Starting ...")
-    frame = st.empty()
+    place, frame = st.empty(), st.empty()
 
     def on_step(step: int, images) -> None:
-        bar.progress(step / steps, text=f"Step {step} of {steps} for {len(units)} units")
+        place.progress(step / steps, text=f"Step {step} of {steps} for {len(units)} units")
         frame.image([as_array(img) for img in images[:12]], width=64)
 
+    def work() -> dict:
+        place.progress(0.0, text="Starting ...")
+        return render_gallery(model, [], [str(u) for u in units], out_dir=on_demand_dir(), size=size, steps=steps,
+                              batch_size=len(units), fmt="jpg", on_step=on_step, every=16)
+
     try:
-        render_gallery(model, [], [str(u) for u in units], out_dir=on_demand_dir(), size=size, steps=steps,
-                       batch_size=len(units), fmt="jpg", on_step=on_step, every=16)
+        jobs.run(f"Render of {len(units)} unit{'s' if len(units) != 1 else ''}", work, place=place)
     except InterpError as error:
         st.error(str(error))
         return
     _index.clear()
-    bar.empty()
+    place.empty()
     frame.empty()
     st.rerun()
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+def _variant_label(unit: str, kind: str, negative: bool, batch: int, size: int, steps: int) -> str:
+    what = "four facets" if batch > 1 else ("negative" if negative else kind)
+    return f"Render of {unit} ({what})"
+
+
+@jobs.heavy_cache(_variant_label, show_spinner=False, max_entries=64)
 def _variant(unit: str, kind: str, negative: bool, batch: int, size: int, steps: int) -> list[np.ndarray]:
-    """A rendered variant of a unit (neuron, negative, diverse batch), shared by every session."""
+    """A rendered variant of a unit (neuron, negative, diverse batch), shared by every session; a miss waits its
+    turn in the queue for heavy work."""
     model, _ = shared_model()
     objective = obj.unit(unit, kind=kind, negative=negative)
     if batch > 1:  # diversity is higher when the images differ: add it to push them apart
         objective = objective + DIVERSITY_WEIGHT * obj.diversity(parse_unit(unit).layer)
     result = render(model, objective, batch=batch, size=size, steps=steps)
+    if result.stopped:  # cancelled (its session went away): never cache a half-made picture
+        raise Cancelled(_variant_label(unit, kind, negative, batch, size, steps))
     return [as_array(img) for img in result.images]
 
 
@@ -249,7 +269,7 @@ def unit_page(unit: Unit, sections: dict[str, str]) -> None:
                 st.session_state[f"shown_{unit}_{key}"] = True
                 _show_variant(unit, kind, negative, 1, size, steps)
     st.markdown("**Diversity: four facets in one optimisation**")
-    facets = precomputed_variant(unit, "diversity", "facet")
+    facets = precomputed_variant(unit, "diversity", "facet") or precomputed_variant(unit, "polysemantic", "facet")
     if facets:
         for col, file in zip(st.columns(len(facets)), facets):
             col.image(file, caption="precomputed, 128 px, 512 steps", width="stretch")
@@ -490,8 +510,15 @@ def _card(entry: dict, scale: float, catalogue, row: str) -> None:
 def _show_variant(unit: Unit, kind: str, negative: bool, batch: int, size: int, steps: int) -> None:
     if require_model() is None:
         return
-    with st.spinner(f"Rendering {unit} ({size} px, {steps} steps) ..."):
-        images = _variant(str(unit), kind, negative, batch, size, steps)
+    try:
+        with st.spinner(f"Rendering {unit} ({size} px, {steps} steps) ..."):
+            images = _variant(str(unit), kind, negative, batch, size, steps)
+    except Cancelled as error:
+        jobs.cancelled_note(error)
+        return
+    except InterpError as error:  # what cannot be rendered (a negative bottleneck, a dummy class) says why
+        st.info(str(error))
+        return
     cols = st.columns(len(images))
     for col, image in zip(cols, images):
         col.image(image, caption=f"{size} px, {steps} steps", width="stretch")

@@ -63,7 +63,7 @@ class ChannelAttribution:
 def channel_attribution(
     model: nn.Module,
     image: torch.Tensor,
-    layer: str,
+    layer: str | nn.Module,
     *,
     target: int | None = None,
     method: str = "ig",
@@ -84,7 +84,7 @@ def channel_attribution(
     image = _as_batch(image, model)
     start = time.perf_counter()
     with borrowed(model) as replica:
-        module = resolve_layer(replica, layer)
+        module = resolve_layer(replica, layer, model)
         with torch.no_grad():
             logits = replica(image)[0].float()
         target = top_class(logits) if target is None else _checked_target(target, logits)
@@ -136,7 +136,7 @@ def neuron_attribution(
     image = _as_batch(image, model)
     start = time.perf_counter()
     with borrowed(model) as replica:
-        module = resolve_layer(replica, unit.layer)
+        module = resolve_layer(replica, unit.layer, model)
         with torch.no_grad():
             act = LayerActivation(replica, module).attribute(image)[0]
         if act.dim() != 3:

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from interp.attribution.replicas import borrowed
+from interp.attribution.replicas import borrowed, counterpart
 from interp.errors import InterpError
 from interp.layers import NUM_LOGITS, REAL_LOGITS, layer_info
 
@@ -66,7 +66,7 @@ BASELINES = ("black", "blur", "noise")
 # Batches of 4 images: on 2 CPU cores a forward+backward costs ~72 ms per image at 4, ~120 ms at 16 (cache).
 DEFAULTS: dict[str, dict[str, Any]] = {
     "ig": {"steps": 32, "baseline": "black", "batch": 4},
-    "smoothgrad": {"samples": 8, "noise": 0.15, "batch": 4},
+    "smoothgrad": {"samples": 8, "noise": 0.15, "batch": 4, "seed": 0},
     "occlusion": {"window": 56, "stride": 28, "fill": 0.5, "batch": 8},
     "gradcam": {"layer": DEFAULT_LAYER},
     "guided-gradcam": {"layer": DEFAULT_LAYER},
@@ -122,9 +122,10 @@ def attribute(
     3 x H x W, RGB in [0, 1]) by ``method``. Options per method (defaults in ``DEFAULTS``):
 
     ig: steps, baseline (black | blur | noise | a tensor), batch (images per pass: bounds memory)
-    smoothgrad: samples, noise (sd in [0, 1] pixel units), batch
+    smoothgrad: samples, noise (sd in [0, 1] pixel units), batch, seed (of the noise: same seed, same map)
     occlusion: window, stride (pixels), fill (grey value of the patch), batch
-    gradcam, guided-gradcam: layer (a catalogue name such as ``mixed4d``, or a module of ``model``)
+    gradcam, guided-gradcam: layer (a catalogue name such as ``mixed4d`` or ``mixed4d_pre_relu``, or a module
+        of ``model``, which is mapped to the private replica's copy of it)
     """
     if method not in METHODS:
         raise AttributionError(f"Unknown method '{method}': use one of {', '.join(METHODS)}.")
@@ -138,7 +139,7 @@ def attribute(
         with torch.no_grad():
             logits = replica(image)[0].float()
         target = top_class(logits) if target is None else _checked_target(target, logits)
-        raw, delta, layer_map = _RUNNERS[method](replica, image, target, params, logits=logits)
+        raw, delta, layer_map = _RUNNERS[method](replica, image, target, params, logits=logits, shared=model)
     seconds = time.perf_counter() - start
     shown = {k: (v if isinstance(v, (int, float, str, bool)) else type(v).__name__) for k, v in params.items()}
     return Attribution(method, target, raw[0].detach().float().cpu(), shown, seconds,
@@ -179,11 +180,17 @@ def _as_batch(image: torch.Tensor, model: nn.Module) -> torch.Tensor:
     return image.requires_grad_(True)
 
 
-def resolve_layer(model: nn.Module, layer: str | nn.Module) -> nn.Module:
-    """A catalogue name (``mixed4d``, ``4d``) becomes the model's hook point there; other models may name
-    any submodule (``features.3``); a module is used as it is."""
+def resolve_layer(model: nn.Module, layer: str | nn.Module, shared: nn.Module) -> nn.Module:
+    """The module of ``model`` (a private replica of ``shared``) to hook for ``layer``. A catalogue name
+    (``mixed4d``, ``4d``, ``mixed4d_pre_relu``) becomes the hook point there; other models may name any
+    submodule (``features.3``); a module of ``shared`` becomes the replica's copy of it, so that no hook ever
+    lands on the model other sessions share."""
     if isinstance(layer, nn.Module):
-        return layer
+        module = counterpart(layer, shared, model)
+        if module is None:
+            raise AttributionError("The layer given is a module that is not part of this model: pass a layer name "
+                                   "such as 'mixed4d', or one of the model's own modules.")
+        return module
     hooks = getattr(model, "hook", None)
     if isinstance(hooks, nn.ModuleDict):
         info = layer_info(layer)  # raises UnitError with the list of names
@@ -248,21 +255,27 @@ def _integrated_gradients(model, image, target, params, *, logits, **_):
 
 
 def _smoothgrad(model, image, target, params, **_):
-    from captum.attr import NoiseTunnel, Saliency
+    from captum.attr import Saliency
 
     samples, batch = _positive(params, "samples"), _positive(params, "batch")
     noise = float(params["noise"])
     if noise < 0:
         raise AttributionError(f"noise must be 0 or more (got {noise:g}).")
-    # NoiseTunnel draws from the global generator: seed a forked copy, so the same settings give the same
-    # picture and the caller's random state is left as it was.
-    devices = [image.device] if image.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(0)
-        attributions = NoiseTunnel(Saliency(model)).attribute(
-            image, nt_type="smoothgrad", nt_samples=samples, nt_samples_batch_size=min(batch, samples),
-            stdevs=noise, target=target, abs=True)
-    return attributions, None, None
+    seed = params["seed"]
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise AttributionError(f"seed must be a whole number (got {seed!r}).")
+    # SmoothGrad (Smilkov et al.): the mean |gradient| over noisy copies. The noise comes from a generator of
+    # its own, not the process-wide one Captum's NoiseTunnel draws from (and that every session shares): the
+    # same seed gives the same map, and nobody else's random numbers move.
+    generator = torch.Generator(device=image.device).manual_seed(seed)
+    saliency = Saliency(model)
+    total = torch.zeros_like(image)
+    for start in range(0, samples, batch):
+        count = min(batch, samples - start)
+        jitter = torch.randn((count, *image.shape[1:]), generator=generator, device=image.device, dtype=image.dtype)
+        noisy = (image.detach() + noise * jitter).requires_grad_(True)
+        total += saliency.attribute(noisy, target=target, abs=True).sum(dim=0, keepdim=True)
+    return total / samples, None, None
 
 
 def _guided_backprop(model, image, target, params, **_):
@@ -272,10 +285,10 @@ def _guided_backprop(model, image, target, params, **_):
     return GuidedBackprop(model).attribute(image, target=target), None, None
 
 
-def _gradcam(model, image, target, params, **_):
+def _gradcam(model, image, target, params, *, shared, **_):
     from captum.attr import LayerAttribution, LayerGradCam
 
-    layer = resolve_layer(model, params["layer"])
+    layer = resolve_layer(model, params["layer"], shared)
     cam = LayerGradCam(model, layer).attribute(image, target=target, relu_attributions=True)
     if cam.dim() != 4:
         raise AttributionError("Grad-CAM needs a layer with a spatial map (N x C x H x W).")
@@ -283,11 +296,11 @@ def _gradcam(model, image, target, params, **_):
     return upsampled[:, 0], None, cam[0, 0]
 
 
-def _guided_gradcam(model, image, target, params, **_):
+def _guided_gradcam(model, image, target, params, *, shared, **_):
     from captum.attr import GuidedGradCam
 
     _require_relu_modules(model)
-    layer = resolve_layer(model, params["layer"])
+    layer = resolve_layer(model, params["layer"], shared)
     return GuidedGradCam(model, layer).attribute(image, target=target, interpolate_mode="bilinear"), None, None
 
 

@@ -4,6 +4,9 @@ Captum attaches hooks to the modules it is given: Guided Backprop to every ``nn.
 layer methods to a hook point. On the model that every browser session shares, one session's hooks would
 change another session's gradients (or capture its activations). So every attribution runs on a replica
 borrowed from a small pool: a deep copy (about 28 MB, a few milliseconds) that only one caller uses at a time.
+
+Inside a queued job (:mod:`interp.jobs`) the borrowed replica checks the job's cancel token before every
+forward pass, so a cancelled attribution stops between Captum's batches (it raises :class:`interp.jobs.Cancelled`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from torch import nn
+
+from interp import jobs
 
 MAX_IDLE_REPLICAS = 4  # kept per model for reuse; more can be out at once, the extras are dropped on return
 
@@ -36,6 +41,7 @@ def borrowed(model: nn.Module) -> Iterator[nn.Module]:
     already a private copy, such as the sanity check's randomised ones)."""
     if getattr(model, "_private_replica", False):
         try:
+            _watch_cancel(model)
             yield model
         finally:
             _remove_hooks(model)
@@ -46,6 +52,7 @@ def borrowed(model: nn.Module) -> Iterator[nn.Module]:
     if replica is None:
         replica = fresh_replica(model)
     try:
+        _watch_cancel(replica)
         yield replica
     finally:
         _remove_hooks(replica)  # Captum removes its own; this guards against a method that raised midway
@@ -53,6 +60,23 @@ def borrowed(model: nn.Module) -> Iterator[nn.Module]:
             pool = _idle.setdefault(model, [])
             if len(pool) < MAX_IDLE_REPLICAS:
                 pool.append(replica)
+
+
+def _watch_cancel(replica: nn.Module) -> None:
+    """Inside a queued job: check its cancel token before every forward pass of the replica (Captum's batch
+    loops run one pass per batch), removed with every other hook when the replica is returned."""
+    if jobs.current_token() is not None:
+        replica.register_forward_pre_hook(lambda module, args: jobs.checkpoint())
+
+
+def counterpart(module: nn.Module, model: nn.Module, replica: nn.Module) -> nn.Module | None:
+    """``replica``'s own copy of ``module``, a submodule of ``model`` found by its name there (``model`` itself
+    when ``replica`` is ``model``); None when ``module`` is not part of ``model``. A layer given as a module of
+    the shared model must be hooked here instead, or the hook would land on the model everybody shares."""
+    for name, candidate in model.named_modules():
+        if candidate is module:
+            return replica.get_submodule(name)
+    return None
 
 
 def _remove_hooks(module: nn.Module) -> None:

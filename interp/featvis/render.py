@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from interp import jobs
 from interp.featvis.objectives import Objective
 from interp.featvis.param import ImageParam, generators, make_param
 from interp.featvis.transforms import Chain, Transform, standard_transforms
@@ -53,7 +54,7 @@ class RenderResult:
     images: torch.Tensor  # N x 3 x size x size on the CPU, RGB in [0, 1]
     values: torch.Tensor  # the objective per image on the final images (untransformed)
     steps: int  # steps actually run
-    stopped: bool  # True if the progress callback stopped it
+    stopped: bool  # True if the progress callback or a cancelled job stopped it
     seconds: float
     history: list[tuple[int, list[float]]] = field(default_factory=list)  # (step, objective per image)
 
@@ -82,11 +83,15 @@ def render(
     progress: Progress | None = None,
     every: int = 16,
     autocast: bool | None = None,
+    cancel: jobs.CancelToken | None = None,
 ) -> RenderResult:
     """Render ``batch`` images maximising ``objective``. Image i is seeded with ``seeds[i]`` (default
     ``seed + i``) for its starting image and its transforms, so image i of a batch is the single render with
     that seed, up to float rounding: oneDNN rounds convolutions slightly differently at other batch sizes, and
-    near-ties in max-pooling can let that grow over many steps (exact with ``torch.backends.mkldnn`` off)."""
+    near-ties in max-pooling can let that grow over many steps (exact with ``torch.backends.mkldnn`` off).
+
+    ``cancel`` (default: the token of the queued job this runs in, :func:`interp.jobs.current_token`) is checked
+    after every step; once it is cancelled the render stops there as a stop from ``progress`` would."""
     start = time.perf_counter()
     seeds = list(seeds) if seeds is not None else [seed + i for i in range(batch)]
     device = next(model.parameters()).device
@@ -96,6 +101,7 @@ def render(
     plan = chain.plan(generators([s + 1_000_003 for s in seeds]), steps)  # separate streams from the init
     optimiser = torch.optim.Adam(image_param.parameters(), lr=lr if lr is not None else image_param.lr)
     names = sorted(objective.layers)
+    cancel = cancel if cancel is not None else jobs.current_token()
     history: list[tuple[int, list[float]]] = []
     stopped, done = False, 0
 
@@ -108,6 +114,9 @@ def render(
         (-values.float().sum()).backward()
         optimiser.step()
         done = step + 1
+        if cancel is not None and cancel.cancelled:
+            stopped = True
+            break
         if progress is not None and (done % every == 0 or done == steps):
             history.append((done, values.detach().float().cpu().tolist()))
             if progress(done, image_param().detach().float().cpu()) is False:

@@ -1,0 +1,343 @@
+"""One bounded queue for heavy work: at most ``slots`` jobs run at once, the others wait their turn, first come
+first served, and any job can be cancelled, waiting or running.
+
+Heavy work is what takes seconds to minutes of the whole CPU: feature-visualization renders (one unit, or a
+Microscope page of units in one optimisation) and attribution. Run unbounded, eight browser sessions asking
+at once would each get an eighth of the machine (so everyone waits as long as the last), and memory would grow
+with every session; queued, each job gets the machine it was measured on and memory follows ``slots``.
+
+    from interp import jobs
+
+    with jobs.scheduler().slot("render mixed3b:379"):        # blocks until admitted; frees the slot on exit
+        result = render(model, objective)
+
+    ticket = jobs.scheduler().submit("attribution", token=jobs.CancelToken(alive=session_is_open))
+    while not ticket.wait(0.2):                              # admitted yet? (raises Cancelled if cancelled)
+        show(f"waiting: {ticket.ahead()} ahead")
+    with ticket:                                             # running: frees the slot on exit, error or not
+        result = work()
+
+**Cancelling.** ``ticket.cancel()`` (or the ticket's :class:`CancelToken` going off, which also happens when its
+``alive`` check says no, e.g. the browser session has gone) takes a waiting job out of the queue for good: it
+never runs. A running job is told through its token, which the heavy loops check between steps: the render loop
+stops as if its progress callback had said stop (:func:`interp.featvis.render`), and attribution raises
+:class:`Cancelled` before its next forward pass (:mod:`interp.attribution.replicas`), so a cancelled job stops
+within one step or one batch. They find the token of the job they run in without being handed it
+(:func:`current_token`, a context variable: each thread or task sees only its own job).
+
+**Memory.** With ``slots`` jobs at once, the memory of heavy work follows ``slots``, not the number of sessions;
+so that the process's resident size does too, a finished job hands its freed memory back to the system
+(``malloc_trim`` on glibc: every thread that ever ran a job otherwise keeps a heap of its own, sized by the
+largest job it ran).
+
+**Slots.** ``INTERP_HEAVY_SLOTS`` if set (a whole number of at least 1), else ``os.cpu_count()``. The scheduler is
+process-wide, so every Streamlit session shares it; it never imports streamlit.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import ctypes
+import ctypes.util
+import os
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from interp.errors import InterpError
+
+SLOTS_ENV = "INTERP_HEAVY_SLOTS"
+
+T = TypeVar("T")
+
+WAITING, RUNNING, DONE, CANCELLED = "waiting", "running", "done", "cancelled"
+
+
+class Cancelled(Exception):
+    """A job was cancelled: by its owner, or because the session it belonged to went away. Deliberately not an
+    :class:`InterpError`: nothing should report it as a failure."""
+
+    def __init__(self, label: str = "", key: str | None = None) -> None:
+        super().__init__(f"{label or 'the job'} was cancelled")
+        self.label = label
+        self.key = key if key is not None else label
+
+
+class JobsError(InterpError, ValueError):
+    """The queue cannot be set up as asked (a bad ``INTERP_HEAVY_SLOTS``)."""
+
+
+class CancelToken:
+    """Says whether a job should stop. ``cancel()`` sets it for good; ``alive``, if given, is asked too (cheaply,
+    at every check), and once it says False the token stays cancelled."""
+
+    def __init__(self, alive: Callable[[], bool] | None = None) -> None:
+        self._event = threading.Event()
+        self._alive = alive
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        if self._event.is_set():
+            return True
+        if self._alive is not None and not self._alive():
+            self._event.set()
+            return True
+        return False
+
+    def check(self, label: str = "") -> None:
+        """Raise :class:`Cancelled` if the job should stop (what loops call between steps)."""
+        if self.cancelled:
+            raise Cancelled(label)
+
+
+_current: contextvars.ContextVar[Ticket | None] = contextvars.ContextVar("interp_current_job", default=None)
+
+
+def current_token() -> CancelToken | None:
+    """The token of the job running in this thread (or task), or None outside any job."""
+    ticket = _current.get()
+    return ticket.token if ticket is not None else None
+
+
+def checkpoint() -> None:
+    """Raise :class:`Cancelled` if the job running here has been cancelled; nothing outside a job."""
+    ticket = _current.get()
+    if ticket is not None:
+        ticket.token.check(ticket.label)
+
+
+class Ticket:
+    """One job's place in the queue: waiting, then running, then done (or cancelled, from either)."""
+
+    def __init__(self, scheduler: Scheduler, label: str, token: CancelToken, number: int) -> None:
+        self.scheduler = scheduler
+        self.label = label
+        self.token = token
+        self.number = number  # submission order, from 1
+        self.state = WAITING
+        self.submitted = time.monotonic()
+        self.started: float | None = None
+        self._admitted = threading.Event()  # set when it leaves the queue, admitted or cancelled
+        self._context: contextvars.Token | None = None
+
+    def __repr__(self) -> str:
+        return f"Ticket({self.label!r}, #{self.number}, {self.state})"
+
+    def ahead(self) -> int:
+        """How many jobs are ahead of this one: those running plus those waiting that were submitted before it
+        (0 once it runs). Exact at the moment of asking."""
+        return self.scheduler._ahead(self)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until admitted (True) or ``timeout`` seconds pass (False). Raises :class:`Cancelled` if the job
+        was cancelled, or is found cancelled now, before it ran."""
+        if self.state == WAITING and self.token.cancelled:
+            self.cancel()
+        self._admitted.wait(timeout)
+        if self.state == CANCELLED:
+            raise Cancelled(self.label)
+        if self.state == DONE:
+            raise RuntimeError(f"{self!r} has already finished")
+        return self.state == RUNNING
+
+    def cancel(self) -> None:
+        """Waiting: leave the queue, never to run. Running: tell the job to stop (it frees its slot when it
+        returns). Done: nothing."""
+        self.token.cancel()
+        self.scheduler._cancel_waiting(self)
+
+    def release(self) -> None:
+        """Free the slot (running) or leave the queue (waiting); idempotent."""
+        self.scheduler._release(self)
+
+    def __enter__(self) -> Ticket:
+        """Run: block until admitted (raising :class:`Cancelled` if cancelled first), mark this thread's context
+        as inside the job (:func:`current_token`), and free the slot on exit, however the block ends."""
+        try:
+            self.wait()
+        except BaseException:
+            self.release()
+            raise
+        self._context = _current.set(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._context is not None:
+            _current.reset(self._context)
+            self._context = None
+        self.release()
+        return_memory()
+
+
+class Scheduler:
+    """A bounded, first-come-first-served queue of jobs. Thread-safe."""
+
+    def __init__(self, slots: int) -> None:
+        _check_slots(slots)
+        self._slots = slots
+        self._lock = threading.Lock()
+        self._waiting: deque[Ticket] = deque()
+        self._running: set[Ticket] = set()
+        self._numbers = 0
+        self.max_running = 0  # the most jobs ever seen running at once
+        self.max_waiting = 0  # ... and waiting at once
+        self.admitted = self.finished = self.cancelled = 0
+
+    @property
+    def slots(self) -> int:
+        return self._slots
+
+    def resize(self, slots: int) -> None:
+        """Change how many jobs may run at once; running ones finish either way, waiting ones start if room."""
+        _check_slots(slots)
+        with self._lock:
+            self._slots = slots
+            self._admit()
+
+    def submit(self, label: str = "", *, token: CancelToken | None = None) -> Ticket:
+        """Queue a job; it is admitted at once if a slot is free and nobody is waiting."""
+        with self._lock:
+            self._numbers += 1
+            ticket = Ticket(self, label, token or CancelToken(), self._numbers)
+            self._waiting.append(ticket)
+            self._admit()
+            self.max_waiting = max(self.max_waiting, len(self._waiting))
+        return ticket
+
+    @contextmanager
+    def slot(self, label: str = "", *, token: CancelToken | None = None) -> Iterator[Ticket]:
+        """Hold a slot for the block (waiting for one first). Inside a job of this scheduler already (a heavy
+        call made by heavy work), the block runs in the job's own slot: waiting for a second would deadlock."""
+        outer = _current.get()
+        if outer is not None and outer.scheduler is self and outer.state == RUNNING:
+            yield outer
+            return
+        with self.submit(label, token=token) as ticket:
+            yield ticket
+
+    def run(self, work: Callable[[], T], label: str = "", *, token: CancelToken | None = None) -> T:
+        """``work()`` in a slot, waiting for one first."""
+        with self.slot(label, token=token):
+            return work()
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {"slots": self._slots, "running": len(self._running), "waiting": len(self._waiting),
+                    "max_running": self.max_running, "max_waiting": self.max_waiting, "admitted": self.admitted,
+                    "finished": self.finished, "cancelled": self.cancelled}
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self.max_running, self.max_waiting = len(self._running), len(self._waiting)
+            self.admitted = self.finished = self.cancelled = 0
+
+    # -- internals, all under self._lock ---------------------------------------------------------------
+
+    def _admit(self) -> None:
+        while self._waiting and len(self._running) < self._slots:
+            ticket = self._waiting.popleft()
+            if ticket.token.cancelled:  # e.g. its session went away while it waited
+                self._mark_cancelled(ticket)
+                continue
+            ticket.state = RUNNING
+            ticket.started = time.monotonic()
+            self._running.add(ticket)
+            self.admitted += 1
+            self.max_running = max(self.max_running, len(self._running))
+            ticket._admitted.set()
+
+    def _mark_cancelled(self, ticket: Ticket) -> None:
+        ticket.state = CANCELLED
+        self.cancelled += 1
+        ticket._admitted.set()
+
+    def _cancel_waiting(self, ticket: Ticket) -> None:
+        with self._lock:
+            if ticket.state == WAITING:
+                self._waiting.remove(ticket)
+                self._mark_cancelled(ticket)
+
+    def _release(self, ticket: Ticket) -> None:
+        with self._lock:
+            if ticket.state == RUNNING:
+                self._running.discard(ticket)
+                ticket.state = DONE
+                self.finished += 1
+                self._admit()
+            elif ticket.state == WAITING:
+                self._waiting.remove(ticket)
+                self._mark_cancelled(ticket)
+
+    def _ahead(self, ticket: Ticket) -> int:
+        with self._lock:
+            if ticket.state != WAITING:
+                return 0
+            before = 0
+            for other in self._waiting:
+                if other is ticket:
+                    break
+                if not other.token.cancelled:  # a waiter whose session has gone will never run
+                    before += 1
+            return len(self._running) + before
+
+
+def _load_trim() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        return None
+
+
+_malloc_trim = _load_trim()
+
+
+def return_memory() -> None:
+    """Give the memory the C allocator holds free back to the system (glibc; nothing elsewhere). A few
+    milliseconds; called when a job ends."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
+def _check_slots(slots: int) -> None:
+    if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
+        raise JobsError(f"the queue needs at least 1 slot (got {slots!r}).")
+
+
+def default_slots() -> int:
+    """``INTERP_HEAVY_SLOTS`` if set, else the number of CPU cores."""
+    text = os.environ.get(SLOTS_ENV, "").strip()
+    if not text:
+        return max(1, os.cpu_count() or 1)
+    try:
+        slots = int(text)
+    except ValueError:
+        slots = 0
+    if slots < 1:
+        raise JobsError(f"{SLOTS_ENV}={text!r}: use a whole number of at least 1 (how many heavy jobs may run at once).")
+    return slots
+
+
+_scheduler: Scheduler | None = None
+_scheduler_lock = threading.Lock()
+
+
+def scheduler() -> Scheduler:
+    """The process-wide queue, sized by :func:`default_slots` (read again on every call, so a changed
+    ``INTERP_HEAVY_SLOTS`` resizes it)."""
+    global _scheduler
+    slots = default_slots()
+    with _scheduler_lock:
+        if _scheduler is None:
+            _scheduler = Scheduler(slots)
+        elif _scheduler.slots != slots:
+            _scheduler.resize(slots)
+        return _scheduler

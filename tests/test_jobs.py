@@ -1,0 +1,292 @@
+"""The queue for heavy work (interp.jobs), with planted jobs whose answers are known: each job blocks on an event
+the test sets, so the test decides when it finishes and can count what runs at once."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import torch
+
+from interp import jobs
+from interp.jobs import Cancelled, CancelToken, JobsError, Scheduler
+
+TIMEOUT = 10  # seconds: a planted job that never gets its turn fails the test instead of hanging it
+
+
+class Planted:
+    """Jobs run in threads: each records when it starts, then waits for the test to let it finish."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+        self.lock = threading.Lock()
+        self.started: list[str] = []
+        self.running = 0
+        self.most = 0
+        self.release: dict[str, threading.Event] = {}
+        self.tickets: dict[str, jobs.Ticket] = {}
+        self.outcome: dict[str, str] = {}
+        self.threads: list[threading.Thread] = []
+
+    def submit(self, name: str, fail: bool = False) -> jobs.Ticket:
+        self.release[name] = threading.Event()
+        ticket = self.scheduler.submit(name)
+        self.tickets[name] = ticket
+
+        def work() -> None:
+            try:
+                with ticket:
+                    with self.lock:
+                        self.started.append(name)
+                        self.running += 1
+                        self.most = max(self.most, self.running)
+                    try:
+                        assert self.release[name].wait(TIMEOUT), f"{name} was never released"
+                        if fail:
+                            raise RuntimeError(f"{name} failed")
+                    finally:
+                        with self.lock:
+                            self.running -= 1
+                self.outcome[name] = "done"
+            except Cancelled:
+                self.outcome[name] = "cancelled"
+            except RuntimeError:
+                self.outcome[name] = "failed"
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+        return ticket
+
+    def finish(self, name: str) -> None:
+        self.release[name].set()
+
+    def wait_started(self, count: int) -> None:
+        deadline = time.monotonic() + TIMEOUT
+        while len(self.started) < count:
+            assert time.monotonic() < deadline, f"only {self.started} started"
+            time.sleep(0.005)
+
+    def join(self) -> None:
+        for name in self.release:
+            self.release[name].set()
+        for thread in self.threads:
+            thread.join(TIMEOUT)
+
+
+def settle(planted: Planted, started: int) -> None:
+    planted.wait_started(started)
+    time.sleep(0.05)  # anything that should not start has had the chance to
+
+
+def test_never_more_than_slots_run_and_admission_is_first_come_first_served():
+    planted = Planted(Scheduler(2))
+    names = [f"job{i}" for i in range(7)]
+    for name in names:
+        planted.submit(name)
+    settle(planted, 2)
+    assert planted.started == ["job0", "job1"] and planted.running == 2
+    # finish them out of order: the freed slot always goes to the oldest waiter
+    for finished, expected in (("job1", 3), ("job0", 4), ("job3", 5), ("job2", 6), ("job5", 7)):
+        planted.finish(finished)
+        settle(planted, expected)
+        assert len(planted.started) == expected and planted.running == 2
+    planted.join()
+    assert planted.started == names
+    assert planted.most == 2 and planted.scheduler.max_running == 2
+    assert planted.scheduler.stats() == {"slots": 2, "running": 0, "waiting": 0, "max_running": 2, "max_waiting": 5,
+                                         "admitted": 7, "finished": 7, "cancelled": 0}
+
+
+def test_ahead_counts_the_running_jobs_and_the_earlier_waiters_exactly():
+    planted = Planted(Scheduler(2))
+    tickets = [planted.submit(f"job{i}") for i in range(5)]
+    settle(planted, 2)
+    assert [t.ahead() for t in tickets] == [0, 0, 2, 3, 4]
+    tickets[3].cancel()  # a waiter that leaves no longer counts for those behind it
+    assert [t.ahead() for t in tickets] == [0, 0, 2, 0, 3]
+    planted.finish("job0")
+    settle(planted, 3)
+    assert [t.ahead() for t in tickets] == [0, 0, 0, 0, 2]
+    planted.join()
+    assert [t.ahead() for t in tickets] == [0] * 5
+
+
+def test_a_cancelled_waiter_never_runs_and_its_wait_raises():
+    planted = Planted(Scheduler(1))
+    planted.submit("first")
+    second, third = planted.submit("second"), planted.submit("third")
+    settle(planted, 1)
+    second.cancel()
+    with pytest.raises(Cancelled):
+        second.wait(0)
+    planted.finish("first")
+    settle(planted, 2)
+    planted.join()
+    assert planted.started == ["first", "third"]
+    assert planted.outcome == {"first": "done", "second": "cancelled", "third": "done"}
+    assert third.state == jobs.DONE and second.state == jobs.CANCELLED
+    assert planted.scheduler.stats()["cancelled"] == 1
+
+
+def test_a_waiter_whose_session_has_gone_is_skipped_at_admission():
+    scheduler = Scheduler(1)
+    holder = scheduler.submit("holder")
+    alive = [True]
+    gone = scheduler.submit("gone", token=CancelToken(alive=lambda: alive[0]))
+    last = scheduler.submit("last")
+    assert gone.ahead() == 1 and last.ahead() == 2
+    alive[0] = False  # nobody called cancel(): the token's check says the session is gone
+    assert last.ahead() == 1
+    holder.release()
+    assert gone.state == jobs.CANCELLED and last.state == jobs.RUNNING
+    with pytest.raises(Cancelled):
+        gone.wait(0)
+    last.release()
+
+
+def test_a_cancelled_runner_stops_at_its_next_check_and_frees_its_slot():
+    scheduler = Scheduler(1)
+    steps, checked = [], threading.Event()
+
+    def work() -> None:
+        for step in range(1000):
+            jobs.checkpoint()  # what the heavy loops call between steps
+            steps.append(step)
+            checked.set()
+            time.sleep(0.001)
+
+    outcome = []
+
+    def runner() -> None:
+        try:
+            scheduler.run(work, "long")
+        except Cancelled as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=runner)
+    thread.start()
+    assert checked.wait(TIMEOUT)
+    (ticket,) = scheduler._running
+    waiter = scheduler.submit("next")
+    ticket.cancel()
+    thread.join(TIMEOUT)
+    assert outcome and outcome[0].label == "long" and 0 < len(steps) < 1000
+    assert waiter.wait(TIMEOUT) and waiter.state == jobs.RUNNING  # the slot went to the next in line
+    waiter.release()
+
+
+def test_slots_are_freed_when_a_job_raises():
+    planted = Planted(Scheduler(1))
+    planted.submit("fails", fail=True)
+    planted.submit("after")
+    settle(planted, 1)
+    planted.finish("fails")
+    settle(planted, 2)
+    planted.join()
+    assert planted.outcome == {"fails": "failed", "after": "done"}
+    assert planted.scheduler.stats()["running"] == 0
+
+
+def test_a_job_inside_a_job_uses_the_outer_slot_instead_of_deadlocking():
+    scheduler = Scheduler(1)
+    with scheduler.slot("outer") as outer:
+        with scheduler.slot("inner") as inner:
+            assert inner is outer and jobs.current_token() is outer.token
+    assert jobs.current_token() is None
+    assert scheduler.stats()["admitted"] == 1 and scheduler.stats()["running"] == 0
+
+
+def test_each_thread_sees_only_its_own_job():
+    scheduler = Scheduler(2)
+    seen: dict[str, object] = {}
+    barrier = threading.Barrier(2)
+
+    def work(name: str) -> None:
+        with scheduler.slot(name) as ticket:
+            barrier.wait(TIMEOUT)
+            seen[name] = jobs.current_token() is ticket.token
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(TIMEOUT)
+    assert seen == {"a": True, "b": True}
+
+
+def test_resize_admits_waiters_and_the_slot_count_comes_from_the_environment(monkeypatch):
+    scheduler = Scheduler(1)
+    first, second = scheduler.submit("first"), scheduler.submit("second")
+    assert second.state == jobs.WAITING
+    scheduler.resize(2)
+    assert second.state == jobs.RUNNING
+    first.release(), second.release()
+
+    monkeypatch.setenv(jobs.SLOTS_ENV, "3")
+    assert jobs.default_slots() == 3 and jobs.scheduler().slots == 3
+    monkeypatch.setenv(jobs.SLOTS_ENV, "1")
+    assert jobs.scheduler().slots == 1  # the one process-wide queue, resized
+    monkeypatch.delenv(jobs.SLOTS_ENV)
+    assert jobs.default_slots() >= 1
+    for bad in ("0", "-2", "two"):
+        monkeypatch.setenv(jobs.SLOTS_ENV, bad)
+        with pytest.raises(JobsError, match=jobs.SLOTS_ENV):
+            jobs.default_slots()
+    with pytest.raises(JobsError):
+        Scheduler(0)
+
+
+# -- the heavy loops check the token -------------------------------------------------------------------------
+
+
+def test_a_render_inside_a_cancelled_job_stops_at_the_next_step(model):
+    from interp.featvis import objectives as obj
+    from interp.featvis import render
+
+    scheduler = Scheduler(1)
+    seen = []
+
+    with scheduler.slot("render") as ticket:
+        def progress(step, images):
+            seen.append(step)
+            if step == 2:
+                ticket.cancel()
+
+        result = render(model, obj.unit("mixed3a:0"), size=32, steps=50, progress=progress, every=1)
+    assert result.stopped and result.steps == 3 and seen == [1, 2]  # checked after step 3, before its progress
+    # outside any job nothing is checked; an explicit token works anywhere
+    token = CancelToken()
+    token.cancel()
+    assert render(model, obj.unit("mixed3a:0"), size=32, steps=3, cancel=token).steps == 1
+    assert render(model, obj.unit("mixed3a:0"), size=32, steps=3).steps == 3
+
+
+def test_attribution_inside_a_cancelled_job_stops_before_its_next_batch(model):
+    from interp.attribution import attribute
+
+    image = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    scheduler = Scheduler(1)
+    passes = []
+    with scheduler.slot("attribution") as ticket:
+        original = torch.nn.Module.__call__
+
+        def counting(self, *args, **kwargs):
+            out = original(self, *args, **kwargs)
+            if self.__class__.__name__ == "InceptionV1":
+                passes.append(1)
+                if len(passes) == 2:  # the logits pass, then IG's first batch: cancel
+                    ticket.cancel()
+            return out
+
+        torch.nn.Module.__call__ = counting
+        try:
+            with pytest.raises(Cancelled):
+                attribute(model, image, "ig", target=5, steps=8, batch=2)  # 1 + 4 batches + 1 passes if not cancelled
+        finally:
+            torch.nn.Module.__call__ = original
+    assert len(passes) == 2  # the next pass was refused before it ran
+    from interp.attribution.replicas import _idle
+
+    assert all(not m._forward_pre_hooks for replica in _idle.get(model, []) for m in replica.modules())
