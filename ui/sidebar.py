@@ -1,4 +1,4 @@
-"""The sidebar every page shares: presenter mode, model and weights status, device.
+"""The sidebar every page shares: presenter mode, read-aloud, model and weights status, device.
 
 Imports no PyTorch: the status comes from the weights files on disk, the device from the model only once
 some page has loaded it.
@@ -11,13 +11,18 @@ import sys
 import streamlit as st
 
 from interp import weights
-from ui.frame import PRESENTER
+from ui.presenter import PRESENTER, READ_ALOUD, on_presenter_switch
 
 
 def render_sidebar():
     """Draw the settings; returns the slot that :func:`fill_model_status` fills after the page ran."""
     with st.sidebar:
-        st.toggle("Presenter mode", key=PRESENTER, help="Show speaker notes under each step's narration.")
+        st.toggle("Presenter mode", key=PRESENTER, on_change=on_presenter_switch,
+                  help="Speaker notes, a clock, what comes next, and a stage view for the projector that follows "
+                       "this window. Keys: → or PageDown next, ← or PageUp back, Home and End, P switches this, "
+                       "S reads the step aloud, Esc lets go of a widget.")
+        st.toggle("Read aloud", key=READ_ALOUD,
+                  help="Read each step's narration aloud with your browser's own voice (nothing leaves the browser).")
         return st.empty()
 
 

@@ -1,0 +1,104 @@
+"""Presenter mode, the stage view and the follower without a browser: the talk store, and the app under AppTest.
+(The keys, the clock and a follower window that really follows are in tests/browser.)"""
+
+import threading
+
+import pytest
+
+from conftest import in_threads, new_app
+from ui import presenter
+from ui.chapters import load_chapter
+
+pytestmark = pytest.mark.usefixtures("app_environment", "without_weights")
+
+
+def test_the_talk_store_counts_changes_not_repeats_and_stays_bounded(monkeypatch):
+    store = presenter.TalkStore()
+    assert store.get("a") is None
+    store.publish("a", "how-a-cnn-sees", {"step": "stack"})
+    first = store.get("a").seq
+    store.publish("a", "how-a-cnn-sees", {"step": "stack"})  # the same place again: no change for followers
+    assert store.get("a").seq == first
+    store.publish("a", "how-a-cnn-sees", {"step": "convolution"})
+    assert store.get("a").seq > first and store.get("a").params == {"step": "convolution"}
+    copy = store.get("a")
+    copy.params["step"] = "changed"  # a copy: callers cannot change the store
+    assert store.get("a").params == {"step": "convolution"}
+    started = store.started("a")
+    assert store.started("a") == started and store.started("a", restart=True) >= started
+    monkeypatch.setattr(presenter, "MAX_TALKS", 5)
+    for i in range(20):
+        store.publish(f"t{i}", "circuits", {})
+    assert len(store._talks) <= 5 and store.get("t19") is not None
+
+
+def test_the_talk_store_takes_many_presenters_at_once():
+    store = presenter.TalkStore()
+    barrier = threading.Barrier(8)
+
+    def talk(i: int) -> None:
+        barrier.wait()
+        for n in range(200):
+            store.publish(f"talk{i % 4}", "circuits", {"step": str(n)})
+
+    assert not in_threads(8, talk)
+    assert {store.get(f"talk{i}").params["step"] for i in range(4)} == {"199"}
+
+
+def test_talk_codes():
+    assert presenter.clean_code(" My-Talk_2 ") == "my-talk_2"
+    for bad in ("", "-x", "a b", "x" * 40, "<script>", None):
+        assert presenter.clean_code(bad) is None
+    assert presenter.clean_code(presenter.new_code())
+
+
+def test_a_presenter_link_opens_presenter_mode_and_the_code_stays_in_the_address():
+    at = new_app()
+    at.switch_page("pages/02_how-a-cnn-sees.py")
+    at.query_params["step"] = "convolution"
+    at.query_params["presenter"] = "Demo-1"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["presenter_mode"] and at.query_params["presenter"] in ("demo-1", ["demo-1"])
+    assert any("Speaker notes" in md.value for md in at.markdown)
+    steps = load_chapter("02_cnn").steps
+    assert any(f"**Next up:** 3 · {steps[2].title}" in md.value for md in at.markdown)
+    assert presenter.TALKS.get("demo-1").params == {"step": "convolution"}
+    at.button(key="next_step").click().run()
+    assert presenter.TALKS.get("demo-1").params == {"step": steps[2].id}
+
+
+def test_the_next_chapter_key_keeps_presenter_mode():
+    at = new_app()
+    at.switch_page("pages/02_how-a-cnn-sees.py")
+    at.query_params["step"] = "last"  # ?step=first and ?step=last name a chapter's ends
+    at.run()
+    assert at.segmented_control(key="step").value == load_chapter("02_cnn").steps[-1].id
+    at.toggle(key="presenter_mode").set_value(True).run()
+    at.button(key="next_chapter").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == load_chapter("03_neuron").title
+    assert at.session_state["presenter_mode"]  # Streamlit forgets widgets on a page change; we do not
+    at = new_app()
+    at.switch_page("pages/03_what-a-neuron-wants.py").run()
+    at.button(key="prev_chapter").click().run()  # before the first step: the previous chapter's last
+    assert at.title[0].value == load_chapter("02_cnn").title
+    assert at.segmented_control(key="step").value == load_chapter("02_cnn").steps[-1].id
+
+
+def test_a_follower_gets_the_stage_view_and_the_presenters_page():
+    presenter.TALKS.publish("stage-test", "how-a-cnn-sees", {"step": "channels"})
+    at = new_app()
+    at.query_params["follow"] = "stage-test"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.sidebar.toggle  # no sidebar on the stage
+    assert not any("Speaker notes" in md.value for md in at.markdown)
+    assert at.session_state["follow_code"] == "stage-test"
+    # the poll (a fragment) moves it to the presenter's page and step
+    for _ in range(3):
+        if at.title and at.title[0].value == load_chapter("02_cnn").title:
+            break
+        at.run()
+    assert at.title[0].value == load_chapter("02_cnn").title
+    assert at.segmented_control(key="step").value == "channels"

@@ -1,0 +1,449 @@
+"""Presenter mode, the stage view and the follower window, and the keys that move the tour.
+
+Three ways to look at the same app, chosen by the URL (read once per browser session, then kept in the URL so a
+reload keeps them):
+
+* presenter mode (the sidebar's switch, the P key, or ``?presenter=<code>``): speaker notes, an elapsed-time
+  clock, a "next up" line and a larger type scale. Every page the presenter shows is published under the talk's
+  code in a process-wide store (:data:`TALKS`);
+* the stage view (``?stage=1``): the chapter alone, in large type, without the sidebar, the step bar or the
+  buttons (the keys still move it), for a projector mirroring one screen;
+* the follower (``?follow=<code>``): the stage view of another window's talk. A fragment polls the store every
+  :data:`FOLLOW_POLL_S` seconds and moves this window to the page and step the presenter shows, so notes on the
+  laptop and the stage on the projector stay on the same step.
+
+The keys (:func:`install_keys`) are one small script in the page: Right/PageDown and Left/PageUp (what clickers
+send) click Next and Back, Home and End jump to the chapter's first and last step, P switches presenter mode,
+S reads the step's narration aloud with the browser's own speech synthesis (no server, no network). A text field
+keeps its keys; a widget used with the mouse gives its focus back at once, and Esc releases any focus, so the
+next key press moves the tour. This module imports no PyTorch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from ui.tour import TOUR
+
+PRESENTER = "presenter_mode"  # the sidebar switch's key (ui.sidebar), read by the frame (ui.frame)
+READ_ALOUD = "read_aloud"      # the sidebar switch: read each step's narration aloud
+TALK = "talk_code"             # this presenter's talk code
+STARTED = "talk_started"       # when the presenter's clock started (time.time())
+STAGE = "stage_view"
+FOLLOW = "follow_code"         # the talk this window follows
+_URL_READ = "_view_from_url"   # the URL's view parameters are read once per session
+_FOLLOWED = "_follow_seq"      # the last published state this follower applied
+_SHOWN = "_follow_shown"       # the page this follower shows
+
+CONTROL_PARAMS = ("presenter", "stage", "follow")  # URL parameters that choose the view, not the content
+FOLLOW_POLL_S = 0.7
+TALK_TTL_S = 24 * 3600
+MAX_TALKS = 500
+_CODE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+
+# -- the process-wide store: where each talk's presenter is -------------------------------------------------------
+
+
+@dataclass
+class Talk:
+    page: str | None = None                      # the url path of the page the presenter shows
+    params: dict[str, str] = field(default_factory=dict)  # its query parameters (?step=, ?unit=, ...)
+    seq: int = 0                                 # grows with every change the presenter publishes
+    started: float = field(default_factory=time.time)  # the presenter's clock
+    updated: float = field(default_factory=time.time)
+
+
+class TalkStore:
+    """Talk code -> :class:`Talk`, shared by every session of this server process (thread-safe, bounded)."""
+
+    def __init__(self) -> None:
+        self._talks: dict[str, Talk] = {}
+        self._lock = threading.Lock()
+        self._seq = 0
+
+    def get(self, code: str) -> Talk | None:
+        with self._lock:
+            talk = self._talks.get(code)
+            return None if talk is None else Talk(talk.page, dict(talk.params), talk.seq, talk.started, talk.updated)
+
+    def started(self, code: str, restart: bool = False) -> float:
+        """The clock's start for ``code``, creating the talk (or restarting its clock) if asked."""
+        with self._lock:
+            talk = self._talk(code)
+            if restart:
+                talk.started = time.time()
+            return talk.started
+
+    def publish(self, code: str, page: str, params: dict[str, str]) -> None:
+        with self._lock:
+            talk = self._talk(code)
+            if (talk.page, talk.params) != (page, params):
+                self._seq += 1
+                talk.page, talk.params, talk.seq = page, dict(params), self._seq
+            talk.updated = time.time()
+
+    def _talk(self, code: str) -> Talk:
+        talk = self._talks.get(code)
+        if talk is None:
+            self._evict()
+            talk = self._talks[code] = Talk()
+        return talk
+
+    def _evict(self) -> None:
+        now = time.time()
+        for code in [c for c, t in self._talks.items() if now - t.updated > TALK_TTL_S]:
+            del self._talks[code]
+        while len(self._talks) >= MAX_TALKS:
+            del self._talks[min(self._talks, key=lambda c: self._talks[c].updated)]
+
+
+TALKS = TalkStore()
+
+
+def clean_code(text: object) -> str | None:
+    """A talk code as typed in a URL (``My-Talk`` -> ``my-talk``); None if it is not one."""
+    code = str(text or "").strip().lower()
+    return code if _CODE.fullmatch(code) else None
+
+
+def new_code() -> str:
+    return "".join(secrets.choice("abcdefghjkmnpqrstuvwxyz23456789") for _ in range(5))
+
+
+# -- the session's view ------------------------------------------------------------------------------------------
+
+
+def presenter_mode() -> bool:
+    return bool(st.session_state.get(PRESENTER, False))
+
+
+def stage_view() -> bool:
+    return bool(st.session_state.get(STAGE, False) or st.session_state.get(FOLLOW))
+
+
+def following() -> str | None:
+    return st.session_state.get(FOLLOW)
+
+
+def talk_code() -> str | None:
+    return st.session_state.get(TALK) if presenter_mode() else None
+
+
+def start_presenting(code: str | None = None, restart: bool = False) -> None:
+    code = code or st.session_state.get(TALK) or new_code()
+    st.session_state[TALK] = code
+    st.session_state[STARTED] = TALKS.started(code, restart=restart)
+
+
+def on_presenter_switch() -> None:
+    """The sidebar switch's callback: switching presenter mode on starts the clock under a talk code."""
+    if st.session_state.get(PRESENTER):
+        start_presenting(restart=True)
+
+
+# The sidebar's switches are widgets, and Streamlit forgets a widget's value when code changes the page
+# (st.switch_page: the "next chapter" key). A plain copy of each keeps it.
+_KEPT = {PRESENTER: "_kept_presenter_mode", READ_ALOUD: "_kept_read_aloud"}
+
+
+def restore_switches() -> None:
+    """At the start of a run: a switch Streamlit forgot gets its kept value back (before it is drawn)."""
+    for key, kept in _KEPT.items():
+        if key not in st.session_state and kept in st.session_state:
+            st.session_state[key] = st.session_state[kept]
+
+
+def keep_switches() -> None:
+    """After the switches are drawn: remember their values."""
+    for key, kept in _KEPT.items():
+        if key in st.session_state:
+            st.session_state[kept] = st.session_state[key]
+
+
+def read_view_from_url() -> None:
+    """Once per session: ``?presenter=<code>``, ``?stage=1``, ``?follow=<code>`` choose the view."""
+    restore_switches()
+    if st.session_state.get(_URL_READ):
+        return
+    st.session_state[_URL_READ] = True
+    params = st.query_params
+    if "follow" in params and (code := clean_code(params.get("follow"))):
+        st.session_state[FOLLOW] = code
+        return  # a follower is an audience window: no presenter mode here
+    if "presenter" in params:
+        st.session_state[PRESENTER] = st.session_state[_KEPT[PRESENTER]] = True
+        start_presenting(clean_code(params.get("presenter")))
+    if str(params.get("stage", "")).lower() in ("1", "true", "yes", "on"):
+        st.session_state[STAGE] = True
+
+
+def keep_view_in_url() -> None:
+    """Write the view back into the URL (page changes drop query parameters), so a reload keeps it."""
+    wanted = {"follow": following(), "presenter": talk_code(),
+              "stage": "1" if st.session_state.get(STAGE) and not following() else None}
+    for name, value in wanted.items():
+        if value and st.query_params.get(name) != value:
+            st.query_params[name] = value
+        elif not value and name in st.query_params:
+            del st.query_params[name]
+
+
+def content_params() -> dict[str, str]:
+    """The URL's parameters that say what the page shows (the step, the unit, ...), not how."""
+    return {k: v for k, v in st.query_params.to_dict().items() if k not in CONTROL_PARAMS}
+
+
+def publish(url_path: str | None = None) -> None:
+    """The presenter's window says where it is: by the chapter frame as soon as the step is known, and by the
+    router after every page (a tool page's own parameters, ``?unit=``, are known only then)."""
+    code = talk_code()
+    url_path = current_page() if url_path is None else url_path
+    if code and not following() and url_path is not None:
+        TALKS.publish(code, url_path, content_params())
+
+
+# -- the page the router is running, and its neighbours in the tour --------------------------------------------------
+
+_current = threading.local()  # Streamlit runs each session's script in its own thread
+
+
+def set_current_page(url_path: str | None) -> None:
+    _current.url_path = url_path
+
+
+def current_page() -> str | None:
+    return getattr(_current, "url_path", None)
+
+
+def neighbours() -> tuple[object | None, object | None]:
+    """(previous, next) chapters of the tour around the page being run; ``None`` at either end. A chapter still
+    in preparation (no page) is returned as it is, so the caller can say so instead of linking it."""
+    here = current_page()
+    stops = list(TOUR)
+    index = next((i for i, stop in enumerate(stops) if stop.page and stop.url_path == here), None)
+    if index is None:
+        return None, None
+    before = next((s for s in reversed(stops[:index]) if s.page), None)
+    after = stops[index + 1] if index + 1 < len(stops) else None
+    return before, after
+
+
+# -- the follower ------------------------------------------------------------------------------------------------
+
+
+def remember_shown(url_path: str) -> None:
+    st.session_state[_SHOWN] = (url_path, content_params())
+
+
+@st.fragment(run_every=FOLLOW_POLL_S)
+def follow_talk(code: str, pages: dict[str, str]) -> None:
+    """Poll the store; when the presenter has moved since this window last looked, go where they are.
+
+    ``pages`` maps url paths to the page scripts (``st.switch_page`` takes their paths)."""
+    talk = TALKS.get(code)
+    if talk is None or talk.page is None:
+        st.caption(f"Waiting for the presenter of talk **{code}** (presenter mode, code {code}).")
+        return
+    if talk.seq == st.session_state.get(_FOLLOWED):
+        return
+    st.session_state[_FOLLOWED] = talk.seq
+    shown_page, shown_params = st.session_state.get(_SHOWN, (None, {}))
+    if (talk.page, talk.params) == (shown_page, shown_params) or talk.page not in pages:
+        return
+    target = {**talk.params, "follow": code}
+    if talk.page == shown_page:
+        st.query_params.from_dict(target)
+        st.rerun()
+    st.switch_page(pages[talk.page], query_params=target)
+
+
+# -- the presenter's bar -----------------------------------------------------------------------------------------
+
+
+def clock_html(started: float) -> str:
+    """An elapsed-time clock: the server says how long it has run, the page's script keeps it ticking."""
+    elapsed = max(0, int(time.time() - started))
+    return (f'<span class="interp-clock" data-elapsed="{elapsed}" title="Time since presenter mode started">'
+            f"{elapsed // 60}:{elapsed % 60:02d}</span>")
+
+
+def render_presenter_bar(index: int, count: int, next_up: str, notes: str) -> None:
+    """Above a chapter in presenter mode: the clock, where we are, what comes next, the stage link, and the
+    step's speaker notes."""
+    code = talk_code()
+    if not code:
+        start_presenting()
+        code = talk_code()
+    with st.container(border=True, key="presenter_bar"):
+        clock, where, restart, stage = st.columns([2.4, 4.4, 1.7, 1.7], vertical_alignment="center")
+        clock.html(f'<div class="interp-bar">{clock_html(st.session_state.get(STARTED, time.time()))}'
+                   f' <span class="interp-where">step {index + 1}/{count} · {code}</span></div>')
+        where.markdown(f"**Next up:** {next_up}")
+        restart.button("Restart clock", key="restart_clock", on_click=start_presenting, kwargs={"restart": True},
+                       icon=":material/timer:", width="stretch", type="tertiary")
+        # this page's own address with ?follow= (whatever path the app is served under)
+        stage.link_button("Stage view", f"?follow={code}", icon=":material/open_in_new:", width="stretch",
+                          help=f"The audience's window: the stage view of this talk (code **{code}**), which follows "
+                               "this window step by step. Open it on the projector; on another device, open "
+                               f"`/?follow={code}` on this app's address.")
+    if notes:
+        with st.container(border=True, key="speaker_notes"):
+            st.markdown("**Speaker notes**")
+            st.markdown(notes)
+
+
+# -- the keys, the clock, read-aloud and the type scale: one script in the page ----------------------------------------
+
+_SCRIPT = r"""
+<script>
+(() => {
+  const w = window, doc = document;
+  w.__interpTour = %CONFIG%;
+  const cfg = () => w.__interpTour || {};
+  if (!w.__interpTourInstalled) {
+    w.__interpTourInstalled = true;
+    const TEXT = new Set(['text', 'search', 'email', 'url', 'tel', 'password', 'number', 'date', 'time',
+                          'datetime-local', 'month', 'week']);
+    const OWN_ARROWS = 'input[type=range],[role=slider],[role=spinbutton],[role=tablist],[role=tab],[role=listbox],' +
+                       '[role=option],[role=menu],[role=menuitem],[role=grid],[role=tree],[role=radiogroup]';
+    const openCombo = (el) => !!el && el.getAttribute && el.getAttribute('aria-expanded') === 'true';
+    // a field that takes text: keys are the reader's, not the tour's (a select box's field shows its choice and
+    // filters the options while they are open: only then is it typed in)
+    const typing = (el) => {
+      if (!el || el === doc.body) return false;
+      if (el.isContentEditable || el.tagName === 'TEXTAREA' || el.tagName === 'SELECT') return true;
+      if (el.tagName !== 'INPUT') return false;
+      if (el.getAttribute('role') === 'combobox') return openCombo(el);
+      return TEXT.has((el.type || 'text').toLowerCase());
+    };
+    const press = (selector) => {
+      const button = doc.querySelector(selector);
+      if (!button || button.disabled) return false;
+      button.click();
+      return true;
+    };
+    const step = (last) => {
+      const options = Array.from(doc.querySelectorAll('.st-key-step button'));
+      const option = last ? options[options.length - 1] : options[0];
+      if (!option || option.disabled) return false;
+      option.click();
+      return true;
+    };
+    const narration = () => {
+      const node = doc.querySelector('.st-key-narration');
+      return node ? node.innerText.trim() : '';
+    };
+    const speak = () => {
+      const synth = w.speechSynthesis;
+      const text = narration();
+      if (!synth || !text) return false;
+      synth.cancel();
+      const utterance = new SpeechSynthesisUtterance(text);
+      utterance.lang = doc.documentElement.lang || 'en';
+      synth.speak(utterance);
+      return true;
+    };
+    w.__interpSpeak = speak;
+    const toggleSpeech = () => {
+      const synth = w.speechSynthesis;
+      if (synth && (synth.speaking || synth.pending)) { synth.cancel(); return true; }
+      return speak();
+    };
+    doc.addEventListener('keydown', (event) => {
+      if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+      const target = (event.composedPath && event.composedPath()[0]) || event.target;
+      if (event.key === 'Escape') {  // let go of the widget (an open select box first closes its menu)
+        const a = doc.activeElement;
+        if (a && a !== doc.body && !openCombo(a) && a.blur) a.blur();
+        return;
+      }
+      if (typing(target)) return;
+      const clicker = event.key === 'PageDown' || event.key === 'PageUp';
+      if (!clicker && target && target.closest && target.closest(OWN_ARROWS)) return;
+      const c = cfg();
+      const moves = ['ArrowRight', 'ArrowLeft', 'PageDown', 'PageUp', 'Home', 'End'];
+      if (c.follow && moves.includes(event.key)) { event.preventDefault(); return; }  // the presenter leads
+      let done = false;
+      switch (event.key) {
+        case 'ArrowRight': case 'PageDown':
+          done = press('.st-key-next_step button') || press('.st-key-next_chapter button'); break;
+        case 'ArrowLeft': case 'PageUp':
+          done = press('.st-key-prev_step button') || press('.st-key-prev_chapter button'); break;
+        case 'Home': done = step(false); break;
+        case 'End': done = step(true); break;
+        case 'p': case 'P': done = press('.st-key-presenter_mode input'); break;
+        case 's': case 'S': done = toggleSpeech(); break;
+      }
+      if (done) { event.preventDefault(); event.stopPropagation(); }
+    }, true);
+    // A widget used with the mouse hands its focus back, so the next key press still moves the tour (a choice
+    // in a select box gives the focus back to its field a moment after the click: look again then).
+    const letGo = () => {
+      const a = doc.activeElement;
+      if (!a || a === doc.body || a.tagName === 'IFRAME' || typing(a) || openCombo(a)) return;
+      if (a.closest && a.closest('[data-baseweb="popover"]')) return;
+      a.blur();
+    };
+    for (const type of ['pointerup', 'click']) {
+      doc.addEventListener(type, () => { setTimeout(letGo, 0); setTimeout(letGo, 150); }, true);
+    }
+    setInterval(() => {
+      for (const clock of doc.querySelectorAll('.interp-clock')) {
+        if (!clock.dataset.t0) clock.dataset.t0 = String(Date.now() - Number(clock.dataset.elapsed || 0) * 1000);
+        const s = Math.floor((Date.now() - Number(clock.dataset.t0)) / 1000);
+        const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, sec = String(s % 60).padStart(2, '0');
+        clock.textContent = h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+      }
+    }, 1000);
+  }
+  const c = cfg();
+  if (c.readAloud && c.where && c.where !== w.__interpSpoken) {
+    w.__interpSpoken = c.where;
+    setTimeout(() => w.__interpSpeak && w.__interpSpeak(), 400);
+  } else if (!c.readAloud && w.__interpSpoken) {
+    w.__interpSpoken = null;
+    if (w.speechSynthesis) w.speechSynthesis.cancel();
+  }
+})();
+</script>
+"""
+
+_STYLE_PRESENTER = """
+.st-key-narration p, .st-key-narration li { font-size: 1.18rem; line-height: 1.55; }
+.st-key-speaker_notes p, .st-key-speaker_notes li { font-size: 1.2rem; line-height: 1.45; }
+.st-key-speaker_notes { background: rgba(255, 190, 0, 0.10); }
+.st-key-presenter_bar p, .interp-bar { font-size: 1.15rem; margin: 0; }
+.interp-clock { font-size: 1.6rem; font-weight: 700; font-variant-numeric: tabular-nums; }
+.interp-where { opacity: 0.65; }
+"""
+
+_STYLE_STAGE = """
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
+[data-testid="stToolbar"], .st-key-step_bar, .st-key-step_nav { display: none !important; }
+[data-testid="stMainBlockContainer"] { padding-top: 1.5rem; max-width: 100%; }
+[data-testid="stMain"] h1 { font-size: 3rem; }
+.st-key-narration h3 { font-size: 2.1rem; }
+.st-key-narration p, .st-key-narration li { font-size: 1.55rem; line-height: 1.5; }
+"""
+
+
+def install_keys(slot, where: str) -> None:
+    """Fill ``slot`` (a container the router keeps hidden) with the page's script and this view's styles."""
+    config = {"follow": bool(following()), "presenter": presenter_mode(), "stage": stage_view(),
+              "readAloud": bool(st.session_state.get(READ_ALOUD)), "where": where}
+    style = ".st-key-interp_keys { display: none !important; }\n"
+    if presenter_mode() and not stage_view():
+        style += _STYLE_PRESENTER
+    if stage_view():
+        style += _STYLE_STAGE
+    body = f"<style>{style}</style>" + _SCRIPT.replace("%CONFIG%", json.dumps(config))
+    with slot:
+        st.html(body, unsafe_allow_javascript=True)
