@@ -153,6 +153,19 @@ class Atlas:
             raise AtlasError(f"The atlas keeps each unit's top {TOP} photos in order; not {top}.")
         return self._layer(layer_info(layer).name)["top"][:, :top].astype(np.int64)
 
+    def edge_share(self, unit: Unit | str, top: int = TOP) -> tuple[float, str | None]:
+        """The share of the unit's ``top`` strongest photos whose peak lies on the edge of its grid, and the edge
+        holding most of them ("top", "bottom", "left", "right"; None when none does). A unit that peaks on the
+        border whatever the photo shows answers the padding as much as the photo (the polysemantic role skips it)."""
+        unit = atlas_unit(unit)
+        grid = layer_info(unit.layer).size_at_224
+        examples = [e for e in self.examples(unit, top=min(top, TOP)) if e.y is not None]
+        sides = {"top": sum(e.y == 0 for e in examples), "bottom": sum(e.y == grid - 1 for e in examples),
+                 "left": sum(e.x == 0 for e in examples), "right": sum(e.x == grid - 1 for e in examples)}
+        on_edge = sum(e.y in (0, grid - 1) or e.x in (0, grid - 1) for e in examples)
+        side = max(sides, key=sides.get)
+        return on_edge / max(len(examples), 1), side if sides[side] else None
+
     def examples(self, unit: Unit | str, top: int = 10) -> list[Example]:
         """The ``top`` photos that excite ``unit`` most, strongest first. The first ``TOP`` are in the exact order
         and have their peak position; beyond that (up to every photo) the order comes from the stored values and

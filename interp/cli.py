@@ -479,6 +479,46 @@ def cmd_circuit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sae_info(args: argparse.Namespace) -> int:
+    """The sparse autoencoder's figures, recomputed live on its held-out photos."""
+    from interp.loading import load_model
+    from interp.photos import local_path
+    from interp.sae import evaluate, held_out_photos, load_sae, require_photos
+
+    sae = load_sae()
+    photos = held_out_photos(every=sae.held_out_every)
+    folder = local_path(photos[0]).parent  # INTERP_IMAGES_DIR, else the prefetch cache
+    require_photos(photos, folder)  # before the model loads
+    result = evaluate(load_model(args.weights, device=args.device), sae, folder)
+    if args.json:
+        keys = ("layer", "features", "explained_variance", "l0", "dead", "held_out_photos")
+        print(json.dumps({key: result[key] for key in keys}))
+        return 0
+    print(f"sparse autoencoder on {result['layer']}: {result['features']} features, at most {result['k']} active "
+          f"per position")
+    print(f"on the {len(result['held_out_photos'])} held-out photos ({result['positions']:,} positions), computed now:")
+    print(f"  explained variance {result['explained_variance']:.4f}, mean active features {result['l0']:.2f}, "
+          f"dead (active nowhere) {result['dead']} of {result['features']}")
+    return 0
+
+
+def cmd_sae_examples(args: argparse.Namespace) -> int:
+    """The photos that excite one feature of the sparse autoencoder most, from its feature atlas."""
+    from interp.sae import load_feature_atlas
+
+    atlas = load_feature_atlas()
+    examples = atlas.examples(args.feature, top=args.top)
+    if args.json:
+        print(json.dumps({"feature": args.feature, "examples": [e.as_dict() for e in examples]}))
+        return 0
+    print(f"photos that excite feature {args.feature} most (maximum over the grid; y, x on the {atlas.grid} x "
+          f"{atlas.grid} grid):")
+    for e in examples:
+        where = f"{e.y:>3}, {e.x:<3}" if e.y is not None else "   -    "
+        print(f"{e.rank:>5}  {e.activation:>9.2f}  {where}  {e.photo.id}")
+    return 0
+
+
 def _model_options(parser: argparse.ArgumentParser) -> None:
     """--weights and --device, the same for every command that loads the model."""
     parser.add_argument("--weights", default=None, help=WEIGHTS_HELP)
@@ -653,6 +693,23 @@ def build_parser() -> argparse.ArgumentParser:
     cir.add_argument("--json", action="store_true", help='print {"unit", "nodes": [{"unit"}], "edges": [{"source", "target", "excitation", "inhibition"}]}')
     cir.add_argument("--weights", default=None, help="weights file or folder (default: INTERP_WEIGHTS_DIR, else the bundled copy)")
     cir.set_defaults(run=cmd_circuit)
+
+    sae_help = "the sparse autoencoder on mixed4e: its held-out figures, and each feature's dataset examples"
+    sae = sub.add_parser("sae", help=sae_help, description=sae_help + (
+        ". Each position's 832 channels rewritten as at most k active features of interp/data/sae/mixed4e.pt."))
+    sae_sub = sae.add_subparsers(dest="sae_command", required=True)
+    sae_info = sae_sub.add_parser("info", help="explained variance, mean active features and dead features, "
+                                  "recomputed live on the held-out photos (needs them: INTERP_IMAGES_DIR or prefetch)")
+    sae_info.add_argument("--json", action="store_true", help='print {"layer", "features", "explained_variance", '
+                          '"l0", "dead", "held_out_photos"}')
+    _model_options(sae_info)
+    sae_info.set_defaults(run=cmd_sae_info)
+    sae_ex = sae_sub.add_parser("examples", help="the photos that excite a feature most, from the feature atlas")
+    sae_ex.add_argument("feature", type=int, help="feature number, e.g. 12")
+    sae_ex.add_argument("--top", type=int, default=10, help="how many photos (default 10)")
+    sae_ex.add_argument("--json", action="store_true",
+                        help='print {"feature", "examples": [{"image", "label", "activation", "y", "x"}]}')
+    sae_ex.set_defaults(run=cmd_sae_examples)
     return parser
 
 

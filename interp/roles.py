@@ -55,6 +55,7 @@ FLIP_INVARIANT = 0.9  # a pose-invariant unit: its response to a photo and to it
 # fires more on it than on its mirror image is the right-facing one.
 FACING_REFERENCE = "n02097047_miniature_schnauzer"
 POLYSEMANTIC_TOP = TOP  # a unit's top photos looked at for unrelated groups (interp.purity)
+POLYSEMANTIC_MAX_EDGE = 0.5  # at most this share of its 100 strongest photos may peak on its grid's border
 _CANDIDATES = ("among the car detector's inputs in its top tenth by expanded-weight strength, those that are "
                f"car-selective (AUC >= {CAR_PART_MIN_AUC})")
 
@@ -110,7 +111,8 @@ SPECS: tuple[RoleSpec, ...] = (
     RoleSpec("polysemantic", "Polysemantic unit", "mixed4e", "mixed4e:55",
              "responds to cat faces, fronts of cars and cat legs: unrelated things", "Zoom In (Distill 2020)",
              f"among each unit's top {POLYSEMANTIC_TOP} photos, the two largest groups of unrelated kinds of thing "
-             "(WordNet groups, interp.hierarchy): the unit whose smaller group is largest"),
+             "(WordNet groups, interp.hierarchy): the unit whose smaller group is largest, among the units that peak "
+             f"inside the photo (no more than {POLYSEMANTIC_MAX_EDGE:.0%} of their 100 strongest photos on the grid's border)"),
 )
 SPEC_IDS = tuple(spec.id for spec in SPECS)
 
@@ -494,7 +496,12 @@ def find_roles(model, atlas, images_dir: str | os.PathLike) -> list[Role]:
 
     layer = "mixed4e"
     scored = [(split_of(Unit(layer, ch)), ch) for ch in range(LAYERS[layer].channels)]
+    # A unit whose strongest photos mostly peak on the border of its grid answers the padding as much as the
+    # photo: its top photos' kinds say little about what it detects, so it cannot play the role.
+    on_edge = np.array([atlas.edge_share(Unit(layer, ch))[0] >= POLYSEMANTIC_MAX_EDGE
+                        for ch in range(LAYERS[layer].channels)])
     score = np.array([s[0][0] * 100 + s[0][1] for s, _ in scored], dtype=np.float64)
+    score[on_edge] = -1
     c, figures = _rank_with_article(score, spec("polysemantic").article_unit)
     unit = Unit(layer, c)
     groups = scored[c][0][1]
@@ -503,7 +510,8 @@ def find_roles(model, atlas, images_dir: str | os.PathLike) -> list[Role]:
     unit_purity = purity.purity([e.photo.synset for e in atlas.examples(unit, top=POLYSEMANTIC_TOP)])
     found["polysemantic"] = (unit, {
         **figures, "measure": f"unrelated groups among the top {POLYSEMANTIC_TOP} photos", "groups": groups,
-        "purity": round(unit_purity, 3), "article_groups": article_groups, "top_photos": _top_photos(atlas, unit, 12)})
+        "purity": round(unit_purity, 3), "edge_share": round(atlas.edge_share(unit)[0], 2),
+        "article_edge_share": round(atlas.edge_share(article)[0], 2), "skipped_on_edge": int(on_edge.sum()), "article_groups": article_groups, "top_photos": _top_photos(atlas, unit, 12)})
     return [Role(s, *found[s.id]) for s in SPECS]
 
 

@@ -12,13 +12,16 @@ features rarely occur together, so the model can afford to give every feature a 
 the ReLU filter out the small interference: 5 features in 2 dimensions form a regular pentagon.
 
 Several models (one per sparsity, say) train at once as one batched tensor, so a sweep costs one training run.
-No Streamlit here; the page draws the result.
+Training runs on one CPU thread (the tensors are tiny: with two, the threads' hand-offs cost more than the work,
+and far more when other processes share the cores) and with Adam written out here (``torch.optim`` imports
+``torch._dynamo`` on its first step, seconds on a small CPU). No Streamlit here; the page draws the result.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,12 +63,45 @@ class ToyModels:
         norms2 = np.einsum("kii->ki", gram)
         return np.where(norms2 > 1e-6, norms2 ** 2 / np.maximum((gram ** 2).sum(axis=2), 1e-12), 0.0)
 
+    def dimensions_per_feature(self) -> np.ndarray:
+        """k: the paper's m / ||W||_F^2, hidden dimensions per represented feature (1: one each, as PCA would
+        store them; 0.4: 2 dimensions shared by 5 features in a pentagon)."""
+        return self.W.shape[1] / np.maximum((self.W ** 2).sum(axis=(1, 2)), 1e-12)
+
+    def read(self, x: Sequence[float] | np.ndarray, model: int = 0) -> dict[str, np.ndarray]:
+        """One input through one model: ``hidden`` (m, what the hidden dimensions hold), ``before`` (n, W^T h + b,
+        the read-out before the ReLU: the feature itself plus the interference of the others) and ``out`` (n,
+        after the ReLU)."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape != (self.W.shape[2],):
+            raise ValueError(f"An input needs one value per feature ({self.W.shape[2]}), not {x.shape}.")
+        W, b = self.W[model], self.b[model]
+        hidden = W @ x
+        before = W.T @ hidden + b
+        return {"hidden": hidden, "before": before, "out": np.maximum(before, 0.0)}
+
     def angles(self, model: int = 0) -> np.ndarray:
         """Degrees of each feature's direction in the plane (m = 2 only), in [0, 360)."""
         if self.W.shape[1] != 2:
             raise ValueError("Angles in a plane need m = 2 hidden dimensions.")
         x, y = self.W[model]
         return np.degrees(np.arctan2(y, x)) % 360
+
+
+ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run PyTorch's CPU operations on one thread inside the block. With PyTorch's OpenMP backend (its Linux and
+    Windows builds) the setting belongs to the calling thread, so other threads (other sessions of the app) keep
+    theirs; it is put back afterwards either way."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def importance_decay(n: int, ratio: float) -> np.ndarray:
@@ -100,18 +136,24 @@ def train(
     W = torch.randn(k, n_hidden, n_features, generator=generator) * math.sqrt(2.0 / (n_hidden + n_features))
     W.requires_grad_(True)
     b = torch.zeros(k, n_features, requires_grad=True)
-    optimiser = torch.optim.Adam([W, b], lr=lr)
     keep = torch.tensor([1.0 - s for s in sparsities])[:, None, None]  # chance a feature is present
     importance_t = torch.tensor(weights, dtype=torch.float32)
-    with torch.enable_grad():
-        for _ in range(steps):
+    params = (W, b)
+    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
+    per_model = torch.zeros(k)
+    with _one_thread(), torch.enable_grad():
+        for step in range(1, steps + 1):
             present = torch.rand(k, batch, n_features, generator=generator) < keep
             x = torch.rand(k, batch, n_features, generator=generator) * present
             hidden = torch.einsum("kmn,kbn->kbm", W, x)
             out = torch.relu(torch.einsum("kmn,kbm->kbn", W, hidden) + b[:, None, :])
             per_model = ((x - out) ** 2 * importance_t).sum(-1).mean(-1)
-            optimiser.zero_grad(set_to_none=True)
-            per_model.sum().backward()
-            optimiser.step()
+            grads = torch.autograd.grad(per_model.sum(), params)
+            with torch.no_grad():  # Adam (Kingma and Ba 2015), as torch.optim.Adam with its defaults
+                for p, g, (m1, m2) in zip(params, grads, moments):
+                    m1.mul_(ADAM_BETAS[0]).add_(g, alpha=1 - ADAM_BETAS[0])
+                    m2.mul_(ADAM_BETAS[1]).addcmul_(g, g, value=1 - ADAM_BETAS[1])
+                    denom = (m2 / (1 - ADAM_BETAS[1] ** step)).sqrt_().add_(ADAM_EPS)
+                    p.addcdiv_(m1, denom, value=-lr / (1 - ADAM_BETAS[0] ** step))
     return ToyModels(W.detach().numpy().astype(np.float64), b.detach().numpy().astype(np.float64), sparsities,
                      weights, per_model.detach().numpy(), steps)

@@ -211,7 +211,8 @@ def test_chapter_3_shows_the_precomputed_pictures(without_weights):
     from ui.featvis import FEATVIS_ASSETS, manifest
 
     sets = manifest()["sets"]
-    assert set(sets) == {"emergence", "naive_vs_robust", "neuron_vs_channel", "diversity", "negative"}
+    assert set(sets) == {"emergence", "naive_vs_robust", "neuron_vs_channel", "diversity", "negative",
+                         "polysemantic"}  # the last: chapter 5's unit, four facets
     assert all((FEATVIS_ASSETS / entry["file"]).is_file() for entries in sets.values() for entry in entries)
     at = new_app()
     at.switch_page("pages/03_what-a-neuron-wants.py").run()

@@ -57,3 +57,49 @@ def test_settings_are_checked():
         train(5, 2, importance=[1.0, 1.0], steps=1)
     with pytest.raises(ValueError, match="m = 2"):
         train(5, 3, steps=1).angles()
+
+
+def test_dimensions_per_feature_and_the_read_out(pentagon, dense):
+    # the paper's m / ||W||_F^2: one dimension per kept feature when dense; five features share two when sparse
+    np.testing.assert_allclose(dense.dimensions_per_feature(), [1.0], atol=0.05)
+    assert pentagon.dimensions_per_feature()[0] < 0.45
+    W, b = pentagon.W[0], pentagon.b[0]
+    x = np.array([1.0, 0, 0, 0, 0])
+    read = pentagon.read(x)
+    np.testing.assert_allclose(read["hidden"], W[:, 0])
+    np.testing.assert_allclose(read["before"], W.T @ W[:, 0] + b)  # the feature, plus the others' interference
+    np.testing.assert_allclose(read["out"], np.maximum(read["before"], 0))
+    assert abs(read["out"][0] - 1) < 0.1  # it comes back
+    assert (read["before"][1:] < 0.3).all() and (read["out"][1:] < 0.25).all()  # the others leak only a little
+    dropped = dense.read(np.array([0, 0, 1.0, 0, 0]))  # a dropped feature reads back its average, whatever comes in
+    np.testing.assert_allclose(dropped["out"][2:], dense.b[0][2:], atol=0.05)
+    with pytest.raises(ValueError, match="one value per feature"):
+        pentagon.read([1.0, 0.0])
+
+
+def test_training_is_adam_on_one_thread_and_puts_the_threads_back():
+    """The hand-written Adam is torch.optim.Adam's update (same seed, same samples, same weights), and training
+    leaves the thread setting as it found it."""
+    import math
+
+    import torch
+
+    threads = torch.get_num_threads()
+    ours = train(4, 2, sparsity=[0.0, 0.8], importance=0.9, steps=25, batch=64, lr=1e-2, seed=3)
+    assert torch.get_num_threads() == threads
+    generator = torch.Generator().manual_seed(3)
+    W = (torch.randn(2, 2, 4, generator=generator) * math.sqrt(2.0 / 6)).requires_grad_(True)
+    b = torch.zeros(2, 4, requires_grad=True)
+    optimiser = torch.optim.Adam([W, b], lr=1e-2)
+    keep = torch.tensor([1.0, 0.2])[:, None, None]
+    importance = torch.tensor(importance_decay(4, 0.9), dtype=torch.float32)
+    for _ in range(25):
+        present = torch.rand(2, 64, 4, generator=generator) < keep
+        x = torch.rand(2, 64, 4, generator=generator) * present
+        out = torch.relu(torch.einsum("kmn,kbm->kbn", W, torch.einsum("kmn,kbn->kbm", W, x)) + b[:, None, :])
+        loss = ((x - out) ** 2 * importance).sum(-1).mean(-1)
+        optimiser.zero_grad()
+        loss.sum().backward()
+        optimiser.step()
+    np.testing.assert_allclose(ours.W, W.detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(ours.b, b.detach().numpy(), atol=1e-5)

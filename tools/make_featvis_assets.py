@@ -1,4 +1,4 @@
-"""Precompute the feature visualizations the app shows instantly (chapter 3 and the microscope).
+"""Precompute the feature visualizations the app shows instantly (chapters 3 and 5, and the microscope).
 
     python tools/make_featvis_assets.py [--size 128] [--steps 512]      # with the bundled weights
 
@@ -50,6 +50,15 @@ def building_block_units(model) -> list[str]:
         blocks = channel_attribution(model, image, layer, target=BLOCKS_TARGET, method="ig", steps=16)
         units += [f"{layer}:{s.channel}" for s in blocks.top(BLOCKS_PER_SIGN) + blocks.top(BLOCKS_PER_SIGN, sign=-1)]
     return units
+
+
+def polysemantic_facets(model, size: int, steps: int) -> list[dict]:
+    """Four facets of the polysemantic role's unit in one optimisation (chapter 5; the Microscope shows them too)."""
+    unit = str(next(r.unit for r in load_roles() if r.id == "polysemantic"))
+    result = render(model, obj.unit(unit) + DIVERSITY_WEIGHT * obj.diversity(unit.split(":")[0]), batch=4,
+                    size=size, steps=steps)
+    return [{"unit": unit, "label": f"{unit}, facet {i + 1}",
+             "file": save(result.images[i], f"diversity/{unit.replace(':', '_')}_{i}.jpg")} for i in range(4)]
 
 
 def save(tensor, name: str) -> str:
@@ -115,6 +124,9 @@ def main() -> None:
         facets += [{"unit": unit, "label": f"{unit}, facet {i + 1}",
                     "file": save(result.images[i], f"diversity/{unit.replace(':', '_')}_{i}.jpg")} for i in range(4)]
     sets["diversity"] = facets
+
+    # Chapter 5: the facets of the polysemantic unit found in these weights (interp/data/roles.json), the same way.
+    sets["polysemantic"] = polysemantic_facets(model, size, steps)
 
     # Negative versus positive.
     negatives = []

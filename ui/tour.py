@@ -26,8 +26,8 @@ TOUR: tuple[Stop, ...] = (
     Stop("How a CNN sees", ":material/layers:", "Layers, channels, convolutions and activations on your picture.", "pages/02_how-a-cnn-sees.py"),
     Stop("What does a neuron want?", ":material/psychology:", "Feature visualization by optimisation versus dataset examples.", "pages/03_what-a-neuron-wants.py"),
     Stop("Circuits", ":material/hub:", "Curve detectors from earlier curves; a car from windows, body and wheels; dog heads in any pose.", "pages/04_circuits.py"),
-    Stop("Why it is hard", ":material/blur_on:", "Polysemantic neurons (the articles' 4e:55; in these weights {role:polysemantic:link}), and superposition.", None),
-    Stop("What came next", ":material/auto_awesome:", "Sparse autoencoders: finding features the neurons smear together.", None),
+    Stop("Why it is hard", ":material/blur_on:", "Polysemantic neurons (the articles' 4e:55; in these weights {role:polysemantic:link}), how common they are, and superposition in a toy you train.", "pages/05_why-it-is-hard.py"),
+    Stop("What came next", ":material/auto_awesome:", "Sparse autoencoders: finding features the neurons smear together.", "pages/06_what-came-next.py"),
 )
 
 TOOLS: tuple[Stop, ...] = (

@@ -33,6 +33,16 @@ VISUALS: dict[str, str] = {
     "circuit_live": "circuits:circuit_live",
     "ablation": "circuits:ablation",
     "circuit_graph": "circuits:circuit_graph",
+    "polysemantic_unit": "hard:polysemantic_unit",
+    "purity_by_layer": "hard:purity_by_layer",
+    "toy_superposition": "hard:toy_superposition",
+    "toy_interference": "hard:toy_interference",
+    "so_what": "hard:so_what",
+    "dictionary_idea": "dictionary:dictionary_idea",
+    "sae_report": "dictionary:sae_report",
+    "feature_browser": "dictionary:feature_browser",
+    "sae_papers": "dictionary:sae_papers",
+    "closing": "dictionary:closing",
 }
 
 
