@@ -122,6 +122,34 @@ def new_app():
     return AppTest.from_file(str(REPO / "app.py"), default_timeout=300)
 
 
+def open_chapter(page: str, step: str | None = None):
+    """A fresh app on a chapter's page (at ``step`` when given, by its link), run once with no exception."""
+    at = new_app()
+    at.switch_page(page)
+    if step:
+        at.query_params["step"] = step
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def go(at, step: str):
+    """Move a chapter to ``step`` with its step bar, as a click does."""
+    at.segmented_control(key="step").set_value(step).run()
+    assert not at.exception, (step, [e.value for e in at.exception])
+    assert at.segmented_control(key="step").value == step
+    return at
+
+
+def chart_specs(at) -> list[str]:
+    """The plotly figures on the page, as their JSON specs (``json.loads`` one to read it)."""
+    return [chart.proto.spec for chart in at.get("plotly_chart")]
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
 @pytest.fixture
 def with_weights(weights_dir):
     """The real weights, found as the app finds them (the bundled copy, unless INTERP_WEIGHTS_DIR says otherwise);

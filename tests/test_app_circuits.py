@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import new_app
+from conftest import chart_specs, go, metrics, open_chapter
 from ui.chapters import load_chapter
 
 PAGE = "pages/04_circuits.py"
@@ -16,28 +16,10 @@ pytestmark = pytest.mark.usefixtures("app_environment")
 
 
 def chapter_app(step: str | None = None) -> AppTest:
-    at = new_app()
-    at.switch_page(PAGE)
-    if step:
-        at.query_params["step"] = step
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_chapter(PAGE, step)
 
 
-def go(at: AppTest, step: str) -> AppTest:
-    at.segmented_control(key="step").set_value(step).run()
-    assert not at.exception, (step, [e.value for e in at.exception])
-    assert at.segmented_control(key="step").value == step
-    return at
 
-
-def charts(at: AppTest) -> list[str]:
-    return [chart.proto.spec for chart in at.get("plotly_chart")]
-
-
-def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
 
 
 def test_the_chapter_is_in_the_tour_with_its_page_and_content():
@@ -65,24 +47,24 @@ def test_every_step_shows_its_visual_from_these_weights(with_weights, photos_dir
     # 1. the car detector and its strongest car part, the k x k map, and the bottleneck's paths adding up
     assert at.selectbox(key="cw_target").value == str(car.unit)
     assert at.selectbox(key=f"cw_input_{car.unit}").value == role("car-body").unit.channel
-    assert len(charts(at)) == 2 and all('"heatmap"' in c for c in charts(at))
+    assert len(chart_specs(at)) == 2 and all('"heatmap"' in c for c in chart_specs(at))
     assert any("bottleneck" in md.value and "**128**" in md.value for md in at.markdown)
     assert any("matches interp.circuits.expanded_weights" in c.value for c in at.caption)
     # 2. the curve family ordered by measured angle, with pictures and weight maps
     go(at, "curves")
-    assert len(at.get("image")) >= 40 and len(charts(at)) == 1
+    assert len(at.get("image")) >= 40 and len(chart_specs(at)) == 1
     angles = [int(md.value.split("<br>")[1].rstrip("°")) for md in at.markdown if "<br>" in md.value and "°" in md.value]
     assert len(angles) == 10 and angles == sorted(angles)
     assert f"{role('curve-detector').evidence['preferred_angle']}°" in " ".join(md.value for md in at.markdown)
     # 3. the parts, their maps (from roles.json) and the verdict against the article
     go(at, "car")
-    assert len(charts(at)) == 3
+    assert len(chart_specs(at)) == 3
     words = " ".join(md.value for md in at.markdown)
     assert "Agrees" in words and "Differs" in words
     assert role("car-windows").evidence["geometry"] in words.replace("**", "") or "middle" in words
     # 4. the mirror pair, the merged unit, their maps and the mirror test
     go(at, "dogs")
-    assert len(charts(at)) == 3 and len(at.get("image")) >= 12
+    assert len(chart_specs(at)) == 3 and len(at.get("image")) >= 12
     assert any("flipped left to right" in md.value for md in at.markdown)
     # 5. the car circuit on the car photo where the detector fires most
     go(at, "live")
@@ -94,9 +76,9 @@ def test_every_step_shows_its_visual_from_these_weights(with_weights, photos_dir
     assert not at.exception
     # 7. the graph: pictures inside, and a link to every node's Microscope page
     go(at, "graph")
-    figure = json.loads(charts(at)[0])
+    figure = json.loads(chart_specs(at)[0])
     assert all(image["source"].startswith("data:image/jpeg;base64,") for image in figure["layout"]["images"])
-    assert len(figure["layout"]["images"]) >= 4 and str(car.unit) in charts(at)[0]
+    assert len(figure["layout"]["images"]) >= 4 and str(car.unit) in chart_specs(at)[0]
     assert not at.warning and not at.error
 
 
@@ -128,7 +110,7 @@ def test_switching_off_the_car_parts_makes_the_car_detector_fade(with_weights, p
     assert float(metrics(at)["After switching off 2"]) > after
     # one part, one row: three rows around the peak
     assert sum(label.startswith("Off ") for label in metrics(at)) == 3
-    assert len(charts(at)) == 1 and not at.error
+    assert len(chart_specs(at)) == 1 and not at.error
 
 
 def test_a_deep_link_opens_the_ablation_step_and_keys_move_on(without_weights):
@@ -150,7 +132,7 @@ def test_without_weights_the_narration_stays_and_the_roles_still_speak(without_w
     go(at, "weights")
     assert any("live model is not available" in w.value for w in at.warning)
     go(at, "car")  # the parts' maps come from roles.json: no model needed
-    assert len(charts(at)) == 3
+    assert len(chart_specs(at)) == 3
     go(at, "dogs")
     assert any("need the model's weights" in c.value for c in at.caption)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import new_app
+from conftest import chart_specs, go, metrics, open_chapter
 from ui.chapters import load_chapter
 
 PAGE = "pages/05_why-it-is-hard.py"
@@ -17,28 +17,13 @@ pytestmark = pytest.mark.usefixtures("app_environment")
 
 
 def chapter_app(step: str | None = None) -> AppTest:
-    at = new_app()
-    at.switch_page(PAGE)
-    if step:
-        at.query_params["step"] = step
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_chapter(PAGE, step)
 
-
-def go(at: AppTest, step: str) -> AppTest:
-    at.segmented_control(key="step").set_value(step).run()
-    assert not at.exception, (step, [e.value for e in at.exception])
-    assert at.segmented_control(key="step").value == step
-    return at
 
 
 def charts(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    return [json.loads(spec) for spec in chart_specs(at)]
 
-
-def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
 
 
 def captions(at: AppTest) -> str:
@@ -81,9 +66,9 @@ def test_every_step_shows_its_visual_from_these_weights(with_weights, photos_dir
     assert sum(c.startswith("peak ") for c in shown) == 2  # the unit over a whole photo of each kind
     assert "WordNet" in captions(at) and not at.error
     # ... and where it fires: a unit whose strongest photos all peak at the photo's edge is said to be one
-    from ui.visuals.hard import edge_share
+    from interp.atlas import load_atlas
 
-    share, _ = edge_share(unit)
+    share, _ = load_atlas().edge_share(unit)
     assert (f"In {share:.0%} of its 100 strongest photos" in words) == (share >= 0.5)
     # 2. every layer on the one purity measure, against random photos; the figures are interp.purity's
     go(at, "how-common")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import new_app
+from conftest import chart_specs, go, metrics, open_chapter
 from ui.chapters import load_chapter
 
 PAGE = "pages/06_what-came-next.py"
@@ -27,28 +27,13 @@ def shipped():
 
 
 def chapter_app(step: str | None = None) -> AppTest:
-    at = new_app()
-    at.switch_page(PAGE)
-    if step:
-        at.query_params["step"] = step
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_chapter(PAGE, step)
 
-
-def go(at: AppTest, step: str) -> AppTest:
-    at.segmented_control(key="step").set_value(step).run()
-    assert not at.exception, (step, [e.value for e in at.exception])
-    assert at.segmented_control(key="step").value == step
-    return at
 
 
 def charts(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    return [json.loads(spec) for spec in chart_specs(at)]
 
-
-def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
 
 
 def words(at: AppTest) -> str:

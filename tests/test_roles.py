@@ -131,3 +131,17 @@ def test_cli_roles_json():
     car = roles[2]
     assert car["article_unit"] == "mixed4c:447" and car["unit"] == str(role("car-detector").unit)
     assert car["evidence"]["auc"] >= 0.95 and "method" in car and car["agrees"] is False
+
+
+def test_the_polysemantic_role_is_a_unit_that_fires_inside_the_photo():
+    """mixed4e:643 has the most split top photos of mixed4e, but all of its 100 strongest photos peak on the top
+    row of its grid: it answers the border. The role skips such units and takes one that peaks inside."""
+    from interp.atlas import load_atlas
+    from interp.roles import POLYSEMANTIC_MAX_EDGE, role
+
+    atlas = load_atlas()
+    share, side = atlas.edge_share("mixed4e:643")
+    assert share > 0.95 and side == "top"
+    found = role("polysemantic")
+    assert atlas.edge_share(found.unit)[0] < POLYSEMANTIC_MAX_EDGE
+    assert found.evidence["edge_share"] == pytest.approx(atlas.edge_share(found.unit)[0], abs=0.01)
