@@ -154,6 +154,30 @@ def photo_image(photo: Photo) -> np.ndarray | None:
         return None
 
 
+PICKER = "__picker__"  # the option "a sample picture, or your upload" (ui.picker) beside photos of the collection
+
+
+def photo_or_upload(choice: str, picker_key: str):
+    """The picture a step runs on, from a select box of photo ids plus ``PICKER``: (cache key, 1 x 3 x 224 x 224
+    tensor, 224 px RGB array, name, whether it is one of the 1,000 photos), or None until the reader picks one.
+    A photo that cannot be had falls back to the sample picker (ui.picker), as does ``PICKER`` itself."""
+    from interp.intake import pil_to_tensor
+    from interp.photos import photo as photo_named
+    from ui.picker import picture_picker
+
+    if choice != PICKER:
+        found = photo_named(choice)
+        ensure([found])
+        image = photo_image(found)
+        if image is not None:
+            return found.id, pil_to_tensor(Image.fromarray(image)).unsqueeze(0), image, found.label, True
+    with st.expander("A sample picture, or your upload", expanded=choice == PICKER):
+        picture = picture_picker(picker_key)
+    if picture is None:
+        return None
+    return picture.key, picture.tensor, np.asarray(picture.display.convert("RGB")), picture.name, False
+
+
 def _jpeg(image: Image.Image, quality: int = 88) -> bytes:
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=quality)

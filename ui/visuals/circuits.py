@@ -23,6 +23,7 @@ from interp.layers import LAYERS, Unit, parse_unit
 from interp.pictures import overlay, weight_map
 from interp.roles import Role, parts_of
 from ui import photos
+from ui.photos import PICKER
 from ui.microscope import picture_for, unit_picture
 from ui.resources import require_model, shared_model, weights_ready
 from ui.roles import find, gloss, option_label, roles_or_none, short, unit_options
@@ -542,7 +543,6 @@ def _mirror_demo(left: Role, right: Role, merged: Role) -> None:
 # -- step 5: watch it run -----------------------------------------------------------------------------------------
 
 CIRCUITS = {"car": "Car: windows, wheels, body → car detector", "dog": "Dog heads: left, right → any pose"}
-PICKER = "__picker__"  # the photo option "a sample picture or your upload" (ui.picker)
 _PHOTO_STATE = "circuit_photo"  # {circuit: photo id or PICKER}, kept across steps (widget state is not)
 
 
@@ -604,8 +604,6 @@ def chosen_picture(circuit: str, key: str):
     """The photo (or sample/upload) a circuit runs on, shared by the steps: (cache key, 1 x 3 x 224 x 224 tensor,
     224 px RGB array, name, whether it is one of the 1,000 photos) or None (with a message). Without the photo
     collection it says so once and runs on a sample picture (ui.picker) instead."""
-    from interp.intake import pil_to_tensor
-
     units = circuit_units(circuit)
     try:
         choices = {pid: (peak, rank) for pid, peak, rank in photo_choices(circuit)}
@@ -618,21 +616,7 @@ def chosen_picture(circuit: str, key: str):
                  format_func=lambda p: _photo_label(p, choices, units[1][1]),
                  help="Of the 1,000 photos, those of this circuit's kind on which its last unit fires most; or a "
                       "sample picture, or your own.")
-    if choice != PICKER:
-        from interp.photos import photo as photo_named
-
-        found = photo_named(choice)
-        photos.ensure([found])
-        image = photos.photo_image(found)
-        if image is not None:
-            return found.id, pil_to_tensor(Image.fromarray(image)).unsqueeze(0), image, found.label, True
-    from ui.picker import picture_picker
-
-    with st.expander("A sample picture, or your upload", expanded=choice == PICKER):
-        picture = picture_picker(f"{key}_picker")
-    if picture is None:
-        return None
-    return picture.key, picture.tensor, np.asarray(picture.display.convert("RGB")), picture.name, False
+    return photos.photo_or_upload(choice, f"{key}_picker")
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

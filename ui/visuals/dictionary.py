@@ -28,6 +28,7 @@ from interp.jobs import Cancelled
 from interp.layers import Unit
 from interp.pictures import overlay
 from ui import jobs, photos
+from ui.photos import PICKER
 from ui.chapters import load_sections
 from ui.microscope import on_demand_settings, unit_picture
 from ui.resources import require_model, shared_model, weights_ready
@@ -40,7 +41,6 @@ SPLIT_PHOTOS = 6  # photos per feature in that overview
 DETAIL_PHOTOS = 12  # a feature's top photos in the detail view
 NEURONS_SHOWN = 6  # the neurons a feature draws on
 TILE = 160  # px, a feature's photo crop
-PICKER = "__picker__"
 
 
 # -- the autoencoder, or one message -------------------------------------------------------------------------------
@@ -176,8 +176,6 @@ def position_codes(key: str, channel: int, _tensor) -> dict:
 def _picture_choice(unit: Unit):
     """(key, tensor, 224 px RGB array, name, whether it is one of the 1,000 photos) for step 1: the polysemantic
     unit's strongest photo of each of its two kinds, or a sample picture or the reader's upload."""
-    from interp.intake import pil_to_tensor
-
     options, labels = [], {PICKER: "A sample picture, or your upload"}
     try:
         found = _groups(unit)
@@ -188,21 +186,7 @@ def _picture_choice(unit: Unit):
     except (AtlasError, InterpError, StopIteration):
         pass
     choice = st.selectbox("Photo", options + [PICKER], format_func=labels.get, key="dict_photo")
-    if choice != PICKER:
-        from interp.photos import photo
-
-        picked = photo(choice)
-        photos.ensure([picked])
-        image = photos.photo_image(picked)
-        if image is not None:
-            return picked.id, pil_to_tensor(Image.fromarray(image)).unsqueeze(0), image, picked.label, True
-    from ui.picker import picture_picker
-
-    with st.expander("A sample picture, or your upload", expanded=choice == PICKER):
-        picture = picture_picker("dict_picker")
-    if picture is None:
-        return None
-    return picture.key, picture.tensor, np.asarray(picture.display.convert("RGB")), picture.name, False
+    return photos.photo_or_upload(choice, "dict_picker")
 
 
 def _marked(image: np.ndarray, values: np.ndarray, y: int, x: int) -> Image.Image:
