@@ -56,6 +56,33 @@ def encoding_figures(images: Path, repeats: int) -> dict:
             "forward_to_mixed4e": timed_ms(lambda: capture(model, image, [sae.layer]), repeats)}
 
 
+def training_step_figures(steps: int = 20) -> dict:
+    """ms per training step (1024 positions, F = 2560, k = 32): ``interp.sae.train`` with and without bfloat16,
+    against the same step written densely in float32 (the batch x F feature matrix, autograd throughout)."""
+    import torch
+
+    from interp.sae import TrainingSettings, train
+
+    batch, d, features, k = 1024, 832, 2560, 32
+    data = torch.relu(torch.randn(batch * steps, d, generator=torch.Generator().manual_seed(0)))
+    figures = {}
+    for bf16 in (True, False):
+        train(data[: batch * 4], TrainingSettings(features, k, epochs=1, batch=batch, bf16=bf16))  # warm-up
+        _, history = train(data, TrainingSettings(features, k, epochs=1, batch=batch, bf16=bf16))
+        figures[f"train_step_sparse_{'bf16' if bf16 else 'fp32'}_ms"] = round(history[0]["seconds"] / steps * 1000, 1)
+    W_enc = (torch.randn(d, features) / 30).requires_grad_()
+    W_dec = (torch.randn(features, d) / 30).requires_grad_()
+    x = data[:batch]
+
+    def dense_step() -> None:
+        values, indices = (x @ W_enc).topk(k, dim=-1)
+        f = torch.zeros(batch, features).scatter(-1, indices, values.clamp_min(0))
+        (f @ W_dec - x).pow(2).sum().backward()
+
+    figures["train_step_dense_fp32_ms"] = timed_ms(dense_step, steps, warm_up_s=3.0)["median_ms"]
+    return figures
+
+
 def short_training(images: Path, photos: int, epochs: int) -> dict:
     """tools/train_sae.py on the first ``photos`` photos in a child process: its seconds and peak RSS."""
     with tempfile.TemporaryDirectory() as folder:
@@ -109,6 +136,7 @@ def main() -> None:
     figures.update(encoding_figures(args.images, args.repeats))
     figures["sae_examples_cold_process_median_s"] = cold_examples_seconds(5)
     if not args.skip_training:
+        figures.update(training_step_figures())
         figures.update(short_training(args.images, photos=100, epochs=1))
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}, indent=1))
 

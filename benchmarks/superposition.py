@@ -29,9 +29,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-# The repository root, not this folder, comes first: a script here must not shadow the standard library's modules
-# with its neighbours' names (a benchmarks/queue.py would hide the queue module PyTorch imports).
-sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(REPO))
 
 
 def reference_train(n: int, sparsities, importance: float, steps: int, batch: int) -> None:

@@ -169,13 +169,14 @@ def _whole_photos(unit: Unit, rows: list[tuple[str, list]], heat: bool) -> None:
 def _edge_note(unit: Unit) -> None:
     """Say so when the unit's strongest photos all peak at the edge of the photo: what it answers there is not
     explained by the kind of thing in the photo, and other split units of its layer may be cleaner examples."""
-    share, side = load_atlas().edge_share(unit)
+    atlas = load_atlas()
+    share, side = atlas.edge_share(unit)
     if share < 0.5:
         return
     others = []
     for found in most_split(unit.layer, count=3 * SPLIT_LISTED):
         other = Unit(unit.layer, int(found["unit"].split(":")[1]))
-        if other != unit and load_atlas().edge_share(other)[0] < 0.25:
+        if other != unit and atlas.edge_share(other)[0] < 0.25:
             others.append(found)
         if len(others) == 2:
             break
@@ -554,9 +555,10 @@ def so_what() -> None:
         st.info(str(error))
         return
     st.plotly_chart(figure, key="so_what_strip", config=PLOT_CONFIG)
-    values = load_atlas().activations(role.unit)
+    atlas = load_atlas()
+    values = atlas.activations(role.unit)
     order = np.argsort(-values, kind="stable")[:purity.TOP]
-    counts = {name: sum(group_of(load_atlas().photos[int(i)].synset) == name for i in order) for name in found["names"]}
+    counts = {name: sum(group_of(atlas.photos[int(i)].synset) == name for i in order) for name in found["names"]}
     st.caption(f"Each dot is one of the 1,000 photos, placed by {role.unit}'s largest activation on it (from the atlas), "
                f"one row per kind (WordNet groups, interp.hierarchy); the {purity.TOP} strongest are outlined: "
                + ", ".join(f"{n} {name}" for name, n in counts.items()) + ". Hover over a dot for its class.")
