@@ -9,10 +9,14 @@ Playwright, in one browser session, the way a speaker would:
 
 1. the front door ``/`` (cold start: from launching the server to the first chapter's title, and to its first
    step finished);
-2. every step of every chapter of the tour, moved by the PageDown key (chapter to chapter included); on
-   chapter 3's live step, one live render at the page's default settings, run to the end;
+2. every step of every chapter of the tour, moved by the PageDown key (chapter to chapter included), ``--talk``
+   seconds after the step before was whole; on chapter 3's live step, one live render at the page's default
+   settings, run to the end;
 3. the Microscope with two unit pages (``?unit=``);
 4. the Attribution lab with its default methods, then with ``--methods`` (three by default).
+
+A step's time runs from the key press (or the page's address) to the moment the step was whole: the script done,
+no spinner, every picture loaded (``tools/screenshots.py``'s ``wait_done``).
 
 Meanwhile a thread samples the resident memory of the server's process tree (``/proc/<pid>/status`` VmRSS of the
 server and its children, every 0.1 s); at the end the kernel's high-water mark of the server process (VmHWM)
@@ -115,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--timeout", type=float, default=600, help="seconds for one step (default 600)")
+    parser.add_argument("--talk", type=float, default=0.0,
+                        help="seconds spent on each step before the next key press, as a speaker talks about it "
+                             "(default 0: the next key at once, so no step is prepared ahead by ui.ahead)")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -127,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     log = Path(cache) / "server.log"
     rows: list[dict] = []
     problems: list[str] = []
-    figures: dict = {"images_dir": images if Path(images).is_dir() else None, "cpu_count": os.cpu_count()}
+    figures: dict = {"images_dir": images if Path(images).is_dir() else None, "cpu_count": os.cpu_count(),
+                     "talk_s": args.talk}
 
     t0 = time.monotonic()
     proc = shots.start_server(sys.executable, port, env, log)
@@ -135,15 +143,15 @@ def main(argv: list[str] | None = None) -> int:
     sampler.start()
 
     def record(page, what: str | None, started: float) -> None:
-        settled = shots.wait_for_app(page, args.timeout, 0.3, stable_polls=3)
+        done = shots.wait_done(page, args.timeout)
         what = what or _path(page.url)  # where the page ended up (a page change passes through other addresses)
         exceptions, _ = shots.page_problems(page)
         if exceptions:
             problems.append(f"{what}: {exceptions[0][:300]}")
-        rows.append({"what": what, "seconds": round(time.monotonic() - started, 1), "settled": settled,
+        rows.append({"what": what, "seconds": round((done or time.monotonic()) - started, 2), "settled": done is not None,
                      "rss_mb": round(sampler.now), "peak_mb": round(sampler.peak)})
-        print(f"{what:48s} {rows[-1]['seconds']:6.1f} s  rss {rows[-1]['rss_mb']:5d} MB  peak {rows[-1]['peak_mb']:5d} MB"
-              + ("" if settled else "  (not settled)") + ("  EXCEPTION" if exceptions else ""), flush=True)
+        print(f"{what:48s} {rows[-1]['seconds']:6.2f} s  rss {rows[-1]['rss_mb']:5d} MB  peak {rows[-1]['peak_mb']:5d} MB"
+              + ("" if done else "  (not settled)") + ("  EXCEPTION" if exceptions else ""), flush=True)
 
     try:
         with sync_playwright() as pw:
@@ -155,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             page.goto(base + "/", wait_until="domcontentloaded")
             page.get_by_role("heading", name=first.title).first.wait_for(timeout=args.timeout * 1000)
             figures["cold_start_to_first_chapter_title_s"] = round(time.monotonic() - t0, 2)
-            shots.wait_for_app(page, args.timeout, 0, stable_polls=3)
-            figures["cold_start_to_first_step_rendered_s"] = round(time.monotonic() - t0, 2)
+            done = shots.wait_done(page, args.timeout) or time.monotonic()
+            figures["cold_start_to_first_step_rendered_s"] = round(done - t0, 2)
             rows.append({"what": f"/ -> {_path(page.url)} (cold start)",
                          "seconds": figures["cold_start_to_first_step_rendered_s"], "settled": True,
                          "rss_mb": round(sampler.now), "peak_mb": round(sampler.peak)})
@@ -174,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                     page.wait_for_timeout(1000)
                     record(page, "live render (default settings)", started)
                     rendered = True
+                page.wait_for_timeout(args.talk * 1000)
                 started = time.monotonic()
                 page.keyboard.press("PageDown")
                 if not _wait_url_change(page, here, 5):
@@ -214,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
 
     figures["peak_rss_mb"] = max(figures["peak_rss_mb_sampled_tree"], figures["peak_rss_mb_vmhwm_server"])
     figures["slowest"] = sorted(rows, key=lambda r: -r["seconds"])[:5]
+    tour = [r for r in rows if r["what"].startswith("/") and "?step=" in r["what"] and "cold start" not in r["what"]]
+    figures["longest_tour_step"] = max(tour, key=lambda r: r["seconds"]) if tour else None
     figures["problems"] = problems
     print("\n=== Summary ===")
     print(f"server healthy after                 {figures.get('server_healthy_s')} s")
@@ -221,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cold start to its first step done    {figures.get('cold_start_to_first_step_rendered_s')} s")
     print(f"tour steps walked by PageDown        {figures.get('tour_steps_walked')} (live render: "
           f"{'done' if figures.get('live_render_done') else 'not reached'})")
+    if figures["longest_tour_step"]:
+        print(f"longest tour step                    {figures['longest_tour_step']['seconds']} s "
+              f"({figures['longest_tour_step']['what']}; --talk {args.talk} s)")
     print(f"peak RSS of the server               {figures['peak_rss_mb']} MB (sampled tree "
           f"{figures['peak_rss_mb_sampled_tree']} MB, VmHWM {figures['peak_rss_mb_vmhwm_server']} MB)")
     print(f"problems                             {len(problems)}")

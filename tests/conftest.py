@@ -2,7 +2,7 @@
 from ../shared (or $INTERP_TEST_IMAGES), never a download.
 
 Every test runs with ``INTERP_OFFLINE=1`` and a private ``INTERP_CACHE_DIR`` (tests that exercise downloads
-switch offline mode off themselves and talk only to a server on 127.0.0.1).
+switch offline mode off themselves and talk only to a server on 127.0.0.1), and ``INTERP_PREPARE_AHEAD=0``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ def _images_dir() -> Path:
 def _no_downloads_and_private_cache(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("INTERP_OFFLINE", "1")
     monkeypatch.setenv("INTERP_CACHE_DIR", str(tmp_path_factory.mktemp("interp-cache")))
+    # No step is prepared ahead in the background of a test (tests/test_ahead.py turns it on where it is tested):
+    # a thread computing behind the test would make its timings and memory figures someone else's.
+    monkeypatch.setenv("INTERP_PREPARE_AHEAD", "0")
 
 
 @pytest.fixture(scope="session")

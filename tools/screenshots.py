@@ -272,6 +272,30 @@ def wait_for_app(page, timeout: float, settle: float, stable_polls: int = 4) -> 
     return settled
 
 
+_IMAGES_LOADED_JS = "() => Array.from(document.images).every(i => i.complete)"
+
+
+def wait_done(page, timeout: float, confirm: float = 0.8, poll: float = 0.05) -> float | None:
+    """When the page was last seen becoming done (the script not running, no spinner or skeleton, every image
+    loaded), once it has stayed done for ``confirm`` s; polled every ``poll`` s. That moment, not the end of the
+    confirmation, is when the speaker's audience sees the step whole. None if ``timeout`` ran out first."""
+    deadline = time.monotonic() + timeout
+    done_since = None
+    while time.monotonic() < deadline:
+        seen = time.monotonic()
+        state = page.evaluate(_APP_STATE_JS)
+        done = (state["script"] == "notRunning" and not state["running"] and not state["spinners"]
+                and not state["skeletons"] and page.evaluate(_IMAGES_LOADED_JS))
+        if not done:
+            done_since = None
+        elif done_since is None:
+            done_since = seen
+        elif seen - done_since >= confirm:
+            return done_since
+        page.wait_for_timeout(poll * 1000)
+    return None
+
+
 def full_page_screenshot(page, path: Path, width: int, height: int) -> None:
     """Streamlit scrolls inside its own containers: grow the viewport to the content, shoot, restore."""
     needed = int(page.evaluate(_CONTENT_HEIGHT_JS))

@@ -108,6 +108,14 @@ def load_chapter(name: str, directory: Path = CHAPTERS_DIR) -> Chapter:
     return parse_chapter(path.read_text(encoding="utf-8"), source=path.name)
 
 
+def chapter_of_page(page: str, directory: Path = CHAPTERS_DIR) -> str | None:
+    """The content file a chapter page draws (``pages/02_how-a-cnn-sees.py`` -> ``02_cnn``): page and content
+    share their number. ``None`` for a page with no chapter of that number."""
+    number = re.match(r"[0-9]+", Path(page).name)
+    found = sorted(Path(directory).glob(f"{number.group()}_*.md")) if number else []
+    return found[0].stem if len(found) == 1 else None
+
+
 @lru_cache(maxsize=None)
 def load_sections(name: str, directory: Path = ASSETS_DIR) -> dict[str, str]:
     """A tool page's text (``assets/<name>``): ``{"intro": text before the first '## ', title: body, ...}``."""

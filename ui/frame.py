@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import links, presenter
-from ui.chapters import Chapter, load_chapter
+from ui import ahead, links, presenter
+from ui.chapters import Chapter, chapter_of_page, load_chapter
 from ui.presenter import PRESENTER, presenter_mode, stage_view
 from ui.visuals import VISUALS, render_visual
 
@@ -97,3 +97,13 @@ def render_chapter(name: str) -> None:
             st.error(f"This step asks for a visual named '{step.visual}', which does not exist.")
         else:
             render_visual(step.visual)
+    ahead.prepare(_next_visual(chapter, index, after))
+
+
+def _next_visual(chapter: Chapter, index: int, after) -> str | None:
+    """The visual of the step the speaker's next key press shows: this chapter's next step, or the first step
+    of the next chapter."""
+    if index + 1 < len(chapter.steps):
+        return chapter.steps[index + 1].visual
+    name = chapter_of_page(after.page) if after is not None and after.page else None
+    return load_chapter(name).steps[0].visual if name else None

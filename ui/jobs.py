@@ -34,6 +34,7 @@ from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from interp import jobs
+from ui import ahead
 from interp.jobs import Cancelled, CancelToken
 
 T = TypeVar("T")
@@ -60,6 +61,8 @@ def run(label: str, work: Callable[[], T], *, key: str | None = None, sticky: bo
     A rerun or stop of the page while waiting ends the wait (and the place in the queue). A job cancelled
     otherwise raises :class:`Cancelled`; if its session has gone, the run stops quietly instead (``st.stop``)."""
     key = key or label
+    if ahead.preparing():
+        raise ahead.Skipped(label)  # a render or an attribution is the reader's to start, never prepared ahead
     if sticky and key in _cancelled():
         raise Cancelled(label, key)
     if jobs.current_token() is not None:  # heavy work inside heavy work: it already holds a slot

@@ -71,7 +71,8 @@ class Server:
     """A running ``streamlit run app.py``; ``url("why-look-inside?step=hook")`` is an address in it."""
 
     def __init__(self, log_dir: Path, extra_env: dict[str, str] | None = None) -> None:
-        env = {"INTERP_OFFLINE": "1", "INTERP_CACHE_DIR": str(log_dir / "cache"), "PYTHONUNBUFFERED": "1"}
+        env = {"INTERP_OFFLINE": "1", "INTERP_CACHE_DIR": str(log_dir / "cache"), "PYTHONUNBUFFERED": "1",
+               "INTERP_PREPARE_AHEAD": "1"}  # the app as it ships, whatever the tests' own process has
         if SHARED_PHOTOS.is_dir():
             env["INTERP_IMAGES_DIR"] = str(SHARED_PHOTOS)
         env.update(extra_env or {})
