@@ -34,8 +34,8 @@ from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from interp import jobs
-from ui import ahead
 from interp.jobs import Cancelled, CancelToken
+from ui import ahead
 
 T = TypeVar("T")
 
