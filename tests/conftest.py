@@ -149,6 +149,25 @@ def chart_specs(at) -> list[str]:
     return [chart.proto.spec for chart in at.get("plotly_chart")]
 
 
+def charts(at) -> list[dict]:
+    """The plotly figures on the page, read."""
+    import json
+
+    return [json.loads(spec) for spec in chart_specs(at)]
+
+
+def each_step(at, chapter: str):
+    """Every step of the chapter ``chapter`` (``05_hard``) in order, moved to by its step bar, each checked to show
+    its title and narration; yields the step."""
+    from ui.chapters import load_chapter
+
+    for step in load_chapter(chapter).steps:
+        go(at, step.id)
+        assert at.subheader[0].value == step.title
+        assert at.markdown, step.id
+        yield step
+
+
 def metrics(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 

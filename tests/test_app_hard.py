@@ -2,13 +2,12 @@
 backend's own (interp.purity on the atlas, interp.superposition), and the toy trains in the page and answers
 its sliders."""
 
-import json
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import chart_specs, go, metrics, open_chapter
+from conftest import charts, each_step, go, metrics, open_chapter
 from ui.chapters import load_chapter
 
 PAGE = "pages/05_why-it-is-hard.py"
@@ -19,10 +18,6 @@ pytestmark = pytest.mark.usefixtures("app_environment")
 def chapter_app(step: str | None = None) -> AppTest:
     return open_chapter(PAGE, step)
 
-
-
-def charts(at: AppTest) -> list[dict]:
-    return [json.loads(spec) for spec in chart_specs(at)]
 
 
 
@@ -120,10 +115,7 @@ def test_the_toy_trains_in_the_page_and_answers_its_sliders(without_weights):
 
 def test_without_weights_the_narration_stays_and_the_measures_still_show(without_weights):
     at = chapter_app()
-    for step in load_chapter(CHAPTER).steps:
-        go(at, step.id)
-        assert at.subheader[0].value == step.title
-        assert at.markdown, step.id
+    for step in each_step(at, CHAPTER):
         assert not at.error, step.id
     go(at, "how-common")  # the atlas needs no model
     assert len(charts(at)) == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import chart_specs, go, metrics, open_chapter
+from conftest import charts, each_step, go, metrics, open_chapter
 from ui.chapters import load_chapter
 
 PAGE = "pages/06_what-came-next.py"
@@ -29,10 +29,6 @@ def shipped():
 def chapter_app(step: str | None = None) -> AppTest:
     return open_chapter(PAGE, step)
 
-
-
-def charts(at: AppTest) -> list[dict]:
-    return [json.loads(spec) for spec in chart_specs(at)]
 
 
 
@@ -118,10 +114,7 @@ def test_every_step_shows_its_visual_with_the_backends_figures(with_weights, pho
 
 def test_without_the_model_the_narration_stays(without_weights):
     at = chapter_app()
-    for step in load_chapter(CHAPTER).steps:
-        go(at, step.id)
-        assert at.subheader[0].value == step.title
-        assert at.markdown, step.id
+    for step in each_step(at, CHAPTER):
         assert not at.error, step.id
 
 

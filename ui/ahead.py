@@ -138,7 +138,7 @@ class _BareCallsFilter(logging.Filter):
 
 def _silence_bare_warnings() -> None:
     for name in ("streamlit.runtime.scriptrunner_utils.script_run_context", "streamlit.runtime.state.session_state_proxy",
-                 "streamlit.runtime.caching.cache_data_api", "streamlit"):
+                 "streamlit.runtime.caching.cache_data_api"):  # the modules that log those warnings
         logger = logging.getLogger(name)
         if not any(isinstance(f, _BareCallsFilter) for f in logger.filters):
             logger.addFilter(_BareCallsFilter())
