@@ -122,6 +122,39 @@ def test_prepare_runs_each_visual_once_and_waits_for_a_quiet_queue(monkeypatch):
     assert "tour_map" in ahead.prepared()
 
 
+def test_a_preparation_lets_the_browsers_draw_the_step_first(monkeypatch):
+    """The next step is prepared once no step has been drawn for SETTLE_S, not at once: the step just sent is
+    still being drawn, by the presenter's window and then by the stage window that follows it (on two cores, a
+    preparation started at once slowed that step by a second or more). A room that never stops drawing delays
+    it SETTLE_MAX_S at most."""
+    import time
+
+    monkeypatch.setenv("INTERP_PREPARE_AHEAD", "1")
+    monkeypatch.setattr(ahead, "SETTLE_S", 0.4)
+    monkeypatch.setattr(ahead, "SETTLE_MAX_S", 1.5)
+    monkeypatch.setattr(ahead, "_quiet", lambda: True)
+    monkeypatch.setattr(ahead, "_prepared", set())
+    started = {}
+    monkeypatch.setattr("ui.visuals.render_visual", lambda visual_id: started.setdefault(visual_id, time.monotonic()))
+
+    asked = time.monotonic()
+    ahead.prepare("tour_map")  # the presenter's window drew a step
+    time.sleep(0.3)
+    stage_drew = time.monotonic()
+    ahead.prepare("tour_map")  # the stage window drew the same step a little later
+    assert ahead.wait_idle(10)
+    assert 0.4 <= started["tour_map"] - stage_drew < 3.0
+    assert started["tour_map"] - asked >= 0.7
+
+    asked = time.monotonic()
+    ahead.prepare("black_box")
+    while time.monotonic() - asked < 2.5:  # a room drawing a step every 0.1 s
+        ahead.prepare(None)
+        time.sleep(0.1)
+    assert ahead.wait_idle(10)
+    assert 1.5 <= started["black_box"] - asked < 2.4
+
+
 def test_prepare_is_off_when_asked(monkeypatch):
     monkeypatch.setenv("INTERP_PREPARE_AHEAD", "0")
     monkeypatch.setattr(ahead, "_prepared", set())

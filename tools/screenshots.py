@@ -275,25 +275,41 @@ def wait_for_app(page, timeout: float, settle: float, stable_polls: int = 4) -> 
 _IMAGES_LOADED_JS = "() => Array.from(document.images).every(i => i.complete)"
 
 
+def _is_done(page) -> bool:
+    state = page.evaluate(_APP_STATE_JS)
+    return (state["script"] == "notRunning" and not state["running"] and not state["spinners"]
+            and not state["skeletons"] and page.evaluate(_IMAGES_LOADED_JS))
+
+
 def wait_done(page, timeout: float, confirm: float = 0.8, poll: float = 0.05) -> float | None:
     """When the page was last seen becoming done (the script not running, no spinner or skeleton, every image
     loaded), once it has stayed done for ``confirm`` s; polled every ``poll`` s. That moment, not the end of the
     confirmation, is when the speaker's audience sees the step whole. None if ``timeout`` ran out first."""
+    return wait_all_done([page], timeout, confirm=confirm, poll=poll)[0]
+
+
+def wait_all_done(pages: list, timeout: float, ready=None, confirm: float = 0.8,
+                  poll: float = 0.05) -> list[float | None]:
+    """:func:`wait_done` for several windows at once, watched side by side (each one's moment is its own, not
+    delayed by waiting for the others first). ``ready(page)``, if given, must also hold for a page to count as
+    done (e.g. that a follower window has reached the step). None for a page that did not finish in time."""
     deadline = time.monotonic() + timeout
-    done_since = None
-    while time.monotonic() < deadline:
-        seen = time.monotonic()
-        state = page.evaluate(_APP_STATE_JS)
-        done = (state["script"] == "notRunning" and not state["running"] and not state["spinners"]
-                and not state["skeletons"] and page.evaluate(_IMAGES_LOADED_JS))
-        if not done:
-            done_since = None
-        elif done_since is None:
-            done_since = seen
-        elif seen - done_since >= confirm:
-            return done_since
-        page.wait_for_timeout(poll * 1000)
-    return None
+    since: list[float | None] = [None] * len(pages)
+    finished: list[float | None] = [None] * len(pages)
+    while time.monotonic() < deadline and None in finished:
+        for i, page in enumerate(pages):
+            if finished[i] is not None:
+                continue
+            seen = time.monotonic()
+            if not ((ready is None or ready(page)) and _is_done(page)):
+                since[i] = None
+            elif since[i] is None:
+                since[i] = seen
+            elif seen - since[i] >= confirm:
+                finished[i] = since[i]
+        if None in finished:
+            pages[0].wait_for_timeout(poll * 1000)
+    return finished
 
 
 def full_page_screenshot(page, path: Path, width: int, height: int) -> None:

@@ -10,7 +10,12 @@ worker thread for the whole process, which runs that visual's own function with 
   keys the real step will ask for, because the same code asks;
 * heavy work (renders, attribution: :func:`ui.jobs.run`) is never started ahead: it raises :class:`Skipped`;
 * each visual is prepared at most once per process, one at a time, and only while no heavy job is running,
-  so a full room shares one preparation and a render in progress is not slowed.
+  so a full room shares one preparation and a render in progress is not slowed;
+* it starts once no step has been sent to any window for :data:`SETTLE_S` (at most :data:`SETTLE_MAX_S` after
+  it was asked for): the browsers are still drawing the step just sent (its pictures, its charts), the stage
+  window that follows the speaker a little later included, and on two cores a preparation started at once
+  (PyTorch's import, the model's first load) slowed that step by a second or more, measured on the walk
+  through the tour.
 
 A speaker who moves on before the preparation ends waits only for the rest of it (Streamlit computes each cached
 value once: the step's own run waits on the same key). ``INTERP_PREPARE_AHEAD=0`` turns preparation off.
@@ -29,13 +34,16 @@ import streamlit as st
 THREAD_NAME = "prepare-ahead"
 PENDING = 2  # visuals waiting to be prepared, at most; more are dropped (the newest step asks again)
 QUIET_WAIT_S = 30.0  # how long a preparation waits for running heavy jobs to finish before it gives up
+SETTLE_S = 1.0  # after a step is sent, the browsers draw it before the next one is prepared
+SETTLE_MAX_S = 5.0  # a room that keeps sending steps delays a preparation this long at most
 
 log = logging.getLogger(__name__)
 
-_pending: queue.Queue[str] = queue.Queue(maxsize=PENDING)
+_pending: queue.Queue[tuple[str, float]] = queue.Queue(maxsize=PENDING)  # (visual id, when asked)
 _prepared: set[str] = set()
 _lock = threading.Lock()
 _worker: list[threading.Thread] = []
+_last_sent = [0.0]  # when a step was last drawn, by any session (time.monotonic())
 _local = threading.local()
 
 
@@ -59,8 +67,12 @@ def prepared() -> frozenset[str]:
 
 
 def prepare(visual_id: str | None) -> None:
-    """Ask for ``visual_id``'s cached computations to be made in the background; returns at once."""
-    if visual_id is None or not enabled() or preparing():
+    """A step was just drawn: ask for the next step's visual, ``visual_id``, to have its cached computations made
+    in the background (None: nothing comes next). Returns at once."""
+    if not enabled() or preparing():
+        return
+    _last_sent[0] = time.monotonic()
+    if visual_id is None:
         return
     with _lock:
         if visual_id in _prepared:
@@ -70,7 +82,7 @@ def prepare(visual_id: str | None) -> None:
             _worker[:] = [threading.Thread(target=_work, name=THREAD_NAME, daemon=True)]
             _worker[0].start()
     try:
-        _pending.put_nowait(visual_id)
+        _pending.put_nowait((visual_id, time.monotonic()))
     except queue.Full:
         pass
 
@@ -85,6 +97,12 @@ def wait_idle(timeout: float) -> bool:
     return False
 
 
+def _settle(asked: float) -> None:
+    """Until no step has been sent for SETTLE_S, or SETTLE_MAX_S after ``asked``."""
+    while (wait := min(_last_sent[0] + SETTLE_S, asked + SETTLE_MAX_S) - time.monotonic()) > 0:
+        time.sleep(wait)
+
+
 def _quiet() -> bool:
     """No heavy job runs or waits (a render or an attribution in progress keeps its cores)."""
     from interp import jobs
@@ -97,12 +115,13 @@ def _work() -> None:
     from ui import visuals
 
     while True:
-        visual_id = _pending.get()
+        visual_id, asked = _pending.get()
         try:
             with _lock:
                 if visual_id in _prepared:
                     continue
                 _prepared.add(visual_id)  # tried once, whatever happens: a failing preparation is not retried
+            _settle(asked)
             deadline = time.monotonic() + QUIET_WAIT_S
             while not _quiet():
                 if time.monotonic() > deadline:

@@ -3,9 +3,9 @@ following it, the clicker's PageDown after each step has been talked about for a
 
 Measured for every step, from the key press: when the presenter's window has the step whole (script done, no
 spinner, every picture loaded), and when the stage window, which polls for the presenter's step, has it whole.
-No narrative visual may keep the speaker waiting over 2 s, and nothing on either screen may show a warning or a
-traceback. The stage's figure includes its polling (at most ``ui.presenter.FOLLOW_POLL_S``), so it is bounded
-by 2 s plus that interval."""
+The two windows are watched side by side, so neither figure waits on the other's. No narrative visual may keep
+the speaker waiting over 2 s, and nothing on either screen may show a warning or a traceback. The stage's figure
+includes its polling (at most ``ui.presenter.FOLLOW_POLL_S``), so it is bounded by 2 s plus that interval."""
 
 from __future__ import annotations
 
@@ -46,6 +46,8 @@ def test_a_talk_by_clicker_never_waits_over_two_seconds_for_a_step(fresh_app, br
     try:
         stage = stage_context.new_page()
         goto(stage, fresh_app.url(f"?follow={code}"))
+        assert None not in shots.wait_all_done(
+            [speaker, stage], 120, ready=lambda page: _step_of(_address(page)) == _step_of(_address(speaker)))
         waits: list[tuple[str, float, float]] = []
         steps = sum(len(shots.load_page_steps(c).steps) for c in chapters)
         for _ in range(steps - 1):
@@ -56,14 +58,13 @@ def test_a_talk_by_clicker_never_waits_over_two_seconds_for_a_step(fresh_app, br
             while speaker.url == before:
                 assert time.monotonic() - pressed < 10, f"PageDown did not move on from {before}"
                 speaker.wait_for_timeout(20)
-            shown = shots.wait_done(speaker, 120)
+            # both windows watched side by side, so each one's moment is its own; the stage's counts once it
+            # shows the presenter's step
+            shown, staged = shots.wait_all_done(
+                [speaker, stage], 120, ready=lambda page: _step_of(_address(page)) == _step_of(_address(speaker)))
             where = _step_of(_address(speaker))
             assert shown is not None, f"{where} never finished"
-            while _step_of(_address(stage)) != where:
-                assert time.monotonic() - pressed < 30, f"the stage stayed on {_address(stage)}, not {where}"
-                stage.wait_for_timeout(20)
-            staged = shots.wait_done(stage, 120)
-            assert staged is not None, f"the stage never finished {where}"
+            assert staged is not None, f"the stage never finished {where} (it shows {_address(stage)})"
             assert step_title(stage) == step_title(speaker)
             waits.append((where, round(shown - pressed, 2), round(staged - pressed, 2)))
             _no_warning(speaker, where)

@@ -28,7 +28,9 @@ def architecture_figure(selected: str | None) -> go.Figure:
 
     Inception blocks are split into their four branches in channel order; click any box for details.
     """
-    fig = go.Figure()
+    # Shapes and annotations are collected and handed to the layout once: plotly's add_shape and add_annotation
+    # re-validate the whole list on every call (about 0.4 s for this figure, on every rerun of the step).
+    shapes, notes = [], []
     xs, ys, names, hover = [], [], [], []
     for i, name in enumerate(DIAGRAM_LAYERS):
         info = LAYERS[name]
@@ -40,27 +42,28 @@ def architecture_figure(selected: str | None) -> go.Figure:
             for branch in BRANCHES:
                 part = LAYERS[f"{name}_{branch}"]
                 h = height * part.channels / info.channels
-                fig.add_shape(type="rect", x0=x0, x1=x1, y0=bottom, y1=bottom + h, line_width=0,
-                              fillcolor=_BRANCH_COLOURS[branch])
+                shapes.append(dict(type="rect", x0=x0, x1=x1, y0=bottom, y1=bottom + h, line_width=0,
+                                   fillcolor=_BRANCH_COLOURS[branch]))
                 bottom += h
-            fig.add_shape(type="rect", x0=x0, x1=x1, y0=-height / 2, y1=height / 2, line=line)
+            shapes.append(dict(type="rect", x0=x0, x1=x1, y0=-height / 2, y1=height / 2, line=line))
         else:
-            fig.add_shape(type="rect", x0=x0, x1=x1, y0=-height / 2, y1=height / 2, line=line,
-                          fillcolor=_SIZE_COLOURS[info.size_at_224])
+            shapes.append(dict(type="rect", x0=x0, x1=x1, y0=-height / 2, y1=height / 2, line=line,
+                               fillcolor=_SIZE_COLOURS[info.size_at_224]))
         xs.append(i)
         ys.append(height / 2 + 0.12)
         names.append(name)
         hover.append(f"<b>{name}</b><br>{info.channels} channels<br>{info.size_at_224} x {info.size_at_224} at 224 px")
-        fig.add_annotation(x=i, y=-1.08, text=_short_name(name), showarrow=False, yanchor="top", font=dict(size=12))
-        fig.add_annotation(x=i, y=-1.28, text=str(info.size_at_224), showarrow=False, yanchor="top",
-                           font=dict(size=10, color="#666"))
+        notes.append(dict(x=i, y=-1.08, text=_short_name(name), showarrow=False, yanchor="top", font=dict(size=12)))
+        notes.append(dict(x=i, y=-1.28, text=str(info.size_at_224), showarrow=False, yanchor="top",
+                          font=dict(size=10, color="#666")))
+    notes.append(dict(x=-0.55, y=-1.28, text="px:", showarrow=False, yanchor="top", xanchor="right",
+                      font=dict(size=10, color="#666")))
+    fig = go.Figure(layout=dict(shapes=shapes, annotations=notes))
     fig.add_trace(go.Scatter(
         x=xs, y=ys, mode="markers", customdata=names, hovertext=hover, hoverinfo="text",
         marker=dict(size=16, color=["#111" if n == selected else "#bbb" for n in names], symbol="triangle-down"),
         showlegend=False,
     ))
-    fig.add_annotation(x=-0.55, y=-1.28, text="px:", showarrow=False, yanchor="top", xanchor="right",
-                       font=dict(size=10, color="#666"))
     fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="convolution (shade = grid size)",
                              marker=dict(size=12, color=_SIZE_COLOURS[56], symbol="square")))
     for branch, colour in _BRANCH_COLOURS.items():
