@@ -46,6 +46,32 @@ def test_every_step_names_a_visual_that_exists():
             assert step.narration and step.notes
 
 
+def test_chapter_2_diagram_draws_every_layer_to_scale():
+    """The architecture diagram, against the paper's table (Szegedy et al. 2015, table 1): a box per layer, an
+    inception block split into its four branches in channel order (mixed3b: 128, 192, 96, 64 of 480), heights
+    growing as the square root of the channels, each box labelled with its grid size; the chosen layer outlined."""
+    import math
+
+    from ui.visuals.cnn import DIAGRAM_LAYERS, architecture_figure
+
+    fig = architecture_figure("mixed3b").to_dict()
+    rects = fig["layout"]["shapes"]
+    labels = [a["text"] for a in fig["layout"]["annotations"]]
+    assert labels[0::2][:len(DIAGRAM_LAYERS)] == ["c0", "c1", "c2", "3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a",
+                                                 "5b", "out"]
+    assert labels[1::2][:len(DIAGRAM_LAYERS)] == ["112", "56", "56", "28", "28", "14", "14", "14", "14", "14", "7",
+                                                 "7", "1"]
+    assert len(rects) == 3 + 9 * 5 + 1  # three convolutions, nine blocks of four branches and an outline, logits
+    at_3b = [r for r in rects if r["x0"] < 4 < r["x1"]]
+    branches = [r["y1"] - r["y0"] for r in at_3b[:4]]
+    assert [round(b / sum(branches) * 480) for b in branches] == [128, 192, 96, 64]
+    outline = at_3b[4]
+    assert outline["line"]["width"] == 3 and "fillcolor" not in outline
+    at_4e = [r for r in rects if r["x0"] < 9 < r["x1"]][4]
+    assert math.isclose((at_4e["y1"] - at_4e["y0"]) / (outline["y1"] - outline["y0"]), math.sqrt(832 / 480))
+    assert at_4e["line"]["width"] == 0
+
+
 def test_app_opens_on_the_first_chapter_and_classifies_the_sample(with_weights):
     at = new_app().run()
     assert not at.exception
