@@ -4,8 +4,9 @@ thread), and gets exactly what one session alone gets, while at most ``INTERP_HE
 memory stays near what that many jobs need.
 
 Kept small so that it runs in well under a minute on two cores: 32 px renders of 8 steps, Integrated Gradients
-with 8 steps on the 224 px dalmatian (four classes, two sessions each: one computes, the other waits for it or
-is served from the cache), ablation of the car detector's parts.
+with 16 steps in one batch on the 224 px dalmatian (four classes, two sessions each: one computes, the other
+waits for it or is served from the cache; one batch of 16 needs enough memory, about 0.9 GB, that the queue's
+effect shows), ablation of the car detector's parts.
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ pytestmark = pytest.mark.usefixtures("app_environment")
 
 SESSIONS, SLOTS = 8, 2
 RENDER = {"unit": "mixed3b:379", "size": 32, "steps": 8}
-IG = (("baseline", "black"), ("batch", 4), ("steps", 8))  # the lab's options tuple: sorted (name, value) pairs
+IG = (("baseline", "black"), ("batch", 16), ("steps", 16))  # the lab's options tuple: sorted (name, value) pairs
 PARTS = ["mixed4b:480", "mixed4b:416", "mixed4b:271"]  # the car detector's parts (tests/test_ablation.py)
-# Eight AppTest sessions of chapter 3 hold about 30 MB each (measured: 242 MB for eight rendering only), plus
-# allocator slack. Without the queue, eight attributions at once would need about four times what two need
-# (about 2.2 GB more here), far above this bound.
-SLACK_MB = 400
+# Memory: the eight sessions may use what two heavy jobs side by side use, plus what their light work uses at once
+# (eight AppTest sessions of chapter 3, 30-50 MB each, and the ablations, which are not heavy jobs: both measured
+# in the test, 450-600 MB here), plus this much allocator slack. Measured on the development VM: eight sessions
+# 1,900-1,940 MB of growth against a bound of 2,410-2,490 MB. With the queue opened to 8 slots, the four
+# different attributions run at once: 3,400-3,700 MB, 900-1,200 MB over the bound. (With 8-step batches of 4, one
+# attribution needed so little that the sessions' other work hid the queue's effect: 8 slots stayed in bounds.)
+SLACK_MB = 150
 
 
 def rss_mb() -> float:
@@ -156,6 +160,17 @@ def test_eight_sessions_get_what_one_gets_alone_and_memory_follows_the_slots(
     with PeakRss() as two_jobs:  # what the queue lets run at once: two attributions side by side, unqueued
         assert not in_threads(SLOTS, lambda i: attribute(model, tensor, "ig", target=90 + i, **dict(IG)))
 
+    def light(i: int) -> None:  # the sessions' work that is not queued: their page, and an ablation each
+        at = new_app()
+        at.switch_page("pages/03_what-a-neuron-wants.py").run()
+        at.segmented_control(key="step").set_value("live").run()
+        assert not at.exception, [e.value for e in at.exception]
+        if i < len(PARTS):  # the sessions ask for three different ablations (the others wait for them, cached)
+            ablate(model, tensor, "mixed4c:278", zero=zeroed[i])
+
+    with PeakRss() as light_work:
+        assert not in_threads(SESSIONS, light)
+
     got: dict[int, dict] = {}
 
     def session(i: int) -> None:
@@ -188,10 +203,11 @@ def test_eight_sessions_get_what_one_gets_alone_and_memory_follows_the_slots(
         assert np.array_equal(got[i]["ablation"]["map"], alone_ablation[tuple(zeroed[i])].after.map)
         assert np.array_equal(got[i]["ablation"]["before"], alone_ablation[tuple(zeroed[i])].before.map)
 
-    # memory: eight sessions through a queue of two need about what two jobs side by side need, not eight times
-    print(f"eight sessions: {seconds:.1f} s, peak RSS growth {eight.growth:.0f} MB; two jobs side by side "
-          f"{two_jobs.growth:.0f} MB")
-    assert eight.growth <= two_jobs.growth + SLACK_MB, (eight.growth, two_jobs.growth, seconds)
+    # memory: eight sessions through a queue of two need what two jobs side by side need, plus their light work
+    figures = {"eight": round(eight.growth), "two jobs": round(two_jobs.growth), "light": round(light_work.growth),
+               "seconds": round(seconds, 1)}
+    print(f"peak RSS growth (MB): {figures}")
+    assert eight.growth <= two_jobs.growth + light_work.growth + SLACK_MB, figures
 
 
 def test_a_waiting_render_can_be_cancelled_and_asked_for_again(monkeypatch, with_weights):
