@@ -46,8 +46,11 @@ def test_a_talk_by_clicker_never_waits_over_two_seconds_for_a_step(fresh_app, br
     try:
         stage = stage_context.new_page()
         goto(stage, fresh_app.url(f"?follow={code}"))
-        assert None not in shots.wait_all_done(
-            [speaker, stage], 120, ready=lambda page: _step_of(_address(page)) == _step_of(_address(speaker)))
+
+        def on_speakers_step(page) -> bool:  # the stage's figure counts once it shows the presenter's step
+            return _step_of(_address(page)) == _step_of(_address(speaker))
+
+        assert None not in shots.wait_all_done([speaker, stage], 120, ready=on_speakers_step)
         waits: list[tuple[str, float, float]] = []
         steps = sum(len(shots.load_page_steps(c).steps) for c in chapters)
         for _ in range(steps - 1):
@@ -58,10 +61,8 @@ def test_a_talk_by_clicker_never_waits_over_two_seconds_for_a_step(fresh_app, br
             while speaker.url == before:
                 assert time.monotonic() - pressed < 10, f"PageDown did not move on from {before}"
                 speaker.wait_for_timeout(20)
-            # both windows watched side by side, so each one's moment is its own; the stage's counts once it
-            # shows the presenter's step
-            shown, staged = shots.wait_all_done(
-                [speaker, stage], 120, ready=lambda page: _step_of(_address(page)) == _step_of(_address(speaker)))
+            # both windows watched side by side, so each one's moment is its own
+            shown, staged = shots.wait_all_done([speaker, stage], 120, ready=on_speakers_step)
             where = _step_of(_address(speaker))
             assert shown is not None, f"{where} never finished"
             assert staged is not None, f"the stage never finished {where} (it shows {_address(stage)})"
