@@ -50,9 +50,9 @@ def cold_command_seconds(args: list[str], repeats: int) -> tuple[float, float]:
 def build_seconds(images: Path, threads: int) -> dict:
     import torch
 
-    from interp.atlas import build_atlas
-    from interp.loading import load_model
-    from interp.photos import load_photos
+    from interp.dataset.atlas import build_atlas
+    from interp.network.loading import load_model
+    from interp.dataset.photos import load_photos
 
     torch.set_num_threads(threads)
     model = load_model(device="cpu")
@@ -94,7 +94,7 @@ def main() -> None:
     parser.add_argument("--skip-build", action="store_true")
     args = parser.parse_args()
 
-    from interp.atlas import ATLAS_FILE
+    from interp.dataset.atlas import ATLAS_FILE
 
     figures: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores visible, {args.threads} torch threads"}
     figures["atlas_bytes"] = ATLAS_FILE.stat().st_size

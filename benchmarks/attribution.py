@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 from interp.attribution import attribute  # noqa: E402
-from interp.loading import load_model  # noqa: E402
+from interp.network.loading import load_model  # noqa: E402
 
 GOALS = {"ig": 2.5, "gradcam": 0.3, "smoothgrad": 1.0}  # seconds, 2 CPU cores, 224 px (issue 4)
 SETTINGS = {  # the defaults, written out so the figures say what they measured
@@ -42,7 +42,7 @@ SETTINGS = {  # the defaults, written out so the figures say what they measured
 def photo() -> torch.Tensor:
     path = Path(os.environ.get("INTERP_TEST_IMAGES", REPO.parent / "shared" / "images")) / "dalmatian.jpg"
     if path.is_file():
-        from interp.intake import load_image
+        from interp.dataset.intake import load_image
 
         return load_image(path).tensor
     return torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))

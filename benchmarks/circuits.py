@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 from interp.circuits import CHAIN, block_unit, strongest_inputs, strongest_outputs  # noqa: E402
-from interp.loading import load_model  # noqa: E402
+from interp.network.loading import load_model  # noqa: E402
 
 UNITS = ("conv2d0:5", "mixed3b:379", "mixed4c:447", "mixed4e:55", "mixed5b:360", "logits:41")
 
@@ -75,8 +75,8 @@ def median_ms(fn, repeats: int) -> float:
 def chapter_4(model, repeats: int) -> dict:
     from interp.ablation import ablate, random_ablations
     from interp.circuits import circuit_graph
-    from interp.intake import load_image
-    from interp.roles import role
+    from interp.dataset.intake import load_image
+    from interp.story.roles import role
 
     photo = load_image(REPO / "assets" / "samples" / "dalmatian.jpg").tensor
     detector = role("car-detector").unit

@@ -26,7 +26,7 @@ import torch  # noqa: E402
 from interp.featvis import objectives as obj  # noqa: E402
 from interp.featvis import render  # noqa: E402
 from interp.featvis.objectives import Objective  # noqa: E402
-from interp.loading import load_model  # noqa: E402
+from interp.network.loading import load_model  # noqa: E402
 
 
 def per_step_ms(model, unit: str, size: int, steps: int = 32, full_network: bool = False, repeats: int = 3) -> float:

@@ -36,10 +36,10 @@ def median_ms(fn, repeats: int, warmup: int = 5) -> float:
 def model_figures(image: Path, repeats: int) -> dict:
     import torch
 
-    from interp.activations import capture
-    from interp.intake import load_image
-    from interp.loading import load_labels, load_model
-    from interp.predict import classify
+    from interp.network.activations import capture
+    from interp.dataset.intake import load_image
+    from interp.network.loading import load_labels, load_model
+    from interp.network.predict import classify
 
     model, labels = load_model(device="cpu"), load_labels()
     picture = load_image(image)

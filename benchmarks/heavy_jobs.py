@@ -59,8 +59,8 @@ def one_mode(mode: str, requests: int, size: int, steps: int, slots: int, job: s
     from interp.attribution import attribute
     from interp.featvis import objectives as obj
     from interp.featvis import render
-    from interp.intake import load_image
-    from interp.loading import load_model
+    from interp.dataset.intake import load_image
+    from interp.network.loading import load_model
 
     model = load_model(device="cpu")
     objective = obj.unit(UNIT)

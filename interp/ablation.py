@@ -24,7 +24,7 @@ import torch
 
 from interp.circuits import block_unit
 from interp.errors import UnitError
-from interp.layers import LAYERS, Unit
+from interp.network.layers import LAYERS, Unit
 
 Region = tuple[int, int, int, int]  # (y0, y1, x0, x1): a half-open box on the zeroed units' own grid
 

@@ -15,10 +15,10 @@ WEIGHTS_HELP = "weights file or folder (default: $INTERP_WEIGHTS_DIR if set, els
 def cmd_info(args: argparse.Namespace) -> int:
     import torch
 
-    from interp import weights
-    from interp.device import describe, pick_device
-    from interp.download import is_offline
-    from interp.layers import LAYERS, MAIN_LAYERS
+    from interp.network import weights
+    from interp.network.device import describe, pick_device
+    from interp.dataset.download import is_offline
+    from interp.network.layers import LAYERS, MAIN_LAYERS
 
     status = weights.status(args.weights, hashes=True)
     print(f"torch {torch.__version__}; device: {describe(pick_device(args.device))}")
@@ -49,9 +49,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    from interp.intake import load_image
-    from interp.loading import load_labels, load_model
-    from interp.predict import classify
+    from interp.dataset.intake import load_image
+    from interp.network.loading import load_labels, load_model
+    from interp.network.predict import classify
 
     if args.top < 1:
         raise InterpError("--top must be at least 1.")
@@ -109,12 +109,12 @@ def _check_out_file(path: str) -> str:
 def cmd_render(args: argparse.Namespace) -> int:
     import torch
 
-    from interp.device import pick_device
+    from interp.network.device import pick_device
     from interp.featvis import objectives as obj
     from interp.featvis import render
     from interp.featvis.gallery import check_size_steps, make_grid, save_image
-    from interp.layers import parse_unit
-    from interp.loading import load_model
+    from interp.network.layers import parse_unit
+    from interp.network.loading import load_model
 
     # Everything a person can get wrong is checked before the model loads.
     unit = parse_unit(args.unit)
@@ -159,9 +159,9 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_gallery(args: argparse.Namespace) -> int:
-    from interp.device import pick_device
+    from interp.network.device import pick_device
     from interp.featvis.gallery import check_size_steps, gallery_params, render_gallery, resolve_units
-    from interp.loading import load_model
+    from interp.network.loading import load_model
 
     check_size_steps(args.size, args.steps)
     if args.batch_size < 1:
@@ -203,10 +203,10 @@ def cmd_attribute(args: argparse.Namespace) -> int:
     import numpy as np
 
     from interp.attribution import METHODS, AttributionError, attribute
-    from interp.intake import load_image
-    from interp.layers import layer_info
-    from interp.loading import load_labels, load_model
-    from interp.pictures import attribution_overlay
+    from interp.dataset.intake import load_image
+    from interp.network.layers import layer_info
+    from interp.network.loading import load_labels, load_model
+    from interp.dataset.pictures import attribution_overlay
 
     method = METHODS[args.method]
     if args.layer is not None:
@@ -254,8 +254,8 @@ def cmd_attribute(args: argparse.Namespace) -> int:
 def cmd_edges(args: argparse.Namespace) -> int:
     """``inputs`` and ``outputs``: one unit's strongest expanded weights from the layer before or to the one after."""
     from interp.circuits import block_unit, operations_between, source_layer, strongest_inputs, strongest_outputs, target_layer
-    from interp.layers import LAYERS
-    from interp.loading import load_labels, load_model
+    from interp.network.layers import LAYERS
+    from interp.network.loading import load_labels, load_model
 
     if args.top < 1:
         raise InterpError("--top must be at least 1.")
@@ -333,8 +333,7 @@ def _prefetch_bar(photo_total: int):
 
 def cmd_prefetch(args: argparse.Namespace) -> int:
     """Fetch the photo collection (and the web samples) into the cache ahead of a talk."""
-    from interp import photos
-
+    from interp.dataset import photos
     folder = photos.images_dir()  # a missing INTERP_IMAGES_DIR folder fails here, clearly
     photo_total = len(photos.load_photos())
     on_item, progress = _prefetch_bar(photo_total)
@@ -378,7 +377,7 @@ def cmd_prefetch(args: argparse.Namespace) -> int:
 
 def cmd_examples(args: argparse.Namespace) -> int:
     """The photos of the collection that excite a unit most, from the atlas (no model, no PyTorch)."""
-    from interp.atlas import atlas_unit, load_atlas
+    from interp.dataset.atlas import atlas_unit, load_atlas
 
     unit = atlas_unit(args.unit)
     examples = load_atlas().examples(unit, top=args.top)
@@ -395,7 +394,7 @@ def cmd_examples(args: argparse.Namespace) -> int:
 
 def cmd_find(args: argparse.Namespace) -> int:
     """Units ranked by how well they pick out photos of some classes (ROC AUC), from the atlas."""
-    from interp.atlas import load_atlas, resolve_classes
+    from interp.dataset.atlas import load_atlas, resolve_classes
 
     classes = [c for c in args.classes.split(",") if c.strip()]
     synsets = sorted(resolve_classes(classes))
@@ -415,7 +414,7 @@ def cmd_find(args: argparse.Namespace) -> int:
 
 def cmd_roles(args: argparse.Namespace) -> int:
     """Who plays each character of the story in these weights, and the figures that say so."""
-    from interp.roles import load_roles
+    from interp.story.roles import load_roles
 
     roles = load_roles()
     if args.json:
@@ -433,8 +432,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     """A unit's response to an image with chosen units switched off, against the image as it is."""
     from interp.ablation import ablate, check_ablation
     from interp.circuits import block_unit
-    from interp.intake import load_image
-    from interp.loading import load_model
+    from interp.dataset.intake import load_image
+    from interp.network.loading import load_model
 
     unit = block_unit(args.unit)
     zeroed = [block_unit(text) for text in args.zero.split(",") if text.strip()]
@@ -463,7 +462,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 def cmd_circuit(args: argparse.Namespace) -> int:
     """The units that feed a unit most, a few layers back, read from the weights."""
     from interp.circuits import block_unit, circuit_graph, source_layer
-    from interp.loading import load_model
+    from interp.network.loading import load_model
 
     unit = block_unit(args.unit)
     source_layer(unit.layer)
@@ -481,8 +480,8 @@ def cmd_circuit(args: argparse.Namespace) -> int:
 
 def cmd_sae_info(args: argparse.Namespace) -> int:
     """The sparse autoencoder's figures, recomputed live on its held-out photos."""
-    from interp.loading import load_model
-    from interp.photos import local_path
+    from interp.network.loading import load_model
+    from interp.dataset.photos import local_path
     from interp.sae import evaluate, held_out_photos, load_sae, require_photos
 
     sae = load_sae()

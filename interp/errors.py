@@ -10,7 +10,7 @@ class InterpError(Exception):
 
 class ImageError(InterpError, ValueError):
     """An image could not be read: corrupt, truncated, empty, too large or not an image at all. Uploads raise
-    one of the four kinds below; bad arguments to ``interp.intake.load_image`` raise this class itself."""
+    one of the four kinds below; bad arguments to ``interp.dataset.intake.load_image`` raise this class itself."""
 
 
 class ImageSourceError(ImageError):

@@ -7,7 +7,6 @@ at once would each get an eighth of the machine (so everyone waits as long as th
 with every session; queued, each job gets the machine it was measured on and memory follows ``slots``.
 
     from interp import jobs
-
     with jobs.scheduler().slot("render mixed3b:379"):        # blocks until admitted; frees the slot on exit
         result = render(model, objective)
 

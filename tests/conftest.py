@@ -97,21 +97,21 @@ def dalmatian_path() -> Path:
 
 @pytest.fixture(scope="session")
 def model(weights_dir):
-    from interp.loading import load_model
+    from interp.network.loading import load_model
 
     return load_model(weights_dir, device="cpu")
 
 
 @pytest.fixture(scope="session")
 def labels(weights_dir):
-    from interp.loading import load_labels
+    from interp.network.loading import load_labels
 
     return load_labels(weights_dir)
 
 
 @pytest.fixture(scope="session")
 def dalmatian(dalmatian_path):
-    from interp.intake import load_image
+    from interp.dataset.intake import load_image
 
     return load_image(dalmatian_path)
 

@@ -16,8 +16,8 @@ from conftest import in_threads
 from interp.ablation import ablate, check_ablation, random_ablations
 from interp.circuits import circuit_graph, strongest_inputs
 from interp.errors import UnitError
-from interp.layers import Unit
-from interp.model import InceptionV1
+from interp.network.layers import Unit
+from interp.network.model import InceptionV1
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE, DECOY, TARGET = 5, 6, 0  # mixed4b:5 is the planted circuit's one input into mixed4c:0; mixed4b:6 a decoy
@@ -128,9 +128,9 @@ def test_ablation_leaves_no_hooks_and_agrees_across_eight_threads(model, dalmati
 def test_car_parts_matter_more_than_random_units_on_the_car_photos(model, photos_dir):
     """The car detector's three car-part inputs (the roles) switched off lower it on the 14 car photos more than
     three random mixed4b units do, averaged over the photos (8 random draws per photo)."""
-    from interp.atlas import load_atlas
-    from interp.intake import load_image
-    from interp.roles import CAR_CLASSES, role
+    from interp.dataset.atlas import load_atlas
+    from interp.dataset.intake import load_image
+    from interp.story.roles import CAR_CLASSES, role
 
     atlas = load_atlas()
     cars = [p for p, inside in zip(atlas.photos, atlas.class_mask(CAR_CLASSES)) if inside]
@@ -163,7 +163,7 @@ def test_cli_ablate_and_circuit_json(model, dalmatian_path):
     out = json.loads(done.stdout)
     assert out["unit"] == "mixed4c:278" and out["zeroed"] == ["mixed4b:480", "mixed4b:1"]
     assert set(out["before"]) == set(out["after"]) == {"max", "mean"}
-    from interp.intake import load_image
+    from interp.dataset.intake import load_image
 
     expected = ablate(model, load_image(dalmatian_path).tensor, "mixed4c:278", zero=["mixed4b:480", "mixed4b:1"])
     assert out["after"]["max"] == pytest.approx(expected.after.max, rel=1e-3)

@@ -170,7 +170,7 @@ def test_microscope_browses_layers_and_opens_a_unit_page(with_weights):
     assert any("curve detector" in md.value for md in at.markdown)
     # what feeds it: the strongest inputs from mixed3a, and the articles' edge into it ranked with these weights
     from interp.circuits import edge, strongest_inputs, strongest_outputs
-    from interp.loading import load_model
+    from interp.network.loading import load_model
 
     model = load_model()
     headings = [md.value for md in at.markdown]
@@ -287,8 +287,8 @@ def microscope(**query) -> AppTest:
 
 
 def test_a_unit_page_shows_its_dataset_examples_and_the_role_it_plays(with_weights, photos_dir):
-    from interp.atlas import load_atlas
-    from interp.roles import role
+    from interp.dataset.atlas import load_atlas
+    from interp.story.roles import role
 
     car = role("car-detector")
     at = microscope(unit=str(car.unit))
@@ -310,7 +310,7 @@ def test_a_unit_page_shows_its_dataset_examples_and_the_role_it_plays(with_weigh
 
 
 def test_the_articles_car_detector_says_who_plays_the_role_here(without_weights, photos_dir):
-    from interp.roles import role
+    from interp.story.roles import role
 
     car = role("car-detector")
     at = microscope(unit="4c:447")
@@ -325,7 +325,7 @@ def test_the_articles_car_detector_says_who_plays_the_role_here(without_weights,
 
 
 def test_a_car_part_shows_its_weights_into_the_car_detector(without_weights, photos_dir):
-    from interp.roles import role
+    from interp.story.roles import role
 
     wheels = role("car-wheels")
     at = microscope(unit=str(wheels.unit))
@@ -342,7 +342,7 @@ def test_a_layer_without_renders_shows_a_photo_in_every_cell(without_weights, ph
 
 
 def test_the_landing_page_lists_every_role(without_weights, photos_dir):
-    from interp.roles import load_roles
+    from interp.story.roles import load_roles
 
     at = microscope()
     assert "The story's characters in these weights" in [s.value for s in at.subheader]
@@ -356,8 +356,8 @@ def test_the_landing_page_lists_every_role(without_weights, photos_dir):
 
 
 def test_chapter_3_ranks_real_photos_and_the_samples_among_them(with_weights, photos_dir):
-    from interp.atlas import load_atlas
-    from interp.roles import role
+    from interp.dataset.atlas import load_atlas
+    from interp.story.roles import role
 
     at = new_app()
     at.switch_page("pages/03_what-a-neuron-wants.py").run()
@@ -395,7 +395,7 @@ def test_offline_without_photos_the_pages_stay_up_with_one_message(with_weights,
 
 
 def test_role_placeholders_expand_and_unknown_ones_are_content_errors():
-    from interp.roles import role
+    from interp.story.roles import role
     from ui.chapters import ContentError, parse_chapter
     from ui.roles import expand_roles
 

@@ -39,7 +39,7 @@ def test_the_chapter_is_in_the_tour_with_its_page_and_content():
 
 
 def test_every_step_shows_its_visual_from_these_weights(with_weights, photos_dir):
-    from interp.roles import role
+    from interp.story.roles import role
 
     car = role("car-detector")
     at = chapter_app()
@@ -86,10 +86,10 @@ def test_switching_off_the_car_parts_makes_the_car_detector_fade(with_weights, p
     """The ablation step's numbers are interp.ablation's on the same photo, and the parts matter more than as
     many random units."""
     from interp.ablation import ablate
-    from interp.intake import load_image
-    from interp.loading import load_model
-    from interp.photos import photo
-    from interp.roles import role
+    from interp.dataset.intake import load_image
+    from interp.network.loading import load_model
+    from interp.dataset.photos import photo
+    from interp.story.roles import role
     from ui.visuals.circuits import photo_choices
 
     at = chapter_app("ablation")

@@ -1,5 +1,5 @@
 """Chapter 5, "Why it is hard", as Streamlit runs it (AppTest): every step shows its visual, the figures are the
-backend's own (interp.purity on the atlas, interp.superposition), and the toy trains in the page and answers
+backend's own (interp.story.purity on the atlas, interp.superposition), and the toy trains in the page and answers
 its sliders."""
 
 from pathlib import Path
@@ -42,9 +42,9 @@ def test_the_chapter_is_in_the_tour_with_its_page_and_content():
 
 
 def test_every_step_shows_its_visual_from_these_weights(with_weights, photos_dir):
-    from interp import purity
-    from interp.atlas import load_atlas
-    from interp.roles import role
+    from interp.story import purity
+    from interp.dataset.atlas import load_atlas
+    from interp.story.roles import role
 
     unit = role("polysemantic").unit
     atlas = load_atlas()
@@ -61,11 +61,11 @@ def test_every_step_shows_its_visual_from_these_weights(with_weights, photos_dir
     assert sum(c.startswith("peak ") for c in shown) == 2  # the unit over a whole photo of each kind
     assert "WordNet" in captions(at) and not at.error
     # ... and where it fires: a unit whose strongest photos all peak at the photo's edge is said to be one
-    from interp.atlas import load_atlas
+    from interp.dataset.atlas import load_atlas
 
     share, _ = load_atlas().edge_share(unit)
     assert (f"In {share:.0%} of its 100 strongest photos" in words) == (share >= 0.5)
-    # 2. every layer on the one purity measure, against random photos; the figures are interp.purity's
+    # 2. every layer on the one purity measure, against random photos; the figures are interp.story.purity's
     go(at, "how-common")
     figure = charts(at)[0]
     bars = next(t for t in figure["data"] if t["type"] == "bar")
@@ -73,7 +73,7 @@ def test_every_step_shows_its_visual_from_these_weights(with_weights, photos_dir
     measured = purity.layer_purity(atlas, "mixed4e")
     assert f"{measured.polysemantic_share:.0%} split ({int(measured.polysemantic.sum())} of 832)" in captions(at)
     assert bars["y"][bars["x"].index("mixed4e")] == pytest.approx(measured.polysemantic_share)
-    assert "Princeton" in captions(at)  # the grouping's citation, interp.hierarchy.source()
+    assert "Princeton" in captions(at)  # the grouping's citation, interp.story.hierarchy.source()
     assert any(f"[{unit}]" in md.value for md in at.markdown)  # the role's unit leads mixed4e's most split
     # 5. the unit's value on all 1,000 photos, by kind
     go(at, "so-what")

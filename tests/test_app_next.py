@@ -20,7 +20,6 @@ pytestmark = pytest.mark.usefixtures("app_environment")
 def shipped():
     """The shipped autoencoder and its feature atlas (skips where this checkout has none yet)."""
     from interp import sae
-
     if not (sae.SAE_FILE.is_file() and sae.EXAMPLES_FILE.is_file() and sae.LOG_FILE.is_file()):
         pytest.skip(f"the sparse autoencoder is not in {sae.SAE_FILE.parent} (python tools/train_sae.py)")
     return sae.load_sae()
@@ -62,7 +61,7 @@ def test_the_chapter_is_in_the_tour_with_its_page_and_content():
 
 def test_every_step_shows_its_visual_with_the_backends_figures(with_weights, photos_dir, shipped):
     from interp import sae
-    from interp.roles import role
+    from interp.story.roles import role
 
     unit = role("polysemantic").unit
     log = json.loads(sae.LOG_FILE.read_text(encoding="utf-8"))

@@ -23,7 +23,7 @@ from interp.attribution import (
     spearman,
 )
 from interp.attribution.replicas import borrowed
-from interp.layers import Unit
+from interp.network.layers import Unit
 
 SIDE = 64
 QUADRANTS = {"top-left": (0, 0), "top-right": (0, 1), "bottom-left": (1, 0), "bottom-right": (1, 1)}

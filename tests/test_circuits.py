@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from interp.catalogue import load_catalogue
+from interp.story.catalogue import load_catalogue
 from interp.circuits import (block_unit, edge, expanded_weights, linear_response, operations_between, source_layer,
                              strongest_inputs, strongest_outputs, target_layer)
 from interp.errors import UnitError
-from interp.layers import LAYERS, REAL_LOGITS, Unit
-from interp.model import InceptionV1
-from interp.roles import CURVE_ANGLES, arc_tuning, curve_circuits, curve_scores
+from interp.network.layers import LAYERS, REAL_LOGITS, Unit
+from interp.network.model import InceptionV1
+from interp.story.roles import CURVE_ANGLES, arc_tuning, curve_circuits, curve_scores
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +182,7 @@ def test_curve_family_inputs_carry_rotated_orientations(model):
 def test_the_circuit_angles_come_from_which_inputs_the_weights_pick(model):
     """The check above can fail: run the same expanded weights on mixed3a's activations with the channels shuffled
     (each weight now reads the wrong unit) and the inputs no longer carry the detectors' orientations."""
-    from interp.stimuli import arcs
+    from interp.dataset.stimuli import arcs
 
     family = next(f for f in load_catalogue().families if f.name == "Curve detectors")
     with torch.no_grad():

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import REPO
-from interp.weights import LABELS_SHA256, WEIGHTS_SHA256
+from interp.network.weights import LABELS_SHA256, WEIGHTS_SHA256
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

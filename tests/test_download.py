@@ -1,4 +1,4 @@
-"""interp.download.fetch against a local HTTP server on 127.0.0.1 (never the internet).
+"""interp.dataset.download.fetch against a local HTTP server on 127.0.0.1 (never the internet).
 
 ``LocalServer`` is also used by test_samples.py.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from interp.download import fetch, file_sha256, is_offline
+from interp.dataset.download import fetch, file_sha256, is_offline
 from interp.errors import DownloadError
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB: several chunks, so progress is called more than once

@@ -30,7 +30,7 @@ from interp.featvis.param import (
     rfft2d_frequencies,
 )
 from interp.featvis.transforms import Chain, Jitter, Pad, Rotate, Scale, standard_transforms
-from interp.layers import layer_info
+from interp.network.layers import layer_info
 
 # ``interp.featvis.render`` the attribute is the function (re-exported by the package); the module is here.
 render_module = sys.modules["interp.featvis.render"]

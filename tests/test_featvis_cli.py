@@ -15,7 +15,7 @@ from interp.errors import UnitError
 from interp.featvis import gallery as gallery_module
 from interp.featvis import objectives as obj
 from interp.featvis.gallery import GalleryError, load_index, make_grid, render_gallery, resolve_units
-from interp.layers import Unit
+from interp.network.layers import Unit
 
 TINY = ("--size", "32", "--steps", "4")
 
@@ -89,8 +89,8 @@ def test_render_bad_unit_is_a_clean_error(tmp_path):
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")),
 ])
 def test_render_refuses_bad_arguments_before_loading_anything(tmp_path, capsys, monkeypatch, args, message):
-    from interp import cli, loading
-
+    from interp import cli
+    from interp.network import loading
     monkeypatch.setattr(loading, "load_model", lambda *a, **k: pytest.fail("the model should not load"))
     argv = ["render", *(a.format(tmp=tmp_path) for a in args)]
     if "--out" not in argv:
@@ -271,8 +271,8 @@ def test_render_a_class_and_an_average_pool_unit(weights_dir, tmp_path):
     (("maxpool4:1", "--negative"), "maxpool4:1 cannot be rendered negatively: its values come after a ReLU (a max-pool"),
 ])
 def test_render_refuses_what_cannot_be_rendered_before_loading_the_model(tmp_path, capsys, monkeypatch, args, message):
-    from interp import cli, loading
-
+    from interp import cli
+    from interp.network import loading
     monkeypatch.setattr(loading, "load_model", lambda *a, **k: pytest.fail("the model should not load"))
     assert cli.main(["render", *args, "--out", str(tmp_path / "x.png")]) == 1
     err = capsys.readouterr().err

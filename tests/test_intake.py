@@ -1,4 +1,4 @@
-"""Tests for interp.intake: every input is generated here, every check has a known answer."""
+"""Tests for interp.dataset.intake: every input is generated here, every check has a known answer."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import torch
 from PIL import Image, ImageFile, features
 
 from interp.errors import CorruptImage, ImageError, ImageSourceError, ImageTooLarge, UnsupportedImage
-from interp.intake import (
+from interp.dataset.intake import (
     ALPHA_BACKGROUND,
     MAX_MEMORY,
     MAX_PIXELS,
@@ -568,7 +568,7 @@ def test_pil_to_tensor_converts_other_modes():
 
 def test_no_streamlit_or_torchvision_import():
     code = (
-        "import sys, interp.intake; "
+        "import sys, interp.dataset.intake; "
         "bad = [m for m in ('streamlit', 'torchvision') if m in sys.modules]; "
         "print(*bad); sys.exit(1 if bad else 0)"
     )
@@ -983,7 +983,7 @@ def test_classify_an_8000_square_16_bit_or_rgba_png_within_300_mb_of_the_dalmati
         assert peak - baseline < 300, f"{kind}: {peak:.0f} MB against the dalmatian's {baseline:.0f} MB"
 
 
-LOAD = ("-c", "import sys; from interp.intake import load_image; load_image(sys.argv[1])")
+LOAD = ("-c", "import sys; from interp.dataset.intake import load_image; load_image(sys.argv[1])")
 
 
 @pytest.fixture(scope="module")

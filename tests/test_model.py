@@ -10,11 +10,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from conftest import SHARED, in_threads
-from interp.activations import capture
-from interp.layers import LAYERS, MAIN_LAYERS
-from interp.model import (LRN_ALPHA, LRN_BETA, LRN_K, LRN_SIZE, InceptionV1, _lrn, _same_padding,
+from interp.network.activations import capture
+from interp.network.layers import LAYERS, MAIN_LAYERS
+from interp.network.model import (LRN_ALPHA, LRN_BETA, LRN_K, LRN_SIZE, InceptionV1, _lrn, _same_padding,
                           to_network_input)
-from interp.predict import classify
+from interp.network.predict import classify
 
 SPEC_STATE_DICT = SHARED / "specs" / "inception5h_state_dict.json"
 # Output shapes at 224 px from the spec's layer table: (channels, side)
@@ -83,7 +83,7 @@ def test_dalmatian_is_logit_41_with_the_known_runners_up(model, labels, dalmatia
 
 
 def test_dummy_classes_are_never_predicted(model, labels):
-    from interp.predict import top_predictions
+    from interp.network.predict import top_predictions
 
     probs = torch.zeros(1008)
     probs[0], probs[1005], probs[41] = 0.5, 0.3, 0.2  # dummies hold most of the mass

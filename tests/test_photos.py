@@ -1,4 +1,4 @@
-"""The photo collection (interp/photos.py): the data file against the shared local copy, where a photo is read
+"""The photo collection (interp/dataset/photos.py): the data file against the shared local copy, where a photo is read
 from, the offline refusal, and prefetch against a server on 127.0.0.1 (never the internet)."""
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from urllib.parse import quote
 import pytest
 
 from conftest import REPO, SHARED
-from interp import photos
+from interp.dataset import photos
 from interp.cli import main
-from interp.photos import Photo, PhotoError, PhotoUnavailable
-from interp.samples import Sample, cached_path, is_cached, load_catalog, sample_bytes
-from interp.weights import cache_dir
+from interp.dataset.photos import Photo, PhotoError, PhotoUnavailable
+from interp.dataset.samples import Sample, cached_path, is_cached, load_catalog, sample_bytes
+from interp.network.weights import cache_dir
 from test_download import LocalServer  # tests/ is on sys.path under pytest's default import mode
 
 SHARED_PHOTOS = Path(os.environ.get("INTERP_TEST_IMAGES") or SHARED / "images") / "imagenet-samples"

@@ -4,8 +4,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from interp.activations import top_channels, upsample_map
-from interp.pictures import colorize, colorize_signed, filter_image, normalise, overlay
+from interp.network.activations import top_channels, upsample_map
+from interp.dataset.pictures import colorize, colorize_signed, filter_image, normalise, overlay
 
 
 def test_top_channels_finds_the_planted_ones():
@@ -55,7 +55,7 @@ def test_filter_image_shows_sign_and_channel():
 
 
 def test_weight_map_colours_excitation_red_and_inhibition_blue():
-    from interp.pictures import weight_map
+    from interp.dataset.pictures import weight_map
 
     picture = np.asarray(weight_map([[1.0, 0.0], [0.0, -1.0]], vmax=1.0, side=4))
     assert picture.shape == (4, 4, 3)

@@ -20,7 +20,6 @@ import torch
 
 from conftest import in_threads, new_app
 from interp import jobs
-
 pytestmark = pytest.mark.usefixtures("app_environment")
 
 SESSIONS, SLOTS = 8, 2

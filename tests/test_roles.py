@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interp.hierarchy import GROUP_NAMES, KINDS, group_counts, group_of, source, unrelated
-from interp.layers import LAYERS, Unit
-from interp.roles import (SPEC_IDS, RoleError, _rank_with_article, geometry, load_roles, parts_of, role,
+from interp.story.hierarchy import GROUP_NAMES, KINDS, group_counts, group_of, source, unrelated
+from interp.network.layers import LAYERS, Unit
+from interp.story.roles import (SPEC_IDS, RoleError, _rank_with_article, geometry, load_roles, parts_of, role,
                           roles_named_for, roles_played_by, spec)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,14 +48,14 @@ def test_wordnet_groups_known_answers():
     assert group_of("n03000134") == "structure"  # chainlink fence
     assert unrelated("dog", "device or tool") and not unrelated("dog", "other mammal")
     assert set(KINDS) == set(GROUP_NAMES)
-    synsets = [p.synset for p in __import__("interp.photos", fromlist=["load_photos"]).load_photos()]
+    synsets = [p.synset for p in __import__("interp.dataset.photos", fromlist=["load_photos"]).load_photos()]
     counts = dict(group_counts(synsets))
     assert sum(counts.values()) == 1000 and counts["dog"] == 118  # ImageNet's 118 dog breeds
     assert "WordNet 3.0" in source()
 
 
 def test_drawn_stimuli():
-    from interp.stimuli import arc, arcs, high_low, high_low_controls
+    from interp.dataset.stimuli import arc, arcs, high_low, high_low_controls
 
     image = arc(0, 50)
     assert image.shape == (3, 224, 224) and image.min() == 0 and image.max() == 1
@@ -111,8 +111,8 @@ def test_each_role_meets_its_bar():
 
 def test_a_fresh_measurement_gives_the_shipped_catalogue(model, photos_dir):
     """find_roles on the real weights, the atlas and the shared photos chooses the same unit for every role."""
-    from interp.atlas import load_atlas
-    from interp.roles import find_roles
+    from interp.dataset.atlas import load_atlas
+    from interp.story.roles import find_roles
 
     fresh = {r.id: r for r in find_roles(model, load_atlas(), photos_dir)}
     for shipped in load_roles():
@@ -136,8 +136,8 @@ def test_cli_roles_json():
 def test_the_polysemantic_role_is_a_unit_that_fires_inside_the_photo():
     """mixed4e:643 has the most split top photos of mixed4e, but all of its 100 strongest photos peak on the top
     row of its grid: it answers the border. The role skips such units and takes one that peaks inside."""
-    from interp.atlas import load_atlas
-    from interp.roles import POLYSEMANTIC_MAX_EDGE, role
+    from interp.dataset.atlas import load_atlas
+    from interp.story.roles import POLYSEMANTIC_MAX_EDGE, role
 
     atlas = load_atlas()
     share, side = atlas.edge_share("mixed4e:643")

@@ -12,8 +12,8 @@ import torch
 
 from interp import sae as sae_module
 from interp.cli import main as cli_main
-from interp.photos import load_photos
-from interp.roles import role
+from interp.dataset.photos import load_photos
+from interp.story.roles import role
 from interp.sae import (EXAMPLES_FILE, FILE_KEYS, LOG_FILE, SAE_FILE, SAEError, SparseAutoencoder, TrainingSettings,
                         encode_image, feature_examples, feature_rankings, features_of_neuron,
                         held_out_photos, load_feature_atlas, load_sae, neurons_of_feature, photo_activations,
@@ -181,7 +181,7 @@ def test_load_sae_refuses_other_files(tmp_path):
 
 
 def test_training_log_and_atlas_belong_to_the_shipped_file():
-    from interp.download import file_sha256
+    from interp.dataset.download import file_sha256
 
     log = json.loads(LOG_FILE.read_text())
     sha = file_sha256(SAE_FILE)
@@ -250,8 +250,8 @@ def test_feature_examples_equal_fresh_forward_passes(held_out_acts):
 
 
 def test_encode_image_equals_encoding_the_captured_activations(model, photos_dir):
-    from interp.activations import capture
-    from interp.intake import load_image
+    from interp.network.activations import capture
+    from interp.dataset.intake import load_image
 
     sae = load_sae()
     image = load_image(photos_dir / held_out_photos()[3].file).tensor
@@ -287,8 +287,8 @@ def test_features_of_a_neuron_and_neurons_of_a_feature():
 
 
 def test_feature_rankings_and_purity_comparison():
-    from interp.atlas import load_atlas
-    from interp.purity import layer_purity, measure
+    from interp.dataset.atlas import load_atlas
+    from interp.story.purity import layer_purity, measure
 
     ranks = feature_rankings(12)
     assert ranks.shape == (load_sae().features, 12)

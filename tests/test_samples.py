@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from interp.errors import DownloadError
-from interp.samples import ASSETS_DIR, CATALOG_PATH, CatalogError, Expected, cached_path, is_cached, load_catalog, sample_bytes
-from interp.weights import cache_dir
+from interp.dataset.samples import ASSETS_DIR, CATALOG_PATH, CatalogError, Expected, cached_path, is_cached, load_catalog, sample_bytes
+from interp.network.weights import cache_dir
 from conftest import BUNDLED_WEIGHTS, SHARED
 from test_download import LocalServer  # tests/ is on sys.path under pytest's default import mode
 

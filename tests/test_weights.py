@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from conftest import BUNDLED_WEIGHTS, REPO, SHARED
-from interp import loading, weights
-from interp.download import file_sha256
+from interp.network import loading, weights
+from interp.dataset.download import file_sha256
 from interp.errors import WeightsUnavailable
-from interp.weights import LABELS, RESOURCES, WEIGHTS, Located, cache_dir, resolve, status
+from interp.network.weights import LABELS, RESOURCES, WEIGHTS, Located, cache_dir, resolve, status
 
 FAKE = b"not really weights, but bytes with a known hash\n" * 100
 both = pytest.mark.parametrize("resource", RESOURCES, ids=lambda r: r.name)
@@ -191,7 +191,7 @@ def test_no_code_path_downloads_weights(monkeypatch):
         raise OSError("network disabled in this test")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr("interp.download.fetch", refuse)
+    monkeypatch.setattr("interp.dataset.download.fetch", refuse)
     model = loading.load_model(device="cpu")
     assert (model.weights_source, model.weights_path) == ("bundled", str(BUNDLED_WEIGHTS / WEIGHTS.filename))
     assert loading.load_labels().name(41) == "dalmatian"

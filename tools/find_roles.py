@@ -1,4 +1,4 @@
-"""Find the story's characters in these weights and write interp/data/roles.json (see interp/roles.py).
+"""Find the story's characters in these weights and write interp/data/roles.json (see interp/story/roles.py).
 
     python tools/find_roles.py                      # photos from INTERP_IMAGES_DIR, else the prefetch cache
     python tools/find_roles.py --images ../shared/images/imagenet-samples
@@ -16,11 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from interp.atlas import load_atlas  # noqa: E402
+from interp.dataset.atlas import load_atlas  # noqa: E402
 from interp.errors import InterpError  # noqa: E402
-from interp.loading import load_model  # noqa: E402
-from interp.photos import load_photos, photo_path  # noqa: E402
-from interp.roles import ROLES_FILE, find_roles, write_roles  # noqa: E402
+from interp.network.loading import load_model  # noqa: E402
+from interp.dataset.photos import load_photos, photo_path  # noqa: E402
+from interp.story.roles import ROLES_FILE, find_roles, write_roles  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

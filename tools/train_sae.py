@@ -33,10 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from interp.download import file_sha256  # noqa: E402
+from interp.dataset.download import file_sha256  # noqa: E402
 from interp.errors import InterpError  # noqa: E402
-from interp.loading import load_model  # noqa: E402
-from interp.photos import load_photos, local_path  # noqa: E402
+from interp.network.loading import load_model  # noqa: E402
+from interp.dataset.photos import load_photos, local_path  # noqa: E402
 from interp.sae import (  # noqa: E402
     EXAMPLES_FILE, HELD_OUT_EVERY, LAYER, LOG_FILE, SAE_FILE, VIEWS, TrainingSettings, build_feature_atlas,
     held_out_photos, load_sae, photo_activations, reconstruction_stats, require_photos, train,
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                  "held_out_rule": f"photo i of the collection (file order) with i % {HELD_OUT_EVERY} == 0",
                  "views": {view: VIEWS[view] for view in views}, "train_positions": len(train_acts),
                  "held_out_positions": len(held_acts),
-                 "held_out_view": "centre crop, 224 px (interp.intake.load_image), 14 x 14 positions; post-ReLU"},
+                 "held_out_view": "centre crop, 224 px (interp.dataset.intake.load_image), 14 x 14 positions; post-ReLU"},
         "epochs": history,
         "definitions": {"explained_variance": "1 - sum |a - a_hat|^2 / sum |a - mean(a)|^2 over the positions",
                         "l0": "mean number of active features per position",

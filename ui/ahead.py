@@ -106,7 +106,6 @@ def _settle(asked: float) -> None:
 def _quiet() -> bool:
     """No heavy job runs or waits (a render or an attribution in progress keeps its cores)."""
     from interp import jobs
-
     stats = jobs.scheduler().stats()
     return stats["running"] == 0 and stats["waiting"] == 0
 

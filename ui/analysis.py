@@ -9,9 +9,9 @@ import numpy as np
 import streamlit as st
 import torch
 
-from interp.activations import capture
-from interp.layers import MAIN_LAYERS
-from interp.predict import Prediction, probabilities, top_predictions
+from interp.network.activations import capture
+from interp.network.layers import MAIN_LAYERS
+from interp.network.predict import Prediction, probabilities, top_predictions
 from ui.resources import shared_model
 
 

@@ -37,12 +37,12 @@ from interp.attribution import (
     neuron_attribution,
     randomisation_check,
 )
-from interp.catalogue import load_catalogue
+from interp.story.catalogue import load_catalogue
 from interp.errors import InterpError
 from interp.jobs import Cancelled
-from interp.labels import Labels
-from interp.layers import LAYERS, MAIN_LAYERS, Unit, parse_unit
-from interp.pictures import attribution_overlay, attribution_scale, colorize, overlay
+from interp.network.labels import Labels
+from interp.network.layers import LAYERS, MAIN_LAYERS, Unit, parse_unit
+from interp.dataset.pictures import attribution_overlay, attribution_scale, colorize, overlay
 from ui import jobs, links
 from ui.analysis import class_probabilities, main_activations, predictions
 from ui.chapters import load_sections

@@ -3,7 +3,7 @@
 Pictures come from, in order: the project's precomputed gallery (``assets/featvis/gallery``), the user's
 own on-demand gallery in the cache folder (rendered here, in batches, resumable, shared by every session),
 or a Render button; until a unit has one, its grid cell shows its strongest photo (``ui.photos``). A unit's
-page adds its dataset examples and the role it plays in the story (``interp.roles``), and the landing page
+page adds its dataset examples and the role it plays in the story (``interp.story.roles``), and the landing page
 lists every role. The URL holds the state (``?layer=mixed3b&page=3`` or ``?unit=mixed3b:379``).
 """
 
@@ -14,18 +14,18 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from interp.atlas import AtlasError, atlas_unit, load_atlas
-from interp.catalogue import load_catalogue
+from interp.dataset.atlas import AtlasError, atlas_unit, load_atlas
+from interp.story.catalogue import load_catalogue
 from interp.circuits import CHAIN, block_unit, edge, operations_between, source_layer, strongest_inputs, strongest_outputs, target_layer
 from interp.errors import InterpError, UnitError
 from interp.featvis import objectives as obj
 from interp.featvis import render
 from interp.featvis.gallery import load_index, render_gallery
 from interp.jobs import Cancelled
-from interp.layers import LAYERS, MAIN_LAYERS, Unit, parse_unit
-from interp.pictures import weight_map
-from interp.roles import Role, parts_of
-from interp.weights import cache_dir
+from interp.network.layers import LAYERS, MAIN_LAYERS, Unit, parse_unit
+from interp.dataset.pictures import weight_map
+from interp.story.roles import Role, parts_of
+from interp.network.weights import cache_dir
 from ui import jobs, links, photos
 from ui.chapters import load_sections
 from ui.featvis import FEATVIS_ASSETS, as_array, manifest

@@ -1,6 +1,6 @@
 """The photo collection on a page: dataset examples as crops around a unit's peak, with or without its heat map.
 
-Photos come from ``interp.photos`` (``INTERP_IMAGES_DIR``, else the cache, else a download into the cache, shown
+Photos come from ``interp.dataset.photos`` (``INTERP_IMAGES_DIR``, else the cache, else a download into the cache, shown
 with a spinner the first time). Every cache here is bounded. A photo that cannot be had becomes a placeholder
 tile; the page gets one message saying why (:func:`photo_notice`), never one per photo and never a traceback.
 """
@@ -19,12 +19,12 @@ import numpy as np
 import streamlit as st
 from PIL import Image, ImageDraw
 
-from interp import download
-from interp import photos as collection
-from interp.atlas import Example, atlas_unit, crop_box, load_atlas
+from interp.dataset import download
+from interp.dataset import photos as collection
+from interp.dataset.atlas import Example, atlas_unit, crop_box, load_atlas
 from interp.errors import InterpError
-from interp.layers import Unit, parse_unit
-from interp.photos import Photo, PhotoUnavailable
+from interp.network.layers import Unit, parse_unit
+from interp.dataset.photos import Photo, PhotoUnavailable
 from ui.chapters import load_sections
 from ui.roles import fill
 
@@ -139,7 +139,7 @@ def ensure(photos: Sequence[Photo]) -> None:
 @st.cache_data(show_spinner=False, max_entries=64)
 def _photo_array(photo_id: str) -> np.ndarray:
     """The photo as the model sees it: centre crop, 224 x 224 x 3 uint8 (raises when it is not on disk)."""
-    from interp.intake import load_image, tensor_to_pil
+    from interp.dataset.intake import load_image, tensor_to_pil
 
     data = collection.photo_bytes(photo_id, fetch=False)
     return np.asarray(tensor_to_pil(load_image(data, size=224).tensor[0]))
@@ -161,8 +161,8 @@ def photo_or_upload(choice: str, picker_key: str):
     """The picture a step runs on, from a select box of photo ids plus ``PICKER``: (cache key, 1 x 3 x 224 x 224
     tensor, 224 px RGB array, name, whether it is one of the 1,000 photos), or None until the reader picks one.
     A photo that cannot be had falls back to the sample picker (ui.picker), as does ``PICKER`` itself."""
-    from interp.intake import pil_to_tensor
-    from interp.photos import photo as photo_named
+    from interp.dataset.intake import pil_to_tensor
+    from interp.dataset.photos import photo as photo_named
     from ui.picker import picture_picker
 
     if choice != PICKER:
@@ -252,8 +252,8 @@ def top_photos(units: Sequence[Unit]) -> dict[Unit, Thumb | None]:
 @st.cache_data(show_spinner=False, max_entries=512)
 def _unit_map(unit: str, photo_id: str) -> np.ndarray:
     """The unit's activation map on one photo (the layer's grid), from one forward pass on the shared model."""
-    from interp.activations import capture
-    from interp.intake import pil_to_tensor
+    from interp.network.activations import capture
+    from interp.dataset.intake import pil_to_tensor
     from ui.resources import shared_model
 
     here = parse_unit(unit)
@@ -264,7 +264,7 @@ def _unit_map(unit: str, photo_id: str) -> np.ndarray:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _tile(unit: str, photo_id: str, y: int, x: int, heat: bool, vmax: float) -> bytes:
-    from interp.pictures import overlay
+    from interp.dataset.pictures import overlay
 
     here = parse_unit(unit)
     image = _photo_array(photo_id)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from interp.errors import InterpError
-from interp.intake import MAX_BYTES, MAX_PIXELS, IntakeResult
-from interp.samples import Sample, is_cached, load_catalog, sample_bytes
+from interp.dataset.intake import MAX_BYTES, MAX_PIXELS, IntakeResult
+from interp.dataset.samples import Sample, is_cached, load_catalog, sample_bytes
 from ui.resources import digest, intake
 
 UPLOAD = "__upload__"

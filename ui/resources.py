@@ -11,13 +11,13 @@ import hashlib
 
 import streamlit as st
 
-from interp import weights
-from interp.device import describe
+from interp.network import weights
+from interp.network.device import describe
 from interp.errors import InterpError
-from interp.intake import IntakeResult, load_image
-from interp.labels import Labels
-from interp.loading import load_labels, load_model
-from interp.model import InceptionV1
+from interp.dataset.intake import IntakeResult, load_image
+from interp.network.labels import Labels
+from interp.network.loading import load_labels, load_model
+from interp.network.model import InceptionV1
 
 
 _loaded_device: list[str] = []  # set once the shared model exists, for the sidebar
@@ -35,7 +35,7 @@ def loaded_device() -> str | None:
 
 
 def weights_ready() -> bool:
-    """Both files are where :mod:`interp.weights` looks (the model can load without an error to show)."""
+    """Both files are where :mod:`interp.network.weights` looks (the model can load without an error to show)."""
     report = weights.status()
     return report["weights"]["found"] and report["labels"]["found"]
 
@@ -59,5 +59,5 @@ def digest(data: bytes) -> str:
 
 @st.cache_data(show_spinner=False, max_entries=24)
 def intake(key: str, _data: bytes, size: int = 224, fit: str = "crop") -> IntakeResult:
-    """``interp.intake.load_image`` cached by the bytes' digest ``key`` (the bytes themselves are not hashed)."""
+    """``interp.dataset.intake.load_image`` cached by the bytes' digest ``key`` (the bytes themselves are not hashed)."""
     return load_image(_data, size=size, fit=fit)

@@ -1,7 +1,7 @@
 """The story's characters in words: role placeholders in the content files, and labels for pickers.
 
 No Streamlit and no PyTorch here (chapters are parsed before PyTorch loads). The roles themselves are measured
-by ``interp.roles`` (``interp/data/roles.json``); this module only says them.
+by ``interp.story.roles`` (``interp/data/roles.json``); this module only says them.
 
 Placeholders, in chapter narration and notes, ``assets/microscope.md`` and the tour's blurbs::
 
@@ -20,8 +20,8 @@ import re
 from collections.abc import Callable
 
 from interp.errors import InterpError
-from interp.layers import Unit, parse_unit
-from interp.roles import SPEC_IDS, Role, load_roles, spec
+from interp.network.layers import Unit, parse_unit
+from interp.story.roles import SPEC_IDS, Role, load_roles, spec
 
 PLACEHOLDER = re.compile(r"\{role:([a-z][a-z-]*)(?::([A-Za-z_]+))?\}")
 MICROSCOPE_PATH = "microscope"  # the Microscope's URL path (pages/11_microscope.py, see ui/tour.py)

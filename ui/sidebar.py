@@ -10,7 +10,7 @@ import sys
 
 import streamlit as st
 
-from interp import weights
+from interp.network import weights
 from ui.presenter import PRESENTER, READ_ALOUD, on_presenter_switch
 
 

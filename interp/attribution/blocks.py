@@ -24,7 +24,7 @@ from interp.attribution.methods import (
     top_class,
 )
 from interp.attribution.replicas import borrowed
-from interp.layers import Unit, parse_unit
+from interp.network.layers import Unit, parse_unit
 
 LAYER_METHODS = ("ig", "gxa")  # layer Integrated Gradients | gradient x activation
 

@@ -26,7 +26,7 @@ from torch import nn
 
 from interp.attribution.replicas import borrowed, counterpart
 from interp.errors import InterpError
-from interp.layers import NUM_LOGITS, REAL_LOGITS, layer_info
+from interp.network.layers import NUM_LOGITS, REAL_LOGITS, layer_info
 
 
 # Captum announces its ReLU hooks on every guided call; that is the point of running on a replica, not news.

@@ -52,8 +52,8 @@ from interp.errors import InterpError, UnitError
 from interp.featvis import objectives as obj
 from interp.featvis.param import PARAMETERISATIONS
 from interp.featvis.render import render
-from interp.intake import tensor_to_pil
-from interp.layers import LAYERS, Unit, layer_info, parse_unit
+from interp.dataset.intake import tensor_to_pil
+from interp.network.layers import LAYERS, Unit, layer_info, parse_unit
 
 GALLERY_VERSION = 1  # bump when the render recipe changes so that old galleries are not taken as current
 INDEX_NAME = "index.json"

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from interp.errors import UnitError
-from interp.layers import REAL_LOGITS, Unit, layer_info, parse_unit
+from interp.network.layers import REAL_LOGITS, Unit, layer_info, parse_unit
 
 Activations = Mapping[str, torch.Tensor]
 

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 import torch
 
 from interp import jobs
+from interp.featvis import objectives
 from interp.featvis.objectives import Objective
 from interp.featvis.param import ImageParam, generators, make_param
 from interp.featvis.transforms import Chain, Transform, standard_transforms
-from interp.model import InceptionV1
+from interp.network.layers import Unit
+from interp.network.model import InceptionV1
 
 REDIRECT_STEPS = 16  # Lucid redirects ReLU gradients for the first 16 steps
 
@@ -69,7 +71,7 @@ def resolve_transforms(transforms: str | Sequence[Transform] | None) -> Chain:
 
 def render(
     model: InceptionV1,
-    objective: Objective,
+    objective: Objective | str | Unit,
     *,
     batch: int = 1,
     size: int = 128,
@@ -91,8 +93,13 @@ def render(
     near-ties in max-pooling can let that grow over many steps (exact with ``torch.backends.mkldnn`` off).
 
     ``cancel`` (default: the token of the queued job this runs in, :func:`interp.jobs.current_token`) is checked
-    after every step; once it is cancelled the render stops there as a stop from ``progress`` would."""
+    after every step; once it is cancelled the render stops there as a stop from ``progress`` would.
+
+    ``objective`` may be a unit name such as ``"mixed4a:476"`` (or a :class:`Unit`): its channel objective,
+    as :func:`interp.featvis.objectives.unit` reads it (``render(model, "mixed4a:476")``)."""
     start = time.perf_counter()
+    if not isinstance(objective, Objective):
+        objective = objectives.unit(objective)
     seeds = list(seeds) if seeds is not None else [seed + i for i in range(batch)]
     device = next(model.parameters()).device
     use_autocast = device.type == "cuda" if autocast is None else autocast

@@ -15,20 +15,20 @@ import streamlit as st
 from PIL import Image
 from plotly.subplots import make_subplots
 
-from interp.atlas import AtlasError, atlas_unit, load_atlas
-from interp.catalogue import load_catalogue
+from interp.dataset.atlas import AtlasError, atlas_unit, load_atlas
+from interp.story.catalogue import load_catalogue
 from interp.circuits import block_unit, edge, expanded_weights, source_layer, strongest_inputs
 from interp.errors import InterpError, UnitError
-from interp.layers import LAYERS, Unit, parse_unit
-from interp.pictures import overlay, weight_map
-from interp.roles import Role, parts_of
+from interp.network.layers import LAYERS, Unit, parse_unit
+from interp.dataset.pictures import overlay, weight_map
+from interp.story.roles import Role, parts_of
 from ui import photos
 from ui.photos import PICKER
 from ui.microscope import picture_for, unit_picture
 from ui.resources import require_model, shared_model, weights_ready
 from ui.roles import find, gloss, option_label, roles_or_none, short, unit_options
 
-# Blue (inhibits), white (zero), red (excites): the colours of interp.pictures.colorize_signed.
+# Blue (inhibits), white (zero), red (excites): the colours of interp.dataset.pictures.colorize_signed.
 DIVERGING = [[0.0, "rgb(33,102,172)"], [0.5, "rgb(247,247,247)"], [1.0, "rgb(178,24,43)"]]
 PLOT_CONFIG = {"displayModeBar": False}
 ROWS3 = ("top", "middle", "bottom")
@@ -241,7 +241,7 @@ def _curve_family() -> dict:
     catalogue = load_catalogue()
     family = next(f for f in catalogue.families if f.name == "Curve detectors")
     early = next(f for f in catalogue.families if f.name == "Early curves")
-    # Each detector's preferred arc angle, measured by tools/find_roles.py (interp.roles.curve_scores) and kept
+    # Each detector's preferred arc angle, measured by tools/find_roles.py (interp.story.roles.curve_scores) and kept
     # in the roles catalogue, so this step needs no forward pass.
     curve = find("curve-detector")
     angles = {parse_unit(u).channel: a for u, a in ((curve.evidence.get("family_angles") or {}) if curve else {}).items()}
@@ -262,9 +262,9 @@ def _curve_family() -> dict:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _arc_image(angle: int, side: int = 96) -> Image.Image:
-    """The drawn arc a detector answers most (interp.stimuli.arc, radius 50), cropped around the centre."""
-    from interp.intake import tensor_to_pil
-    from interp.stimuli import arc
+    """The drawn arc a detector answers most (interp.dataset.stimuli.arc, radius 50), cropped around the centre."""
+    from interp.dataset.intake import tensor_to_pil
+    from interp.dataset.stimuli import arc
 
     image = tensor_to_pil(arc(angle, 50))
     return image.crop((52, 52, 172, 172)).resize((side, side), Image.LANCZOS)
@@ -313,7 +313,7 @@ def curve_family() -> None:
     leaders = sum(r["top_is_early"] for r in rows)
     measured = ("The angles are measured on drawn arcs of 24 orientations (0° = bulging right, 90° = down): first the "
                 "detector's own, then the angle its mixed3a inputs prefer when the arcs' mixed3a activations are run "
-                "through the detector's expanded weights alone (interp.roles.curve_circuits), with r, how closely "
+                "through the detector's expanded weights alone (interp.story.roles.curve_circuits), with r, how closely "
                 "that tuning curve follows the detector's. The early curves' own angles are not measured here.")
     words.caption(f"The articles' curve detectors of {family['layer']}, ordered by the angle of the drawn arc each "
                   f"answers most. Under each: the articles' early curve of {family['source']} that excites it most, "
@@ -441,8 +441,8 @@ def car_parts() -> None:
 @st.cache_data(show_spinner=False, max_entries=4)
 def _mirror_test(photo_id: str, units: tuple[str, ...], _image: np.ndarray) -> dict:
     """Each unit's largest activation on a photo (cached by its id) and on its mirror image."""
-    from interp.activations import capture
-    from interp.intake import pil_to_tensor
+    from interp.network.activations import capture
+    from interp.dataset.intake import pil_to_tensor
 
     model, _ = shared_model()
     tensor = pil_to_tensor(Image.fromarray(_image)).unsqueeze(0)
@@ -562,8 +562,8 @@ def circuit_units(circuit: str) -> tuple[list[tuple[str, Unit]], tuple[str, Unit
 def photo_choices(circuit: str) -> list[tuple[str, float, int]]:
     """The circuit's photos (cars, or dogs) on which its target fires most: (photo id, its peak, its rank of
     1,000), from the atlas."""
-    from interp.hierarchy import group_of
-    from interp.roles import CAR_CLASSES
+    from interp.story.hierarchy import group_of
+    from interp.story.roles import CAR_CLASSES
 
     units = circuit_units(circuit)
     if units is None:
@@ -580,7 +580,7 @@ def photo_choices(circuit: str) -> list[tuple[str, float, int]]:
 def _photo_label(photo_id: str, choices: dict, target: Unit) -> str:
     if photo_id == PICKER:
         return "A sample picture, or your upload"
-    from interp.photos import photo as photo_named
+    from interp.dataset.photos import photo as photo_named
 
     peak, rank = choices[photo_id]
     return f"{photo_named(photo_id).label} · {short(target)} peaks at {peak:.0f} (#{rank} of 1,000)"
@@ -622,7 +622,7 @@ def chosen_picture(circuit: str, key: str):
 @st.cache_data(show_spinner=False, max_entries=32)
 def circuit_maps(key: str, circuit: str, mirrored: bool, _tensor) -> dict[str, np.ndarray]:
     """The activation maps of the circuit's units on one picture (one forward pass), by unit name."""
-    from interp.activations import capture
+    from interp.network.activations import capture
 
     model, _ = shared_model()
     inputs, target = circuit_units(circuit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from interp.predict import Prediction
+from interp.network.predict import Prediction
 from ui.picker import Picture, credit_line, picture_picker
 from ui.resources import require_model
 

@@ -19,14 +19,14 @@ import streamlit as st
 from PIL import Image, ImageDraw
 from plotly.subplots import make_subplots
 
-from interp import purity
-from interp.atlas import AtlasError, crop_box
+from interp.story import purity
+from interp.dataset.atlas import AtlasError, crop_box
 from interp.errors import InterpError
-from interp.hierarchy import group_of
-from interp.hierarchy import source as grouping_source
+from interp.story.hierarchy import group_of
+from interp.story.hierarchy import source as grouping_source
 from interp.jobs import Cancelled
-from interp.layers import Unit
-from interp.pictures import overlay
+from interp.network.layers import Unit
+from interp.dataset.pictures import overlay
 from ui import jobs, photos
 from ui.photos import PICKER
 from ui.chapters import load_sections
@@ -70,7 +70,6 @@ def _feature_atlas():
 def training_log() -> dict | None:
     """The training log shipped with the autoencoder (interp/data/sae/training_log.json), or None."""
     from interp import sae as backend
-
     reader = getattr(backend, "load_training_log", None)
     try:
         if reader is not None:
@@ -108,8 +107,8 @@ def _jpeg(image: Image.Image) -> bytes:
 @st.cache_data(show_spinner=False, max_entries=24)
 def _photo_codes(photo_id: str) -> np.ndarray:
     """F x h x w (float16): every feature over one of the 1,000 photos (interp.sae.encode_image, one forward pass)."""
-    from interp.intake import pil_to_tensor
-    from interp.photos import photo
+    from interp.dataset.intake import pil_to_tensor
+    from interp.dataset.photos import photo
     from interp.sae import encode_image, load_sae
 
     model, _ = shared_model()
@@ -127,7 +126,7 @@ def photos_missing(photo_id: str) -> InterpError:
 @st.cache_data(show_spinner=False, max_entries=256)
 def _feature_tile(feature: int, photo_id: str, y: int, x: int, heat: bool, vmax: float, band: str | None) -> bytes:
     """One of a feature's top photos, cropped around its peak, with the feature's heat map when ``heat``."""
-    from interp.photos import photo
+    from interp.dataset.photos import photo
 
     image = photos.photo_image(photo(photo_id))
     if image is None:
@@ -156,7 +155,7 @@ def position_codes(key: str, channel: int, _tensor) -> dict:
     features, and the features' reconstruction there."""
     import torch
 
-    from interp.activations import capture
+    from interp.network.activations import capture
     from interp.sae import load_sae
 
     model, _ = shared_model()
@@ -266,7 +265,7 @@ def _evaluate_label() -> str:
 @jobs.heavy_cache(lambda: _evaluate_label(), show_spinner=False, max_entries=1)
 def live_figures() -> dict:
     """interp.sae.evaluate on the held-out photos, with the shipped file (one forward pass per photo)."""
-    from interp.photos import local_path
+    from interp.dataset.photos import local_path
     from interp.sae import evaluate, held_out_photos, load_sae
 
     model, _ = shared_model()
@@ -393,8 +392,8 @@ def _purity_comparison_section() -> None:
     except (AtlasError, InterpError):
         pass
     st.markdown(verdict)
-    st.caption(f"Both judged by interp.purity on their top {found['top']} photos of the 1,000 (WordNet groups, "
-               f"interp.hierarchy; {grouping_source()}). Measured: {len(neurons.purity)} of {found['neurons_total']} "
+    st.caption(f"Both judged by interp.story.purity on their top {found['top']} photos of the 1,000 (WordNet groups, "
+               f"interp.story.hierarchy; {grouping_source()}). Measured: {len(neurons.purity)} of {found['neurons_total']} "
                f"neurons of {found['layer']} and {len(features.purity)} of {found['features_total']:,} features, "
                f"those active on at least {found['top']} photos (interp.sae.purity_comparison).")
 
@@ -449,9 +448,9 @@ def direction_render(feature: int, size: int, steps: int) -> np.ndarray:
 
 
 def _kinds(examples, most: int | None = None) -> str:
-    """"6 dog, 5 device or tool, 1 bird": the kinds of thing among the photos (interp.hierarchy), the ``most``
+    """"6 dog, 5 device or tool, 1 bird": the kinds of thing among the photos (interp.story.hierarchy), the ``most``
     largest groups if given."""
-    from interp.hierarchy import group_counts
+    from interp.story.hierarchy import group_counts
 
     counts = group_counts([e.photo.synset for e in examples])
     shown = ", ".join(f"{n} {g}" for g, n in counts[:most])

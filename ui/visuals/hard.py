@@ -2,7 +2,7 @@
 superposition trained in the page.
 
 Every figure is computed here: the unit from the roles catalogue (``interp/data/roles.json``), its photos from
-the atlas, the purity of every layer by ``interp.purity`` (the one measure, on ``interp.hierarchy``'s WordNet
+the atlas, the purity of every layer by ``interp.story.purity`` (the one measure, on ``interp.story.hierarchy``'s WordNet
 groups), and the toy by ``interp.superposition``. Caches are bounded.
 """
 
@@ -16,14 +16,14 @@ import streamlit as st
 from PIL import Image
 from plotly.subplots import make_subplots
 
-from interp import purity
-from interp.atlas import ATLAS_LAYERS, AtlasError, load_atlas
-from interp.atlas import TOP as ATLAS_TOP
+from interp.story import purity
+from interp.dataset.atlas import ATLAS_LAYERS, AtlasError, load_atlas
+from interp.dataset.atlas import TOP as ATLAS_TOP
 from interp.errors import InterpError
-from interp.hierarchy import group_of
-from interp.hierarchy import source as grouping_source
-from interp.layers import Unit
-from interp.pictures import overlay
+from interp.story.hierarchy import group_of
+from interp.story.hierarchy import source as grouping_source
+from interp.network.layers import Unit
+from interp.dataset.pictures import overlay
 from ui import photos
 from ui.featvis import FEATVIS_ASSETS, manifest
 from ui.microscope import unit_picture
@@ -51,7 +51,7 @@ def _polysemantic():
 
 
 def _groups(unit: Unit, top: int = purity.TOP) -> dict:
-    """The unit's top photos and the two unrelated groups they split into (interp.purity.split)."""
+    """The unit's top photos and the two unrelated groups they split into (interp.story.purity.split)."""
     examples = load_atlas().examples(unit, top=top)
     synsets = [e.photo.synset for e in examples]
     found = purity.split(synsets)
@@ -70,10 +70,10 @@ def _colour(group: str, names: list[str]) -> str:
 @st.cache_data(show_spinner=False, max_entries=8)
 def _photo_map(unit: str, photo_id: str) -> np.ndarray:
     """The unit's activation map over one of the 1,000 photos (one forward pass up to its layer)."""
-    from interp.activations import capture
-    from interp.intake import pil_to_tensor
-    from interp.layers import parse_unit
-    from interp.photos import photo
+    from interp.network.activations import capture
+    from interp.dataset.intake import pil_to_tensor
+    from interp.network.layers import parse_unit
+    from interp.dataset.photos import photo
     from ui.resources import shared_model
 
     here = parse_unit(unit)
@@ -142,7 +142,7 @@ def polysemantic_unit() -> None:
         st.caption(f"Top photos: the {len(examples)} of 1,000 ImageNet photos (one per class) on which {unit} fires "
                    f"most, cropped around its peak; heat on one colour scale (brightest = {vmax:.0f})"
                    + ("" if heat else ", shown only when the model's weights are here") + ". Kinds of thing: "
-                   f"WordNet groups (interp.hierarchy; {grouping_source()}). {photos.credit()}")
+                   f"WordNet groups (interp.story.hierarchy; {grouping_source()}). {photos.credit()}")
 
 
 def _whole_photos(unit: Unit, rows: list[tuple[str, list]], heat: bool) -> None:
@@ -193,7 +193,7 @@ def _edge_note(unit: Unit) -> None:
 
 @st.cache_data(show_spinner=False, max_entries=1)
 def purity_table() -> dict:
-    """Every layer of the atlas measured by interp.purity, and the same measure on random sets of photos."""
+    """Every layer of the atlas measured by interp.story.purity, and the same measure on random sets of photos."""
     atlas = load_atlas()
     rows = []
     for layer in ATLAS_LAYERS:
@@ -267,9 +267,9 @@ def purity_by_layer() -> None:
                   f"{mid['purity']:.2f}; " if mid else "")
                + f"most split: {peak['layer']} ({peak['share']:.0%}); 12 random photos: "
                f"{table['chance_share']:.0%} split, purity {table['chance_purity']:.2f}.")
-    st.caption(f"{figures} Each unit judged on its {purity.TOP} strongest photos of the 1,000 (interp.purity): split "
+    st.caption(f"{figures} Each unit judged on its {purity.TOP} strongest photos of the 1,000 (interp.story.purity): split "
                f"when at least {purity.MINIMUM} fall in one group and {purity.MINIMUM} in a group of an unrelated kind. "
-               f"Groups: 18 broad WordNet groups of ImageNet's classes (interp.hierarchy), from {grouping_source()}. "
+               f"Groups: 18 broad WordNet groups of ImageNet's classes (interp.story.hierarchy), from {grouping_source()}. "
                f"Random line: {CHANCE_DRAWS:,} sets of {purity.TOP} photos drawn from the 1,000 (seed 0), measured "
                "the same way.")
     layer = st.selectbox("Most split units of", list(ATLAS_LAYERS),
@@ -560,5 +560,5 @@ def so_what() -> None:
     order = np.argsort(-values, kind="stable")[:purity.TOP]
     counts = {name: sum(group_of(atlas.photos[int(i)].synset) == name for i in order) for name in found["names"]}
     st.caption(f"Each dot is one of the 1,000 photos, placed by {role.unit}'s largest activation on it (from the atlas), "
-               f"one row per kind (WordNet groups, interp.hierarchy); the {purity.TOP} strongest are outlined: "
+               f"one row per kind (WordNet groups, interp.story.hierarchy); the {purity.TOP} strongest are outlined: "
                + ", ".join(f"{n} {name}" for name, n in counts.items()) + ". Hover over a dot for its class.")

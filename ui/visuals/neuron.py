@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from interp.activations import capture
-from interp.atlas import AtlasError, atlas_unit, load_atlas
+from interp.network.activations import capture
+from interp.dataset.atlas import AtlasError, atlas_unit, load_atlas
 from interp.errors import InterpError, UnitError
-from interp.layers import MAIN_LAYERS, parse_unit
-from interp.pictures import overlay
+from interp.network.layers import MAIN_LAYERS, parse_unit
+from interp.dataset.pictures import overlay
 from ui import photos
 from ui.analysis import main_activations
 from ui.featvis import live_render as live_render_panel

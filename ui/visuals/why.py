@@ -8,10 +8,10 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image, ImageDraw
 
-from interp.activations import top_channels
-from interp.catalogue import load_catalogue
-from interp.layers import MAIN_LAYERS, parse_unit
-from interp.pictures import colorize, overlay
+from interp.network.activations import top_channels
+from interp.story.catalogue import load_catalogue
+from interp.network.layers import MAIN_LAYERS, parse_unit
+from interp.dataset.pictures import colorize, overlay
 from ui.analysis import main_activations, predictions
 from ui.resources import require_model
 from ui.roles import expand_roles

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .download import file_sha256
-from .errors import WeightsUnavailable
+from interp.dataset.download import file_sha256
+from interp.errors import WeightsUnavailable
+from interp.paths import DATA_DIR
 
 WEIGHTS_FILE = "inception5h.pth"
 LABELS_FILE = "inception5h_labels.txt"
@@ -27,7 +28,7 @@ LABELS_FILE = "inception5h_labels.txt"
 WEIGHTS_SHA256 = "aba7cd0bf0d00fc436ae84c47a0afdfd87487951ea681587fce820f677f0a4c1"
 LABELS_SHA256 = "e31abe887a0ab7caa5e28dcb9fe547a53720be32f6196a17bc3dcebfb8cd485e"
 
-BUNDLED_DIR = Path(__file__).resolve().parent / "data" / "weights"
+BUNDLED_DIR = DATA_DIR / "weights"
 WEIGHTS_DIR_ENV = "INTERP_WEIGHTS_DIR"
 CACHE_DIR_ENV = "INTERP_CACHE_DIR"
 APP_DIR_NAME = "inside-inceptionv1"

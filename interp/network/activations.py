@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from interp.model import InceptionV1
+from interp.network.model import InceptionV1
 
 
 def capture(

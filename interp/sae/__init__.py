@@ -27,8 +27,8 @@ the decoder's transpose and ``b_dec`` at the data's geometric median, as in the 
     W_enc           float16, d x F        b_enc  float32, F
     W_dec           float16, F x d        b_dec  float32, d
 
-**The feature atlas** (``EXAMPLES_FILE``) is the dataset-examples atlas of ``interp.atlas`` for the features:
-written by :func:`interp.atlas.write_atlas` under the name ``features`` (``features.act``, ``.scale``,
+**The feature atlas** (``EXAMPLES_FILE``) is the dataset-examples atlas of ``interp.dataset.atlas`` for the features:
+written by :func:`interp.dataset.atlas.write_atlas` under the name ``features`` (``features.act``, ``.scale``,
 ``.top``, ``.peak``, ``.top_value``: each feature's maximum over the grid on each of the 1,000 photos, 8 bits,
 and its top ``TOP`` photos in order with exact value and peak position), its ``meta`` naming the SAE file's
 SHA-256 (``sae_sha256``), so a test can tell an atlas left over from another autoencoder.
@@ -56,17 +56,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from interp.atlas import FORMAT as ATLAS_FORMAT
-from interp.atlas import IMAGE_SIZE, TOP, Example, load_atlas, write_atlas
+from interp.dataset.atlas import FORMAT as ATLAS_FORMAT
+from interp.dataset.atlas import IMAGE_SIZE, TOP, Example, load_atlas, write_atlas
 from interp.errors import InterpError
-from interp.layers import layer_info
-from interp.photos import Photo, load_photos
+from interp.network.layers import layer_info
+from interp.dataset.photos import Photo, load_photos
 from interp.progress import Progress
-from interp.purity import Purity, measure
-from interp.purity import TOP as PURITY_TOP
+from interp.story.purity import Purity, measure
+from interp.story.purity import TOP as PURITY_TOP
+from interp.paths import DATA_DIR
 
 LAYER = "mixed4e"
-SAE_DIR = Path(__file__).with_name("data") / "sae"
+SAE_DIR = DATA_DIR / "sae"
 SAE_FILE = SAE_DIR / "mixed4e.pt"
 EXAMPLES_FILE = SAE_DIR / "mixed4e_examples.npz"
 LOG_FILE = SAE_DIR / "training_log.json"
@@ -211,8 +212,8 @@ def photo_activations(
     """photos x positions x channels (float32): ``layer``'s post-ReLU activation vector at every position of
     every photo seen as ``view`` (``VIEWS``; the default is the atlas's centre crop at 224 px); positions in
     row order (``y * width + x``)."""
-    from interp.activations import capture
-    from interp.intake import load_image
+    from interp.network.activations import capture
+    from interp.dataset.intake import load_image
 
     folder = Path(images_dir)
     require_photos(photos, folder)
@@ -234,7 +235,7 @@ def photo_activations(
 def encode_image(model, sae: SparseAutoencoder, image_tensor: torch.Tensor) -> torch.Tensor:
     """The feature map of one picture (1 x 3 x H x W or 3 x H x W, RGB in [0, 1]): F x h x w, the features of
     the activation vector at each position of the SAE's layer (post-ReLU, as in the atlas). One forward pass."""
-    from interp.activations import capture
+    from interp.network.activations import capture
 
     images = image_tensor if image_tensor.dim() == 4 else image_tensor[None]
     if images.shape[0] != 1:
@@ -526,7 +527,7 @@ class FeatureAtlas:
         return self.top_value[:, minimum - 1].astype(np.float32) > 0
 
     def examples(self, feature: int, top: int = 10) -> list[Example]:
-        """The ``top`` photos that excite ``feature`` most, strongest first (as ``interp.atlas.Example``; ``y, x``
+        """The ``top`` photos that excite ``feature`` most, strongest first (as ``interp.dataset.atlas.Example``; ``y, x``
         on the layer's grid for the first ``TOP``, ``None`` beyond, where the order comes from 8-bit values)."""
         feature = self.check(feature)
         if not 1 <= top <= len(self.photos):
@@ -562,7 +563,7 @@ def feature_examples(feature: int, top: int = 10) -> list[Example]:
 
 def feature_rankings(top: int = PURITY_TOP) -> np.ndarray:
     """features x ``top`` photo indices of the collection, each feature's strongest first (for
-    ``interp.purity.measure``)."""
+    ``interp.story.purity.measure``)."""
     return load_feature_atlas().rankings(top)
 
 
@@ -611,7 +612,7 @@ def neurons_of_feature(feature: int, top: int = 5) -> list[Loading]:
 @dataclass(frozen=True)
 class PurityComparison:
     """The neurons of the layer against the autoencoder's features on the one purity measure
-    (``interp.purity``), each over its top ``top`` photos of the 1,000. Only units and features active on at
+    (``interp.story.purity``), each over its top ``top`` photos of the 1,000. Only units and features active on at
     least ``top`` photos are measured: past that, a ranking would be filled with photos that do not fire them."""
 
     layer: str

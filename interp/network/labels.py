@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 
 from interp.errors import WeightsUnavailable
-from interp.layers import NUM_LOGITS
+from interp.network.layers import NUM_LOGITS
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """How many kinds of thing a unit's top photos show: the one purity measure of chapters 5 and 6.
 
 A unit (a neuron, or a feature of the sparse autoencoder) is judged by its ``TOP`` strongest photos of the
-1,000, each photo being one ImageNet class, grouped by ``interp.hierarchy`` (WordNet 3.0's hypernyms, cited in
+1,000, each photo being one ImageNet class, grouped by ``interp.story.hierarchy`` (WordNet 3.0's hypernyms, cited in
 ``interp/data/imagenet_hierarchy.json``):
 
 - **purity**: the share of those photos in the largest group (1.0: all dogs; 0.25: three groups of four...);
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interp.hierarchy import group_counts, unrelated
+from interp.story.hierarchy import group_counts, unrelated
 
 TOP = 12  # photos per unit looked at
 MINIMUM = 3  # photos each of two unrelated groups needs for a unit to count as polysemantic
@@ -88,5 +88,5 @@ def measure(rankings: np.ndarray, synsets: Sequence[str], top: int = TOP) -> Pur
 
 
 def layer_purity(atlas, layer: str, top: int = TOP) -> Purity:
-    """Every unit of ``layer`` measured on its top photos in the atlas (``interp.atlas``)."""
+    """Every unit of ``layer`` measured on its top photos in the atlas (``interp.dataset.atlas``)."""
     return measure(atlas.rankings(layer, top), [p.synset for p in atlas.photos], top)

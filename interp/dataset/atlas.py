@@ -1,7 +1,7 @@
 """Dataset examples for every unit: the atlas of activations of conv2d0 ... mixed5b over the 1,000 photos.
 
-For each of the 5,804 channels of the browsable layers and each photo of the collection (``interp.photos``,
-centre crop at 224 px through ``interp.intake.load_image``), the atlas holds the channel's **maximum over
+For each of the 5,804 channels of the browsable layers and each photo of the collection (``interp.dataset.photos``,
+centre crop at 224 px through ``interp.dataset.intake.load_image``), the atlas holds the channel's **maximum over
 positions** (post-ReLU). For each unit's ``TOP`` strongest photos it also keeps **where** that maximum is, on
 the layer's own grid, so a page can crop the photo around the peak.
 
@@ -37,11 +37,12 @@ from pathlib import Path
 import numpy as np
 
 from interp.errors import InterpError, UnitError
-from interp.layers import LAYERS, MAIN_LAYERS, TRAINING_SIZE, Unit, layer_info, parse_unit, receptive_field
-from interp.photos import Photo, load_photos
+from interp.network.layers import LAYERS, MAIN_LAYERS, TRAINING_SIZE, Unit, layer_info, parse_unit, receptive_field
+from interp.dataset.photos import Photo, load_photos
 from interp.progress import Progress
+from interp.paths import DATA_DIR
 
-ATLAS_FILE = Path(__file__).with_name("data") / "atlas.npz"
+ATLAS_FILE = DATA_DIR / "atlas.npz"
 ATLAS_LAYERS: tuple[str, ...] = MAIN_LAYERS  # conv2d0 ... mixed5b: 5,804 channels
 TOP = 100  # photos per unit whose peak position is kept
 IMAGE_SIZE = TRAINING_SIZE  # photos are centre-cropped to this, as the model was trained
@@ -266,6 +267,12 @@ def load_atlas(path: str | os.PathLike = ATLAS_FILE) -> Atlas:
     return Atlas(path)
 
 
+def examples(unit: Unit | str, top: int = 10) -> list[Example]:
+    """A unit's ``top`` strongest photos of the 1,000, strongest first, from the shipped atlas (no model needed):
+    ``examples("mixed3b:379", top=8)``."""
+    return load_atlas().examples(unit, top)
+
+
 # -- building -------------------------------------------------------------------------------------------------
 
 
@@ -285,9 +292,9 @@ def build_atlas(
     """
     import torch
 
-    from interp.activations import capture
-    from interp.intake import load_image
-    from interp.download import file_sha256
+    from interp.network.activations import capture
+    from interp.dataset.intake import load_image
+    from interp.dataset.download import file_sha256
 
     started = time.perf_counter()
     folder = Path(images_dir)
@@ -306,7 +313,7 @@ def build_atlas(
     weights_path = getattr(model, "weights_path", None)
     meta = {
         "what": "maximum over positions of each post-ReLU channel, per photo; peak positions for the top photos",
-        "image": f"centre crop, {IMAGE_SIZE} px (interp.intake.load_image)",
+        "image": f"centre crop, {IMAGE_SIZE} px (interp.dataset.intake.load_image)",
         "weights_sha256": file_sha256(Path(weights_path)) if weights_path else None,
         "torch": torch.__version__,
         "seconds": round(time.perf_counter() - started, 1),

@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from interp.labels import Labels
-from interp.model import InceptionV1
+from interp.network.labels import Labels
+from interp.network.model import InceptionV1
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ committed. A photo is found, first hit wins:
 1. ``$INTERP_IMAGES_DIR/<file>`` when that variable is set (a local copy of the collection; nothing else is
    tried, and a folder that does not exist is an error);
 2. the cache, ``cache_dir()/photos/<file>``;
-3. a download into the cache with :func:`interp.download.fetch` (SHA-256 checked, written atomically) from
+3. a download into the cache with :func:`interp.dataset.download.fetch` (SHA-256 checked, written atomically) from
    ``url_pattern`` (``$INTERP_IMAGES_URL`` or an argument replaces it: a mirror, or a local server in tests),
    unless ``INTERP_OFFLINE`` forbids downloads.
 
@@ -28,12 +28,13 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
-from . import download
-from .errors import DownloadError, InterpError
-from .progress import Progress
-from .weights import cache_dir
+from interp.dataset import download
+from interp.errors import DownloadError, InterpError
+from interp.progress import Progress
+from interp.network.weights import cache_dir
+from interp.paths import DATA_DIR
 
-DATA_PATH = Path(__file__).resolve().parent / "data" / "imagenet_samples.json"
+DATA_PATH = DATA_DIR / "imagenet_samples.json"
 COLUMNS = ("file", "synset", "index", "label", "sha256", "bytes")
 IMAGES_DIR_ENV = "INTERP_IMAGES_DIR"
 IMAGES_URL_ENV = "INTERP_IMAGES_URL"
@@ -403,7 +404,7 @@ def prefetch(
             jobs.append(_Job("photo", p.file, photos_cache_dir() / p.file, _format(pattern, p.file),
                              p.sha256, p.bytes))
     if include_samples:
-        from .samples import cached_path, load_catalog
+        from interp.dataset.samples import cached_path, load_catalog
 
         for s in (load_catalog() if samples is None else samples):
             if getattr(s, "url", None):

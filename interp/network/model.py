@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from interp.layers import BLOCKS, LAYERS, NUM_LOGITS, STAGES, layer_info
+from interp.network.layers import BLOCKS, LAYERS, NUM_LOGITS, STAGES, layer_info
 
 # Input conversion: callers pass RGB in [0, 1]; the network was trained on RGB * 255 - 117.
 INPUT_SCALE = 255.0

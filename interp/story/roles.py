@@ -31,10 +31,11 @@ from pathlib import Path
 import numpy as np
 
 from interp.errors import InterpError
-from interp.layers import LAYERS, Unit, parse_unit
-from interp.purity import TOP
+from interp.network.layers import LAYERS, Unit, parse_unit
+from interp.story.purity import TOP
+from interp.paths import DATA_DIR
 
-ROLES_FILE = Path(__file__).with_name("data") / "roles.json"
+ROLES_FILE = DATA_DIR / "roles.json"
 TOP_TENTH = 0.10  # the article's unit keeps its role when it ranks in this top share of its layer
 
 # The photos that count as "a car" (ImageNet's cars, and the parts of one that fill a whole photo).
@@ -54,7 +55,7 @@ FLIP_INVARIANT = 0.9  # a pose-invariant unit: its response to a photo and to it
 # A photo whose dog is seen in profile, facing right (checked by eye): of a mirror pair of units, the one that
 # fires more on it than on its mirror image is the right-facing one.
 FACING_REFERENCE = "n02097047_miniature_schnauzer"
-POLYSEMANTIC_TOP = TOP  # a unit's top photos looked at for unrelated groups (interp.purity)
+POLYSEMANTIC_TOP = TOP  # a unit's top photos looked at for unrelated groups (interp.story.purity)
 POLYSEMANTIC_MAX_EDGE = 0.5  # at most this share of its 100 strongest photos may peak on its grid's border
 _CANDIDATES = ("among the car detector's inputs in its top tenth by expanded-weight strength, those that are "
                f"car-selective (AUC >= {CAR_PART_MIN_AUC})")
@@ -111,7 +112,7 @@ SPECS: tuple[RoleSpec, ...] = (
     RoleSpec("polysemantic", "Polysemantic unit", "mixed4e", "mixed4e:55",
              "responds to cat faces, fronts of cars and cat legs: unrelated things", "Zoom In (Distill 2020)",
              f"among each unit's top {POLYSEMANTIC_TOP} photos, the two largest groups of unrelated kinds of thing "
-             "(WordNet groups, interp.hierarchy): the unit whose smaller group is largest, among the units that peak "
+             "(WordNet groups, interp.story.hierarchy): the unit whose smaller group is largest, among the units that peak "
              f"inside the photo (no more than {POLYSEMANTIC_MAX_EDGE:.0%} of their 100 strongest photos on the grid's border)"),
 )
 SPEC_IDS = tuple(spec.id for spec in SPECS)
@@ -226,7 +227,7 @@ def _top_photos(atlas, unit: Unit, k: int = 6) -> list[str]:
     return [e.photo.label for e in atlas.examples(unit, top=k)]
 
 
-CURVE_ANGLES = tuple(range(0, 360, 15))  # drawn arcs of 24 orientations (interp.stimuli.arcs), 3 radii each
+CURVE_ANGLES = tuple(range(0, 360, 15))  # drawn arcs of 24 orientations (interp.dataset.stimuli.arcs), 3 radii each
 
 
 def arc_tuning(response: "torch.Tensor") -> "torch.Tensor":
@@ -241,7 +242,7 @@ def curve_scores(model) -> tuple[np.ndarray, np.ndarray]:
     the mean across orientations, times the peak over the layer's median peak (selective and strong)."""
     import torch
 
-    from interp.stimuli import arcs
+    from interp.dataset.stimuli import arcs
 
     with torch.inference_mode():
         act = model.run(arcs(CURVE_ANGLES), ("mixed3b",))["mixed3b"].float().cpu()
@@ -272,7 +273,7 @@ def curve_circuits(model, channels: Sequence[int]) -> list[CurveCircuit]:
     import torch
 
     from interp.circuits import linear_response
-    from interp.stimuli import arcs
+    from interp.dataset.stimuli import arcs
 
     with torch.inference_mode():
         act = model.run(arcs(CURVE_ANGLES), ("mixed3a", "mixed3b"))
@@ -292,7 +293,7 @@ def high_low_scores(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(score, boundary response, the larger control response) per mixed3a unit on drawn texture/flat boundaries."""
     import torch
 
-    from interp.stimuli import high_low, high_low_controls
+    from interp.dataset.stimuli import high_low, high_low_controls
 
     images = torch.cat([torch.stack([high_low(angle) for angle in range(0, 360, 45)]), high_low_controls()])
     with torch.inference_mode():
@@ -305,7 +306,7 @@ def high_low_scores(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _family_median_rank(score: np.ndarray, family_name: str) -> float | None:
-    from interp.catalogue import load_catalogue
+    from interp.story.catalogue import load_catalogue
 
     family = next((f for f in load_catalogue().families if f.name == family_name), None)
     if family is None:
@@ -315,7 +316,7 @@ def _family_median_rank(score: np.ndarray, family_name: str) -> float | None:
 
 
 def _family(name: str):
-    from interp.catalogue import load_catalogue
+    from interp.story.catalogue import load_catalogue
 
     return next(f for f in load_catalogue().families if f.name == name)
 
@@ -330,9 +331,9 @@ def _mirror_responses(model, atlas, images_dir: Path, layers: Sequence[str]) -> 
     """(dog mask over the atlas photos, maxima on the dog photos, maxima on their mirror images) per layer."""
     import torch
 
-    from interp.activations import capture
-    from interp.hierarchy import group_of
-    from interp.intake import load_image
+    from interp.network.activations import capture
+    from interp.story.hierarchy import group_of
+    from interp.dataset.intake import load_image
 
     dogs = np.array([group_of(p.synset) == "dog" for p in atlas.photos])
     files = [p.file for p, d in zip(atlas.photos, dogs) if d]
@@ -358,9 +359,9 @@ def find_roles(model, atlas, images_dir: str | os.PathLike) -> list[Role]:
     import torch
 
     from interp.circuits import edge, strongest_inputs
-    from interp import purity
-    from interp.hierarchy import group_of
-    from interp.intake import load_image
+    from interp.story import purity
+    from interp.story.hierarchy import group_of
+    from interp.dataset.intake import load_image
 
     images_dir = Path(images_dir)
     found: dict[str, tuple[Unit, dict]] = {}
@@ -388,7 +389,7 @@ def find_roles(model, atlas, images_dir: str | os.PathLike) -> list[Role]:
 
     # The car detector: selectivity for car photos.
     cars = atlas.class_mask(CAR_CLASSES)
-    from interp.atlas import roc_auc
+    from interp.dataset.atlas import roc_auc
 
     auc4c = roc_auc(atlas.layer_activations("mixed4c"), cars)
     c, figures = _rank_with_article(auc4c, spec("car-detector").article_unit)
@@ -529,7 +530,7 @@ def geometry(kernel: np.ndarray) -> str:
 
 
 def write_roles(roles: Sequence[Role], path: str | os.PathLike = ROLES_FILE, meta: dict | None = None) -> None:
-    doc = {"about": "The roles of the story, found in these weights by interp.roles.find_roles "
+    doc = {"about": "The roles of the story, found in these weights by interp.story.roles.find_roles "
                     "(tools/find_roles.py); every figure is computed, none typed by hand.",
            **(meta or {}), "roles": [r.as_dict() for r in roles]}
     Path(path).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")

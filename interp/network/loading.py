@@ -7,11 +7,11 @@ import os
 
 import torch
 
-from interp.device import pick_device
+from interp.network.device import pick_device
 from interp.errors import WeightsUnavailable
-from interp.labels import Labels, read_labels
-from interp.model import InceptionV1
-from interp.weights import resolve_labels, resolve_weights
+from interp.network.labels import Labels, read_labels
+from interp.network.model import InceptionV1
+from interp.network.weights import resolve_labels, resolve_weights
 
 
 def load_model(
@@ -20,7 +20,7 @@ def load_model(
     device: str | torch.device | None = None,
 ) -> InceptionV1:
     """InceptionV1 with the real weights, in eval mode, parameters frozen, on ``device`` (default: CUDA if
-    available, else CPU). Weights are found as :mod:`interp.weights` describes (never downloaded)."""
+    available, else CPU). Weights are found as :mod:`interp.network.weights` describes (never downloaded)."""
     located = resolve_weights(path)
     try:
         state = torch.load(located.path, map_location="cpu", weights_only=True)

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from interp.layers import Unit, parse_unit
+from interp.network.layers import Unit, parse_unit
+from interp.paths import DATA_DIR
 
-CATALOGUE_FILE = Path(__file__).with_name("data") / "units.json"
+CATALOGUE_FILE = DATA_DIR / "units.json"
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .errors import DownloadError
-from .progress import Progress
+from interp.errors import DownloadError
+from interp.progress import Progress
 
 USER_AGENT = "inside-inceptionv1/0.1 (Python urllib)"  # some hosts (Wikimedia) refuse requests without one
 OFFLINE_ENV = "INTERP_OFFLINE"

@@ -2,7 +2,7 @@
 
 An entry with a ``path`` is a file committed under assets/: the images the project drew itself (``kind:
 "generated"``) and photos whose licence allows it (the default dalmatian). A photo with a ``url`` instead is
-downloaded from its public home on first use, with :func:`interp.download.fetch`, into
+downloaded from its public home on first use, with :func:`interp.dataset.download.fetch`, into
 ``cache_dir()/samples/`` and read from there afterwards. Every entry carries its credit and licence.
 """
 
@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
 
-from .download import fetch
-from .errors import DownloadError, InterpError
-from .progress import Progress
-from .weights import cache_dir
+from interp.dataset.download import fetch
+from interp.errors import DownloadError, InterpError
+from interp.progress import Progress
+from interp.network.weights import cache_dir
+from interp.paths import ASSETS_DIR
 
-ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
+ASSETS_DIR = ASSETS_DIR
 CATALOG_PATH = ASSETS_DIR / "samples.json"
 KINDS = ("photo", "generated")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp")

@@ -15,8 +15,9 @@ from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
+from interp.paths import DATA_DIR
 
-HIERARCHY_FILE = Path(__file__).with_name("data") / "imagenet_hierarchy.json"
+HIERARCHY_FILE = DATA_DIR / "imagenet_hierarchy.json"
 
 # (group, WordNet synsets that define it), in priority order; the last group takes every class left over.
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
