@@ -51,8 +51,8 @@ def build_seconds(images: Path, threads: int) -> dict:
     import torch
 
     from interp.dataset.atlas import build_atlas
-    from interp.network.loading import load_model
     from interp.dataset.photos import load_photos
+    from interp.network.loading import load_model
 
     torch.set_num_threads(threads)
     model = load_model(device="cpu")

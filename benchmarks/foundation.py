@@ -36,8 +36,8 @@ def median_ms(fn, repeats: int, warmup: int = 5) -> float:
 def model_figures(image: Path, repeats: int) -> dict:
     import torch
 
-    from interp.network.activations import capture
     from interp.dataset.intake import load_image
+    from interp.network.activations import capture
     from interp.network.loading import load_labels, load_model
     from interp.network.predict import classify
 

@@ -24,17 +24,16 @@ queued ones, having more threads: on a machine of its own, as a server is, that 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import argparse
 import hashlib
 import json
 import os
 import platform
 import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -57,9 +56,9 @@ def one_mode(mode: str, requests: int, size: int, steps: int, slots: int, job: s
 
     from interp import jobs
     from interp.attribution import attribute
+    from interp.dataset.intake import load_image
     from interp.featvis import objectives as obj
     from interp.featvis import render
-    from interp.dataset.intake import load_image
     from interp.network.loading import load_model
 
     model = load_model(device="cpu")

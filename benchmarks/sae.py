@@ -41,8 +41,8 @@ def encoding_figures(images: Path, repeats: int) -> dict:
     """encode_image on one photo (forward to mixed4e + the autoencoder), and the autoencoder part alone."""
     import torch
 
-    from interp.network.activations import capture
     from interp.dataset.intake import load_image
+    from interp.network.activations import capture
     from interp.network.loading import load_model
     from interp.sae import encode_image, held_out_photos, load_sae
 

@@ -64,7 +64,11 @@ def main() -> None:
     import torch
 
     from interp.superposition import train
-    from ui.visuals.hard import SPARSITIES, TOY_BATCH, TOY_STEPS  # the page's settings (imports streamlit)
+    from ui.visuals.hard import (  # the page's settings (imports streamlit)
+        SPARSITIES,
+        TOY_BATCH,
+        TOY_STEPS,
+    )
 
     imported = time.perf_counter() - started
     figures: dict = {

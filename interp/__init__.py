@@ -34,7 +34,7 @@ _FACADE = {
     "Unit": "interp.network.layers",
     "parse_unit": "interp.network.layers",
 }
-__all__ = sorted(_FACADE)
+__all__ = ["Unit", "attribute", "examples", "load_model", "parse_unit", "render"]  # the keys of _FACADE
 
 
 def __getattr__(name: str) -> Any:

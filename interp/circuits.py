@@ -26,7 +26,15 @@ import torch
 from torch import nn
 
 from interp.errors import UnitError
-from interp.network.layers import BRANCHES, LAYERS, MAIN_LAYERS, REAL_LOGITS, STAGES, Unit, parse_unit
+from interp.network.layers import (
+    BRANCHES,
+    LAYERS,
+    MAIN_LAYERS,
+    REAL_LOGITS,
+    STAGES,
+    Unit,
+    parse_unit,
+)
 
 RANKINGS = ("excite", "inhibit", "strength")
 # The chain of layers whose units connect by weights: every conv and block, then the class logits.

@@ -15,9 +15,9 @@ WEIGHTS_HELP = "weights file or folder (default: $INTERP_WEIGHTS_DIR if set, els
 def cmd_info(args: argparse.Namespace) -> int:
     import torch
 
+    from interp.dataset.download import is_offline
     from interp.network import weights
     from interp.network.device import describe, pick_device
-    from interp.dataset.download import is_offline
     from interp.network.layers import LAYERS, MAIN_LAYERS
 
     status = weights.status(args.weights, hashes=True)
@@ -109,10 +109,10 @@ def _check_out_file(path: str) -> str:
 def cmd_render(args: argparse.Namespace) -> int:
     import torch
 
-    from interp.network.device import pick_device
     from interp.featvis import objectives as obj
     from interp.featvis import render
     from interp.featvis.gallery import check_size_steps, make_grid, save_image
+    from interp.network.device import pick_device
     from interp.network.layers import parse_unit
     from interp.network.loading import load_model
 
@@ -159,8 +159,13 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_gallery(args: argparse.Namespace) -> int:
+    from interp.featvis.gallery import (
+        check_size_steps,
+        gallery_params,
+        render_gallery,
+        resolve_units,
+    )
     from interp.network.device import pick_device
-    from interp.featvis.gallery import check_size_steps, gallery_params, render_gallery, resolve_units
     from interp.network.loading import load_model
 
     check_size_steps(args.size, args.steps)
@@ -204,9 +209,9 @@ def cmd_attribute(args: argparse.Namespace) -> int:
 
     from interp.attribution import METHODS, AttributionError, attribute
     from interp.dataset.intake import load_image
+    from interp.dataset.pictures import attribution_overlay
     from interp.network.layers import layer_info
     from interp.network.loading import load_labels, load_model
-    from interp.dataset.pictures import attribution_overlay
 
     method = METHODS[args.method]
     if args.layer is not None:
@@ -253,7 +258,14 @@ def cmd_attribute(args: argparse.Namespace) -> int:
 
 def cmd_edges(args: argparse.Namespace) -> int:
     """``inputs`` and ``outputs``: one unit's strongest expanded weights from the layer before or to the one after."""
-    from interp.circuits import block_unit, operations_between, source_layer, strongest_inputs, strongest_outputs, target_layer
+    from interp.circuits import (
+        block_unit,
+        operations_between,
+        source_layer,
+        strongest_inputs,
+        strongest_outputs,
+        target_layer,
+    )
     from interp.network.layers import LAYERS
     from interp.network.loading import load_labels, load_model
 
@@ -480,8 +492,8 @@ def cmd_circuit(args: argparse.Namespace) -> int:
 
 def cmd_sae_info(args: argparse.Namespace) -> int:
     """The sparse autoencoder's figures, recomputed live on its held-out photos."""
-    from interp.network.loading import load_model
     from interp.dataset.photos import local_path
+    from interp.network.loading import load_model
     from interp.sae import evaluate, held_out_photos, load_sae, require_photos
 
     sae = load_sae()

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import in_threads
+
 from interp.ablation import ablate, check_ablation, random_ablations
 from interp.circuits import circuit_graph, strongest_inputs
 from interp.errors import UnitError

@@ -8,8 +8,8 @@ import re
 import threading
 
 import pytest
-
 from conftest import REPO, new_app
+
 from interp import jobs
 from ui import ahead
 from ui.chapters import chapter_of_page, load_chapter

@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO, chart_specs, new_app
 from streamlit.testing.v1 import AppTest
 
-from conftest import REPO, chart_specs, new_app
 from ui.chapters import chapter_of_page, load_chapter
 from ui.tour import TOUR
 from ui.visuals import VISUALS

@@ -6,9 +6,9 @@ tests share Streamlit's caches: the upload is the same photo as the sample, and 
 
 import pytest
 import streamlit as st
+from conftest import new_app
 from streamlit.testing.v1 import AppTest
 
-from conftest import new_app
 from interp.attribution import DEFAULT_LAYER
 from ui.attribution import DEFAULT_METHODS
 

@@ -5,9 +5,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import chart_specs, each_step, go, metrics, open_chapter
 from streamlit.testing.v1 import AppTest
 
-from conftest import chart_specs, each_step, go, metrics, open_chapter
 from ui.chapters import load_chapter
 
 PAGE = "pages/04_circuits.py"
@@ -87,8 +87,8 @@ def test_switching_off_the_car_parts_makes_the_car_detector_fade(with_weights, p
     many random units."""
     from interp.ablation import ablate
     from interp.dataset.intake import load_image
-    from interp.network.loading import load_model
     from interp.dataset.photos import photo
+    from interp.network.loading import load_model
     from interp.story.roles import role
     from ui.visuals.circuits import photo_choices
 

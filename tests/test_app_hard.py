@@ -5,9 +5,9 @@ its sliders."""
 from pathlib import Path
 
 import pytest
+from conftest import charts, each_step, go, metrics, open_chapter
 from streamlit.testing.v1 import AppTest
 
-from conftest import charts, each_step, go, metrics, open_chapter
 from ui.chapters import load_chapter
 
 PAGE = "pages/05_why-it-is-hard.py"
@@ -42,8 +42,8 @@ def test_the_chapter_is_in_the_tour_with_its_page_and_content():
 
 
 def test_every_step_shows_its_visual_from_these_weights(with_weights, photos_dir):
-    from interp.story import purity
     from interp.dataset.atlas import load_atlas
+    from interp.story import purity
     from interp.story.roles import role
 
     unit = role("polysemantic").unit

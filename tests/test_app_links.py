@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from streamlit.testing.v1 import AppTest
-
 from conftest import new_app
+from streamlit.testing.v1 import AppTest
 from test_intake import big_png, one_bit_png
+
 from ui.chapters import load_chapter
 from ui.tour import TOOLS, TOUR
 

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import charts, each_step, go, metrics, open_chapter
 from streamlit.testing.v1 import AppTest
 
-from conftest import charts, each_step, go, metrics, open_chapter
 from ui.chapters import load_chapter
 
 PAGE = "pages/06_what-came-next.py"

@@ -12,11 +12,22 @@ import numpy as np
 import pytest
 import torch
 
-from interp.dataset.atlas import (ATLAS_FILE, ATLAS_LAYERS, TOP, Atlas, AtlasError, atlas_unit, build_atlas, crop_box,
-                          load_atlas, roc_auc, write_atlas)
+from interp.dataset.atlas import (
+    ATLAS_FILE,
+    ATLAS_LAYERS,
+    TOP,
+    Atlas,
+    AtlasError,
+    atlas_unit,
+    build_atlas,
+    crop_box,
+    load_atlas,
+    roc_auc,
+    write_atlas,
+)
+from interp.dataset.photos import load_photos
 from interp.errors import UnitError
 from interp.network.layers import LAYERS, Unit
-from interp.dataset.photos import load_photos
 
 REPO = Path(__file__).resolve().parents[1]
 CAR_CLASSES = ["sports car", "convertible", "cab", "racer", "jeep", "limousine", "minivan", "Model T", "ambulance",
@@ -109,8 +120,8 @@ def test_shipped_atlas_is_small_complete_and_made_from_these_weights():
 def test_shipped_entries_match_a_fresh_forward_pass(model, photos_dir):
     """A sample of 8 photos, every unit of every layer: the stored maximum within half a quantisation step, and for
     each unit whose top photos include one of them, the stored exact value and the position of the maximum."""
-    from interp.network.activations import capture
     from interp.dataset.intake import load_image
+    from interp.network.activations import capture
 
     atlas = load_atlas()
     rng = np.random.default_rng(7)
@@ -142,8 +153,8 @@ BRUTE_FORCE_UNITS = ("mixed3b:379", "mixed3a:110", "mixed3b:59")
 @pytest.fixture(scope="session")
 def brute_force_maps(model, photos_dir):
     """The maps of BRUTE_FORCE_UNITS on every photo, recomputed (1000 x H x W each): about 30 s on 2 cores."""
-    from interp.network.activations import capture
     from interp.dataset.intake import load_image
+    from interp.network.activations import capture
 
     units = [atlas_unit(u) for u in BRUTE_FORCE_UNITS]
     photos = load_atlas().photos
@@ -183,8 +194,8 @@ def test_real_weights_find_the_car_detector():
 
 def test_small_atlas_built_from_the_model_matches_capture(model, photos_dir, tmp_path):
     """build_atlas end to end on 5 photos and two layers, against capture() directly."""
-    from interp.network.activations import capture
     from interp.dataset.intake import load_image
+    from interp.network.activations import capture
 
     photos = load_photos()[:5]
     meta = build_atlas(model, photos, photos_dir, tmp_path / "a.npz", layers=("conv2d0", "mixed4a"), batch=2)

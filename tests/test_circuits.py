@@ -8,12 +8,21 @@ import numpy as np
 import pytest
 import torch
 
-from interp.story.catalogue import load_catalogue
-from interp.circuits import (block_unit, edge, expanded_weights, linear_response, operations_between, source_layer,
-                             strongest_inputs, strongest_outputs, target_layer)
+from interp.circuits import (
+    block_unit,
+    edge,
+    expanded_weights,
+    linear_response,
+    operations_between,
+    source_layer,
+    strongest_inputs,
+    strongest_outputs,
+    target_layer,
+)
 from interp.errors import UnitError
 from interp.network.layers import LAYERS, REAL_LOGITS, Unit
 from interp.network.model import InceptionV1
+from interp.story.catalogue import load_catalogue
 from interp.story.roles import CURVE_ANGLES, arc_tuning, curve_circuits, curve_scores
 
 

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO
+
 from interp.network.weights import LABELS_SHA256, WEIGHTS_SHA256
 
 

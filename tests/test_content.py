@@ -2,10 +2,10 @@
 
 import pytest
 
-from interp.story.catalogue import load_catalogue
 from interp.errors import WeightsUnavailable
 from interp.network.labels import parse_labels
 from interp.network.layers import parse_unit
+from interp.story.catalogue import load_catalogue
 from ui.chapters import ContentError, parse_chapter
 
 CHAPTER = """# A title

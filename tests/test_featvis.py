@@ -29,7 +29,14 @@ from interp.featvis.param import (
     make_param,
     rfft2d_frequencies,
 )
-from interp.featvis.transforms import Chain, Jitter, Pad, Rotate, Scale, standard_transforms
+from interp.featvis.transforms import (
+    Chain,
+    Jitter,
+    Pad,
+    Rotate,
+    Scale,
+    standard_transforms,
+)
 from interp.network.layers import layer_info
 
 # ``interp.featvis.render`` the attribute is the function (re-exported by the package); the module is here.

@@ -8,13 +8,19 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import REPO
 from PIL import Image
 
-from conftest import REPO
 from interp.errors import UnitError
 from interp.featvis import gallery as gallery_module
 from interp.featvis import objectives as obj
-from interp.featvis.gallery import GalleryError, load_index, make_grid, render_gallery, resolve_units
+from interp.featvis.gallery import (
+    GalleryError,
+    load_index,
+    make_grid,
+    render_gallery,
+    resolve_units,
+)
 from interp.network.layers import Unit
 
 TINY = ("--size", "32", "--steps", "4")

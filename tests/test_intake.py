@@ -17,7 +17,6 @@ import pytest
 import torch
 from PIL import Image, ImageFile, features
 
-from interp.errors import CorruptImage, ImageError, ImageSourceError, ImageTooLarge, UnsupportedImage
 from interp.dataset.intake import (
     ALPHA_BACKGROUND,
     MAX_MEMORY,
@@ -27,6 +26,13 @@ from interp.dataset.intake import (
     pil_to_tensor,
     tensor_to_pil,
     to_rgb,
+)
+from interp.errors import (
+    CorruptImage,
+    ImageError,
+    ImageSourceError,
+    ImageTooLarge,
+    UnsupportedImage,
 )
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)

@@ -3,7 +3,14 @@
 import pytest
 
 from interp.errors import UnitError
-from interp.network.layers import LAYERS, MAIN_LAYERS, STAGES, Unit, layer_info, parse_unit
+from interp.network.layers import (
+    LAYERS,
+    MAIN_LAYERS,
+    STAGES,
+    Unit,
+    layer_info,
+    parse_unit,
+)
 
 # From shared/specs/inceptionv1.md: block -> (1x1, 3x3, 5x5, pool_reduce, total)
 SPEC_BLOCKS = {

@@ -7,13 +7,21 @@ import threading
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import SHARED, in_threads
 from torch import nn
 
-from conftest import SHARED, in_threads
 from interp.network.activations import capture
 from interp.network.layers import LAYERS, MAIN_LAYERS
-from interp.network.model import (LRN_ALPHA, LRN_BETA, LRN_K, LRN_SIZE, InceptionV1, _lrn, _same_padding,
-                          to_network_input)
+from interp.network.model import (
+    LRN_ALPHA,
+    LRN_BETA,
+    LRN_K,
+    LRN_SIZE,
+    InceptionV1,
+    _lrn,
+    _same_padding,
+    to_network_input,
+)
 from interp.network.predict import classify
 
 SPEC_STATE_DICT = SHARED / "specs" / "inception5h_state_dict.json"

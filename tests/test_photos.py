@@ -14,14 +14,22 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-
 from conftest import REPO, SHARED
-from interp.dataset import photos
+from test_download import (
+    LocalServer,  # tests/ is on sys.path under pytest's default import mode
+)
+
 from interp.cli import main
+from interp.dataset import photos
 from interp.dataset.photos import Photo, PhotoError, PhotoUnavailable
-from interp.dataset.samples import Sample, cached_path, is_cached, load_catalog, sample_bytes
+from interp.dataset.samples import (
+    Sample,
+    cached_path,
+    is_cached,
+    load_catalog,
+    sample_bytes,
+)
 from interp.network.weights import cache_dir
-from test_download import LocalServer  # tests/ is on sys.path under pytest's default import mode
 
 SHARED_PHOTOS = Path(os.environ.get("INTERP_TEST_IMAGES") or SHARED / "images") / "imagenet-samples"
 LABEL_FILES = [Path(os.environ["INTERP_WEIGHTS_DIR"]) / "inception5h_labels.txt"] if os.environ.get("INTERP_WEIGHTS_DIR") else []

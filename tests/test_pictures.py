@@ -4,8 +4,14 @@ import numpy as np
 import torch
 from PIL import Image
 
+from interp.dataset.pictures import (
+    colorize,
+    colorize_signed,
+    filter_image,
+    normalise,
+    overlay,
+)
 from interp.network.activations import top_channels, upsample_map
-from interp.dataset.pictures import colorize, colorize_signed, filter_image, normalise, overlay
 
 
 def test_top_channels_finds_the_planted_ones():

@@ -4,8 +4,8 @@
 import threading
 
 import pytest
-
 from conftest import in_threads, new_app
+
 from ui import presenter
 from ui.chapters import load_chapter
 

@@ -17,9 +17,10 @@ import time
 import numpy as np
 import pytest
 import torch
-
 from conftest import in_threads, new_app
+
 from interp import jobs
+
 pytestmark = pytest.mark.usefixtures("app_environment")
 
 SESSIONS, SLOTS = 8, 2
@@ -78,7 +79,9 @@ def concurrent_apptests(monkeypatch):
 
     from streamlit.components.v2.component_manager import BidiComponentManager
     from streamlit.runtime import Runtime
-    from streamlit.runtime.caching.storage.dummy_cache_storage import MemoryCacheStorageManager
+    from streamlit.runtime.caching.storage.dummy_cache_storage import (
+        MemoryCacheStorageManager,
+    )
     from streamlit.runtime.dataframe_source_manager import DataframeSourceManager
     from streamlit.runtime.media_file_manager import MediaFileManager
     from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage

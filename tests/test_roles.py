@@ -12,10 +12,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interp.story.hierarchy import GROUP_NAMES, KINDS, group_counts, group_of, source, unrelated
 from interp.network.layers import LAYERS, Unit
-from interp.story.roles import (SPEC_IDS, RoleError, _rank_with_article, geometry, load_roles, parts_of, role,
-                          roles_named_for, roles_played_by, spec)
+from interp.story.hierarchy import (
+    GROUP_NAMES,
+    KINDS,
+    group_counts,
+    group_of,
+    source,
+    unrelated,
+)
+from interp.story.roles import (
+    SPEC_IDS,
+    RoleError,
+    _rank_with_article,
+    geometry,
+    load_roles,
+    parts_of,
+    role,
+    roles_named_for,
+    roles_played_by,
+    spec,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 ISSUE_ROLE_IDS = ("curve-detector", "high-low-frequency", "car-detector", "car-windows", "car-wheels", "car-body",

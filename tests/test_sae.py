@@ -13,11 +13,29 @@ import torch
 from interp import sae as sae_module
 from interp.cli import main as cli_main
 from interp.dataset.photos import load_photos
+from interp.sae import (
+    EXAMPLES_FILE,
+    FILE_KEYS,
+    LOG_FILE,
+    SAE_FILE,
+    SAEError,
+    SparseAutoencoder,
+    TrainingSettings,
+    encode_image,
+    feature_examples,
+    feature_rankings,
+    features_of_neuron,
+    held_out_photos,
+    load_feature_atlas,
+    load_sae,
+    neurons_of_feature,
+    photo_activations,
+    purity_comparison,
+    reconstruction_stats,
+    topk_relu,
+    train,
+)
 from interp.story.roles import role
-from interp.sae import (EXAMPLES_FILE, FILE_KEYS, LOG_FILE, SAE_FILE, SAEError, SparseAutoencoder, TrainingSettings,
-                        encode_image, feature_examples, feature_rankings, features_of_neuron,
-                        held_out_photos, load_feature_atlas, load_sae, neurons_of_feature, photo_activations,
-                        purity_comparison, reconstruction_stats, topk_relu, train)
 
 GOAL_EV, GOAL_L0, GOAL_BYTES = 0.8, 32, 10_000_000
 POLYSEMANTIC = role("polysemantic").unit.channel  # the roles catalogue's polysemantic unit of mixed4e
@@ -250,8 +268,8 @@ def test_feature_examples_equal_fresh_forward_passes(held_out_acts):
 
 
 def test_encode_image_equals_encoding_the_captured_activations(model, photos_dir):
-    from interp.network.activations import capture
     from interp.dataset.intake import load_image
+    from interp.network.activations import capture
 
     sae = load_sae()
     image = load_image(photos_dir / held_out_photos()[3].file).tensor

@@ -12,13 +12,24 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from PIL import Image
-
-from interp.errors import DownloadError
-from interp.dataset.samples import ASSETS_DIR, CATALOG_PATH, CatalogError, Expected, cached_path, is_cached, load_catalog, sample_bytes
-from interp.network.weights import cache_dir
 from conftest import BUNDLED_WEIGHTS, SHARED
-from test_download import LocalServer  # tests/ is on sys.path under pytest's default import mode
+from PIL import Image
+from test_download import (
+    LocalServer,  # tests/ is on sys.path under pytest's default import mode
+)
+
+from interp.dataset.samples import (
+    ASSETS_DIR,
+    CATALOG_PATH,
+    CatalogError,
+    Expected,
+    cached_path,
+    is_cached,
+    load_catalog,
+    sample_bytes,
+)
+from interp.errors import DownloadError
+from interp.network.weights import cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = b"\xff\xd8\xff\xe0 pretend this is a JPEG " * 50

@@ -6,6 +6,8 @@ import time
 from types import SimpleNamespace
 
 from interp.dataset import photos
+
+
 def test_a_failed_download_is_not_retried_for_a_minute(monkeypatch):
     from ui import photos as page_photos
 

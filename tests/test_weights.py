@@ -15,12 +15,20 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import BUNDLED_WEIGHTS, REPO, SHARED
-from interp.network import loading, weights
+
 from interp.dataset.download import file_sha256
 from interp.errors import WeightsUnavailable
-from interp.network.weights import LABELS, RESOURCES, WEIGHTS, Located, cache_dir, resolve, status
+from interp.network import loading, weights
+from interp.network.weights import (
+    LABELS,
+    RESOURCES,
+    WEIGHTS,
+    Located,
+    cache_dir,
+    resolve,
+    status,
+)
 
 FAKE = b"not really weights, but bytes with a known hash\n" * 100
 both = pytest.mark.parametrize("resource", RESOURCES, ids=lambda r: r.name)

@@ -17,9 +17,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from interp.dataset.atlas import ATLAS_FILE, build_atlas  # noqa: E402
+from interp.dataset.photos import load_photos, photo_path  # noqa: E402
 from interp.errors import InterpError  # noqa: E402
 from interp.network.loading import load_model  # noqa: E402
-from interp.dataset.photos import load_photos, photo_path  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

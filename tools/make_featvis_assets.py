@@ -20,19 +20,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from interp.story.catalogue import load_catalogue  # noqa: E402
+from interp.dataset.intake import tensor_to_pil  # noqa: E402
 from interp.featvis import objectives as obj  # noqa: E402
 from interp.featvis import render  # noqa: E402
 from interp.featvis.gallery import render_gallery, save_image  # noqa: E402
-from interp.dataset.intake import tensor_to_pil  # noqa: E402
+from interp.featvis.objectives import DIVERSITY_WEIGHT  # noqa: E402
 from interp.network.loading import load_model  # noqa: E402
+from interp.story.catalogue import load_catalogue  # noqa: E402
 from interp.story.roles import load_roles  # noqa: E402
 
 OUT = REPO / "assets" / "featvis"
 EMERGENCE_UNIT, EMERGENCE_STEPS = "mixed4a:11", (0, 8, 16, 32, 64, 128, 256, 512)
 DOG, CURVE = "mixed4b:409", "mixed3b:379"
 FACETS = ("mixed4a:97", "mixed5a:9")
-DIVERSITY_WEIGHT = 500.0
 # The attribution lab's first screen: the sample photo's building blocks (see building_block_units).
 BLOCKS_PHOTO, BLOCKS_TARGET, BLOCKS_LAYERS, BLOCKS_PER_SIGN = "dalmatian.jpg", 41, ("mixed5b", "mixed4d"), 6
 

@@ -34,12 +34,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from interp.dataset.download import file_sha256  # noqa: E402
+from interp.dataset.photos import load_photos, local_path  # noqa: E402
 from interp.errors import InterpError  # noqa: E402
 from interp.network.loading import load_model  # noqa: E402
-from interp.dataset.photos import load_photos, local_path  # noqa: E402
 from interp.sae import (  # noqa: E402
-    EXAMPLES_FILE, HELD_OUT_EVERY, LAYER, LOG_FILE, SAE_FILE, VIEWS, TrainingSettings, build_feature_atlas,
-    held_out_photos, load_sae, photo_activations, reconstruction_stats, require_photos, train,
+    EXAMPLES_FILE,
+    HELD_OUT_EVERY,
+    LAYER,
+    LOG_FILE,
+    SAE_FILE,
+    VIEWS,
+    TrainingSettings,
+    build_feature_atlas,
+    held_out_photos,
+    load_sae,
+    photo_activations,
+    reconstruction_stats,
+    require_photos,
+    train,
 )
 
 DEFAULTS = TrainingSettings(features=2560, k=32, epochs=5)

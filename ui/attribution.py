@@ -27,28 +27,33 @@ from interp.attribution import (
     DEFAULT_LAYER,
     DEFAULTS,
     METHODS,
-    gaussian_blur,
     Attribution,
     ChannelAttribution,
     ChannelScore,
     NeuronAttribution,
     attribute,
     channel_attribution,
+    gaussian_blur,
     neuron_attribution,
     randomisation_check,
 )
-from interp.story.catalogue import load_catalogue
+from interp.dataset.pictures import (
+    attribution_overlay,
+    attribution_scale,
+    colorize,
+    overlay,
+)
 from interp.errors import InterpError
 from interp.jobs import Cancelled
 from interp.network.labels import Labels
 from interp.network.layers import LAYERS, MAIN_LAYERS, Unit, parse_unit
-from interp.dataset.pictures import attribution_overlay, attribution_scale, colorize, overlay
+from interp.story.catalogue import load_catalogue
 from ui import jobs, links
 from ui.analysis import class_probabilities, main_activations, predictions
 from ui.chapters import load_sections
-from ui.microscope import on_demand_settings, picture_for, render_missing
 from ui.picker import Picture, picture_picker
 from ui.resources import require_model, shared_model
+from ui.unit_pictures import on_demand_settings, picture_for, render_missing
 from ui.visuals.common import prediction_chart, show_picture
 
 LAYER_CHOICES = tuple(name for name in MAIN_LAYERS if LAYERS[name].is_spatial)

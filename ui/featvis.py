@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from interp.story.catalogue import load_catalogue
+from interp.dataset.intake import tensor_to_pil
 from interp.errors import UnitError
 from interp.featvis import objectives as obj
 from interp.featvis import render
-from interp.dataset.intake import tensor_to_pil
 from interp.network.layers import parse_unit
+from interp.story.catalogue import load_catalogue
 from ui import jobs
 from ui.resources import require_model
 from ui.roles import option_label, roles_or_none, unit_options

@@ -9,30 +9,39 @@ lists every role. The URL holds the state (``?layer=mixed3b&page=3`` or ``?unit=
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import streamlit as st
 
+from interp.circuits import (
+    CHAIN,
+    block_unit,
+    edge,
+    operations_between,
+    source_layer,
+    strongest_inputs,
+    strongest_outputs,
+    target_layer,
+)
 from interp.dataset.atlas import AtlasError, atlas_unit, load_atlas
-from interp.story.catalogue import load_catalogue
-from interp.circuits import CHAIN, block_unit, edge, operations_between, source_layer, strongest_inputs, strongest_outputs, target_layer
-from interp.errors import InterpError, UnitError
-from interp.featvis import objectives as obj
-from interp.featvis import render
-from interp.featvis.gallery import load_index, render_gallery
-from interp.jobs import Cancelled
-from interp.network.layers import LAYERS, MAIN_LAYERS, Unit, parse_unit
 from interp.dataset.pictures import weight_map
+from interp.errors import UnitError
+from interp.network.layers import LAYERS, MAIN_LAYERS, Unit, parse_unit
+from interp.story.catalogue import load_catalogue
 from interp.story.roles import Role, parts_of
-from interp.network.weights import cache_dir
-from ui import jobs, links, photos
+from ui import links, photos
 from ui.chapters import load_sections
-from ui.featvis import FEATVIS_ASSETS, as_array, manifest
 from ui.resources import require_model, shared_model, weights_ready
 from ui.roles import fill, gloss, role_fields, roles_or_none, short, templates
+from ui.unit_pictures import (
+    on_demand_dir,
+    on_demand_settings,
+    picture_for,
+    precomputed_variant,
+    render_missing,
+    show_variant,
+    unit_picture,
+)
 
-PRECOMPUTED = FEATVIS_ASSETS / "gallery"
 PER_PAGE = 24
 CONNECTIONS_SHOWN = 6  # cards per row of the "what feeds it, and what it feeds" section
 UNIT_PAGE_ONLY = ("What feeds it",)  # narration sections shown on a unit's page, not under the layer grid
@@ -42,58 +51,8 @@ NOT_EXPANDERS = UNIT_PAGE_ONLY + (ROLES_SECTION, "Dataset examples", "Dataset ex
                                   "Photo credit", "Photos unavailable: offline", "Photos unavailable: folder",
                                   "Photos unavailable: download", "Role templates", "Role figures")
 EXAMPLES_SHOWN = (8, 16, 24)  # dataset examples on a unit page: the choices
-DIVERSITY_WEIGHT = 500.0
 BROWSABLE = tuple(name for name in MAIN_LAYERS if name != "conv2d1") + tuple(
     name for name, info in LAYERS.items() if info.kind == "branch")
-
-
-def on_demand_settings() -> tuple[int, int]:
-    """Size and steps for renders made here: smaller on a CPU so a page of units takes a minute or two."""
-    import torch
-
-    return (128, 512) if torch.cuda.is_available() else (96, 256)
-
-
-def on_demand_dir() -> Path:
-    size, steps = on_demand_settings()
-    return cache_dir() / "microscope" / f"{size}px-{steps}steps"
-
-
-@st.cache_data(show_spinner=False, max_entries=4, ttl=30)
-def _index(folder: str) -> dict:
-    """A gallery index, re-read at most every 30 s (other sessions may be rendering into it)."""
-    return (load_index(folder) or {}).get("units", {})
-
-
-def picture_for(unit: Unit) -> tuple[str, str] | None:
-    """(file, where) of the best picture we have of ``unit``'s channel objective, or None. A branch's unit
-    (mixed4c_5x5:63) is the same activation as its block's (mixed4c:447): either name finds the picture."""
-    names = [str(unit)] + ([str(block_unit(unit))] if LAYERS[unit.layer].kind == "branch" else [])
-    for folder, where in ((PRECOMPUTED, "precomputed, 128 px, 512 steps"), (on_demand_dir(), "rendered on this machine")):
-        index = _index(str(folder))
-        for name in names:
-            entry = index.get(name)
-            if entry and (folder / entry["file"]).is_file():
-                return str(folder / entry["file"]), where
-    return None
-
-
-def unit_picture(unit: Unit) -> tuple[object, str]:
-    """(picture, what it is) for a unit: its render; else the crop of its strongest photo ("top photo: label");
-    else a placeholder ("no picture"; the page's one photo message says why)."""
-    found = picture_for(unit)
-    if found:
-        return found[0], "render"
-    top = photos.top_photo(unit)
-    if top:
-        return top.image, f"top photo: {top.label}"
-    return photos.placeholder(photos.THUMB), "no picture"
-
-
-def precomputed_variant(unit: Unit, set_name: str, marker: str) -> list[str]:
-    """Files of chapter 3's precomputed pictures of ``unit`` whose label contains ``marker``."""
-    return [str(FEATVIS_ASSETS / e["file"]) for e in manifest()["sets"].get(set_name, [])
-            if e["unit"] == str(unit) and marker in e["label"]]
 
 
 def _text_sections() -> dict[str, str]:
@@ -178,55 +137,6 @@ def _clip(text: str, limit: int = 22) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def render_missing(units: list[Unit]) -> None:
-    """Render the channel pictures of ``units`` into the on-demand gallery (progress shown), then rerun. One job
-    in the queue for heavy work: it waits its turn ("waiting: N ahead") like any render."""
-    loaded = require_model()
-    if loaded is None:
-        return
-    model, _ = loaded
-    size, steps = on_demand_settings()
-    place, frame = st.empty(), st.empty()
-
-    def on_step(step: int, images) -> None:
-        place.progress(step / steps, text=f"Step {step} of {steps} for {len(units)} units")
-        frame.image([as_array(img) for img in images[:12]], width=64)
-
-    def work() -> dict:
-        place.progress(0.0, text="Starting ...")
-        return render_gallery(model, [], [str(u) for u in units], out_dir=on_demand_dir(), size=size, steps=steps,
-                              batch_size=len(units), fmt="jpg", on_step=on_step, every=16)
-
-    try:
-        jobs.run(f"Render of {len(units)} unit{'s' if len(units) != 1 else ''}", work, place=place)
-    except InterpError as error:
-        st.error(str(error))
-        return
-    _index.clear()
-    place.empty()
-    frame.empty()
-    st.rerun()
-
-
-def _variant_label(unit: str, kind: str, negative: bool, batch: int, size: int, steps: int) -> str:
-    what = "four facets" if batch > 1 else ("negative" if negative else kind)
-    return f"Render of {unit} ({what})"
-
-
-@jobs.heavy_cache(_variant_label, show_spinner=False, max_entries=64)
-def _variant(unit: str, kind: str, negative: bool, batch: int, size: int, steps: int) -> list[np.ndarray]:
-    """A rendered variant of a unit (neuron, negative, diverse batch), shared by every session; a miss waits its
-    turn in the queue for heavy work."""
-    model, _ = shared_model()
-    objective = obj.unit(unit, kind=kind, negative=negative)
-    if batch > 1:  # diversity is higher when the images differ: add it to push them apart
-        objective = objective + DIVERSITY_WEIGHT * obj.diversity(parse_unit(unit).layer)
-    result = render(model, objective, batch=batch, size=size, steps=steps)
-    if result.stopped:  # cancelled (its session went away): never cache a half-made picture
-        raise Cancelled(_variant_label(unit, kind, negative, batch, size, steps))
-    return [as_array(img) for img in result.images]
-
-
 def unit_page(unit: Unit, sections: dict[str, str]) -> None:
     catalogue = load_catalogue()
     st.button("← All units of " + unit.layer, on_click=_back, args=(unit.layer, unit.channel))
@@ -257,7 +167,7 @@ def unit_page(unit: Unit, sections: dict[str, str]) -> None:
         if found:
             st.image(found[0], caption=found[1], width="stretch")
         elif st.button("Render", key="render_channel"):
-            _show_variant(unit, "channel", False, 1, size, steps)
+            show_variant(unit, "channel", False, 1, size, steps)
     for col, (title, kind, negative, key, ready) in zip(cols[1:], (
             ("Neuron (centre)", "neuron", False, "neuron", precomputed_variant(unit, "neuron_vs_channel", "neuron")),
             ("Negative", "channel", True, "negative", precomputed_variant(unit, "negative", "negative")))):
@@ -267,7 +177,7 @@ def unit_page(unit: Unit, sections: dict[str, str]) -> None:
                 st.image(ready[0], caption="precomputed, 128 px, 512 steps", width="stretch")
             elif st.button("Render", key=f"render_{key}") or st.session_state.get(f"shown_{unit}_{key}"):
                 st.session_state[f"shown_{unit}_{key}"] = True
-                _show_variant(unit, kind, negative, 1, size, steps)
+                show_variant(unit, kind, negative, 1, size, steps)
     st.markdown("**Diversity: four facets in one optimisation**")
     facets = precomputed_variant(unit, "diversity", "facet") or precomputed_variant(unit, "polysemantic", "facet")
     if facets:
@@ -275,7 +185,7 @@ def unit_page(unit: Unit, sections: dict[str, str]) -> None:
             col.image(file, caption="precomputed, 128 px, 512 steps", width="stretch")
     elif st.button("Render four facets", key="render_facets") or st.session_state.get(f"shown_{unit}_facets"):
         st.session_state[f"shown_{unit}_facets"] = True
-        _show_variant(unit, "channel", False, 4, size, steps)
+        show_variant(unit, "channel", False, 4, size, steps)
     examples_section(unit, sections)
     if block_unit(unit).layer in CHAIN:  # convs, blocks and their branches, classes; not pools, LRN or bottlenecks
         connections_section(block_unit(unit), sections)  # a branch's unit (mixed4c_5x5:63) is its block's (4c:447)
@@ -505,23 +415,6 @@ def _card(entry: dict, scale: float, catalogue, row: str) -> None:
     st.caption(sums + (f" · {said}" if said else ""))
     st.button(entry["unit"], key=f"card_{row}_{entry['unit']}", on_click=_open, args=(entry["unit"],),
               width="stretch", help=f"Open {entry['unit']}")
-
-
-def _show_variant(unit: Unit, kind: str, negative: bool, batch: int, size: int, steps: int) -> None:
-    if require_model() is None:
-        return
-    try:
-        with st.spinner(f"Rendering {unit} ({size} px, {steps} steps) ..."):
-            images = _variant(str(unit), kind, negative, batch, size, steps)
-    except Cancelled as error:
-        jobs.cancelled_note(error)
-        return
-    except InterpError as error:  # what cannot be rendered (a negative bottleneck, a dummy class) says why
-        st.info(str(error))
-        return
-    cols = st.columns(len(images))
-    for col, image in zip(cols, images):
-        col.image(image, caption=f"{size} px, {steps} steps", width="stretch")
 
 
 def _back(layer: str, channel: int) -> None:

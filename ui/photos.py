@@ -22,9 +22,9 @@ from PIL import Image, ImageDraw
 from interp.dataset import download
 from interp.dataset import photos as collection
 from interp.dataset.atlas import Example, atlas_unit, crop_box, load_atlas
+from interp.dataset.photos import Photo, PhotoUnavailable
 from interp.errors import InterpError
 from interp.network.layers import Unit, parse_unit
-from interp.dataset.photos import Photo, PhotoUnavailable
 from ui.chapters import load_sections
 from ui.roles import fill
 
@@ -252,8 +252,8 @@ def top_photos(units: Sequence[Unit]) -> dict[Unit, Thumb | None]:
 @st.cache_data(show_spinner=False, max_entries=512)
 def _unit_map(unit: str, photo_id: str) -> np.ndarray:
     """The unit's activation map on one photo (the layer's grid), from one forward pass on the shared model."""
-    from interp.network.activations import capture
     from interp.dataset.intake import pil_to_tensor
+    from interp.network.activations import capture
     from ui.resources import shared_model
 
     here = parse_unit(unit)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from interp.errors import InterpError
 from interp.dataset.intake import MAX_BYTES, MAX_PIXELS, IntakeResult
 from interp.dataset.samples import Sample, is_cached, load_catalog, sample_bytes
+from interp.errors import InterpError
 from ui.resources import digest, intake
 
 UPLOAD = "__upload__"

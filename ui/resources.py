@@ -11,14 +11,13 @@ import hashlib
 
 import streamlit as st
 
+from interp.dataset.intake import IntakeResult, load_image
+from interp.errors import InterpError
 from interp.network import weights
 from interp.network.device import describe
-from interp.errors import InterpError
-from interp.dataset.intake import IntakeResult, load_image
 from interp.network.labels import Labels
 from interp.network.loading import load_labels, load_model
 from interp.network.model import InceptionV1
-
 
 _loaded_device: list[str] = []  # set once the shared model exists, for the sidebar
 

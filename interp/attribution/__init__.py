@@ -29,7 +29,14 @@ from interp.attribution.methods import (
     make_baseline,
     top_class,
 )
-from interp.attribution.sanity import CASCADE, SanityCheck, SanityStage, randomisation_check, randomise, spearman
+from interp.attribution.sanity import (
+    CASCADE,
+    SanityCheck,
+    SanityStage,
+    randomisation_check,
+    randomise,
+    spearman,
+)
 
 __all__ = ["attribute", "Attribution", "AttributionError", "Method", "METHODS", "DEFAULTS", "DEFAULT_LAYER",
            "BASELINES", "make_baseline", "gaussian_blur", "top_class", "channel_attribution", "ChannelAttribution",

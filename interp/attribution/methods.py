@@ -28,7 +28,6 @@ from interp.attribution.replicas import borrowed, counterpart
 from interp.errors import InterpError
 from interp.network.layers import NUM_LOGITS, REAL_LOGITS, layer_info
 
-
 # Captum announces its ReLU hooks on every guided call; that is the point of running on a replica, not news.
 warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activations", module="captum")
 

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from torch import nn
 
 from interp import jobs
+
 MAX_IDLE_REPLICAS = 4  # kept per model for reuse; more can be out at once, the extras are dropped on return
 
 _lock = threading.Lock()

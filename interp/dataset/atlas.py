@@ -36,11 +36,19 @@ from pathlib import Path
 
 import numpy as np
 
-from interp.errors import InterpError, UnitError
-from interp.network.layers import LAYERS, MAIN_LAYERS, TRAINING_SIZE, Unit, layer_info, parse_unit, receptive_field
 from interp.dataset.photos import Photo, load_photos
-from interp.progress import Progress
+from interp.errors import InterpError, UnitError
+from interp.network.layers import (
+    LAYERS,
+    MAIN_LAYERS,
+    TRAINING_SIZE,
+    Unit,
+    layer_info,
+    parse_unit,
+    receptive_field,
+)
 from interp.paths import DATA_DIR
+from interp.progress import Progress
 
 ATLAS_FILE = DATA_DIR / "atlas.npz"
 ATLAS_LAYERS: tuple[str, ...] = MAIN_LAYERS  # conv2d0 ... mixed5b: 5,804 channels
@@ -292,9 +300,9 @@ def build_atlas(
     """
     import torch
 
-    from interp.network.activations import capture
-    from interp.dataset.intake import load_image
     from interp.dataset.download import file_sha256
+    from interp.dataset.intake import load_image
+    from interp.network.activations import capture
 
     started = time.perf_counter()
     folder = Path(images_dir)

@@ -38,7 +38,13 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from interp.errors import CorruptImage, ImageError, ImageSourceError, ImageTooLarge, UnsupportedImage
+from interp.errors import (
+    CorruptImage,
+    ImageError,
+    ImageSourceError,
+    ImageTooLarge,
+    UnsupportedImage,
+)
 
 __all__ = [
     "ALPHA_BACKGROUND",

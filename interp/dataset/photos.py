@@ -30,9 +30,9 @@ from urllib.parse import quote
 
 from interp.dataset import download
 from interp.errors import DownloadError, InterpError
-from interp.progress import Progress
 from interp.network.weights import cache_dir
 from interp.paths import DATA_DIR
+from interp.progress import Progress
 
 DATA_PATH = DATA_DIR / "imagenet_samples.json"
 COLUMNS = ("file", "synset", "index", "label", "sha256", "bytes")

@@ -16,9 +16,9 @@ from urllib.parse import urlparse
 
 from interp.dataset.download import fetch
 from interp.errors import DownloadError, InterpError
-from interp.progress import Progress
 from interp.network.weights import cache_dir
 from interp.paths import ASSETS_DIR
+from interp.progress import Progress
 
 ASSETS_DIR = ASSETS_DIR
 CATALOG_PATH = ASSETS_DIR / "samples.json"

@@ -48,11 +48,11 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from interp.dataset.intake import tensor_to_pil
 from interp.errors import InterpError, UnitError
 from interp.featvis import objectives as obj
 from interp.featvis.param import PARAMETERISATIONS
 from interp.featvis.render import render
-from interp.dataset.intake import tensor_to_pil
 from interp.network.layers import LAYERS, Unit, layer_info, parse_unit
 
 GALLERY_VERSION = 1  # bump when the render recipe changes so that old galleries are not taken as current

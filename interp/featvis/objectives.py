@@ -125,6 +125,9 @@ def direction(layer_name: str, vector: torch.Tensor | Sequence[float], batch: in
     return Objective(fn, [name], f"direction in {name}")
 
 
+DIVERSITY_WEIGHT = 500.0  # the weight of diversity against a unit's objective in the app's facets (four images)
+
+
 def diversity(layer_name: str) -> Objective:
     """Penalise images of the batch for looking alike: minus the cosine similarity of their Gram matrices
     (the style of each image), averaged over the other images. Zero for a batch of one."""

@@ -7,8 +7,8 @@ import os
 
 import torch
 
-from interp.network.device import pick_device
 from interp.errors import WeightsUnavailable
+from interp.network.device import pick_device
 from interp.network.labels import Labels, read_labels
 from interp.network.model import InceptionV1
 from interp.network.weights import resolve_labels, resolve_weights

@@ -58,13 +58,13 @@ from torch import nn
 
 from interp.dataset.atlas import FORMAT as ATLAS_FORMAT
 from interp.dataset.atlas import IMAGE_SIZE, TOP, Example, load_atlas, write_atlas
+from interp.dataset.photos import Photo, load_photos
 from interp.errors import InterpError
 from interp.network.layers import layer_info
-from interp.dataset.photos import Photo, load_photos
-from interp.progress import Progress
-from interp.story.purity import Purity, measure
-from interp.story.purity import TOP as PURITY_TOP
 from interp.paths import DATA_DIR
+from interp.progress import Progress
+from interp.story.purity import TOP as PURITY_TOP
+from interp.story.purity import Purity, measure
 
 LAYER = "mixed4e"
 SAE_DIR = DATA_DIR / "sae"
@@ -212,8 +212,8 @@ def photo_activations(
     """photos x positions x channels (float32): ``layer``'s post-ReLU activation vector at every position of
     every photo seen as ``view`` (``VIEWS``; the default is the atlas's centre crop at 224 px); positions in
     row order (``y * width + x``)."""
-    from interp.network.activations import capture
     from interp.dataset.intake import load_image
+    from interp.network.activations import capture
 
     folder = Path(images_dir)
     require_photos(photos, folder)

@@ -14,7 +14,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
-from pathlib import Path
+
 from interp.paths import DATA_DIR
 
 HIERARCHY_FILE = DATA_DIR / "imagenet_hierarchy.json"

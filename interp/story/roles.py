@@ -32,8 +32,8 @@ import numpy as np
 
 from interp.errors import InterpError
 from interp.network.layers import LAYERS, Unit, parse_unit
-from interp.story.purity import TOP
 from interp.paths import DATA_DIR
+from interp.story.purity import TOP
 
 ROLES_FILE = DATA_DIR / "roles.json"
 TOP_TENTH = 0.10  # the article's unit keeps its role when it ranks in this top share of its layer
@@ -331,9 +331,9 @@ def _mirror_responses(model, atlas, images_dir: Path, layers: Sequence[str]) -> 
     """(dog mask over the atlas photos, maxima on the dog photos, maxima on their mirror images) per layer."""
     import torch
 
+    from interp.dataset.intake import load_image
     from interp.network.activations import capture
     from interp.story.hierarchy import group_of
-    from interp.dataset.intake import load_image
 
     dogs = np.array([group_of(p.synset) == "dog" for p in atlas.photos])
     files = [p.file for p, d in zip(atlas.photos, dogs) if d]
@@ -359,9 +359,9 @@ def find_roles(model, atlas, images_dir: str | os.PathLike) -> list[Role]:
     import torch
 
     from interp.circuits import edge, strongest_inputs
+    from interp.dataset.intake import load_image
     from interp.story import purity
     from interp.story.hierarchy import group_of
-    from interp.dataset.intake import load_image
 
     images_dir = Path(images_dir)
     found: dict[str, tuple[Unit, dict]] = {}

@@ -11,7 +11,16 @@ import pytest
 from ui.tour import TOOLS
 
 from .conftest import SHARED_PHOTOS
-from .helpers import REPO, assert_healthy, chapter_title, goto, shots, step_title, visual, wait
+from .helpers import (
+    REPO,
+    assert_healthy,
+    chapter_title,
+    goto,
+    shots,
+    step_title,
+    visual,
+    wait,
+)
 
 CHAPTER_STEPS = [(ps, step_id, title) for url_path in shots._tour_pages()
                  for ps in [shots.load_page_steps(url_path)] for step_id, title in ps.steps]

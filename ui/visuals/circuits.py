@@ -15,22 +15,27 @@ import streamlit as st
 from PIL import Image
 from plotly.subplots import make_subplots
 
+from interp.circuits import (
+    block_unit,
+    edge,
+    expanded_weights,
+    source_layer,
+    strongest_inputs,
+)
 from interp.dataset.atlas import AtlasError, atlas_unit, load_atlas
-from interp.story.catalogue import load_catalogue
-from interp.circuits import block_unit, edge, expanded_weights, source_layer, strongest_inputs
+from interp.dataset.pictures import overlay, weight_map
 from interp.errors import InterpError, UnitError
 from interp.network.layers import LAYERS, Unit, parse_unit
-from interp.dataset.pictures import overlay, weight_map
+from interp.story.catalogue import load_catalogue
 from interp.story.roles import Role, parts_of
 from ui import photos
 from ui.photos import PICKER
-from ui.microscope import picture_for, unit_picture
 from ui.resources import require_model, shared_model, weights_ready
 from ui.roles import find, gloss, option_label, roles_or_none, short, unit_options
+from ui.style import DIVERGING, PLOT_CONFIG
+from ui.unit_pictures import picture_for, unit_picture
 
 # Blue (inhibits), white (zero), red (excites): the colours of interp.dataset.pictures.colorize_signed.
-DIVERGING = [[0.0, "rgb(33,102,172)"], [0.5, "rgb(247,247,247)"], [1.0, "rgb(178,24,43)"]]
-PLOT_CONFIG = {"displayModeBar": False}
 ROWS3 = ("top", "middle", "bottom")
 PATHS_SHOWN = 4  # bottleneck paths drawn one by one in step 1
 PHOTO_CHOICES = 10  # photos offered per circuit in steps 5 and 6
@@ -441,8 +446,8 @@ def car_parts() -> None:
 @st.cache_data(show_spinner=False, max_entries=4)
 def _mirror_test(photo_id: str, units: tuple[str, ...], _image: np.ndarray) -> dict:
     """Each unit's largest activation on a photo (cached by its id) and on its mirror image."""
-    from interp.network.activations import capture
     from interp.dataset.intake import pil_to_tensor
+    from interp.network.activations import capture
 
     model, _ = shared_model()
     tensor = pil_to_tensor(Image.fromarray(_image)).unsqueeze(0)

@@ -9,12 +9,18 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
-from interp.network.activations import top_channels
-from interp.story.catalogue import load_catalogue
 from interp.dataset.intake import tensor_to_pil
+from interp.dataset.pictures import (
+    colorize,
+    colorize_signed,
+    enlarge,
+    filter_image,
+    overlay,
+)
+from interp.network.activations import top_channels
 from interp.network.layers import BRANCHES, LAYERS, MAIN_LAYERS, Unit
 from interp.network.model import to_network_input
-from interp.dataset.pictures import colorize, colorize_signed, enlarge, filter_image, overlay
+from interp.story.catalogue import load_catalogue
 from ui.analysis import class_probabilities, main_activations, predictions
 from ui.visuals.common import picture_and_model, prediction_chart, show_picture
 

@@ -19,23 +19,23 @@ import streamlit as st
 from PIL import Image, ImageDraw
 from plotly.subplots import make_subplots
 
-from interp.story import purity
 from interp.dataset.atlas import AtlasError, crop_box
+from interp.dataset.pictures import overlay
 from interp.errors import InterpError
-from interp.story.hierarchy import group_of
-from interp.story.hierarchy import source as grouping_source
 from interp.jobs import Cancelled
 from interp.network.layers import Unit
-from interp.dataset.pictures import overlay
+from interp.story import purity
+from interp.story.hierarchy import group_of
+from interp.story.hierarchy import source as grouping_source
 from ui import jobs, photos
-from ui.photos import PICKER
 from ui.chapters import load_sections
-from ui.microscope import on_demand_settings, unit_picture
+from ui.photos import PICKER
 from ui.resources import require_model, shared_model, weights_ready
 from ui.roles import find, short, templates
-from ui.visuals.hard import GROUP_COLOURS, _groups
+from ui.style import GROUP_COLOURS, PLOT_CONFIG
+from ui.unit_pictures import on_demand_settings, unit_picture
+from ui.visuals.hard import _groups
 
-PLOT_CONFIG = {"displayModeBar": False}
 SPLIT_FEATURES = 4  # features of the polysemantic unit shown in step 3
 SPLIT_PHOTOS = 6  # photos per feature in that overview
 DETAIL_PHOTOS = 12  # a feature's top photos in the detail view

@@ -16,23 +16,21 @@ import streamlit as st
 from PIL import Image
 from plotly.subplots import make_subplots
 
-from interp.story import purity
 from interp.dataset.atlas import ATLAS_LAYERS, AtlasError, load_atlas
 from interp.dataset.atlas import TOP as ATLAS_TOP
+from interp.dataset.pictures import overlay
 from interp.errors import InterpError
+from interp.network.layers import Unit
+from interp.story import purity
 from interp.story.hierarchy import group_of
 from interp.story.hierarchy import source as grouping_source
-from interp.network.layers import Unit
-from interp.dataset.pictures import overlay
 from ui import photos
 from ui.featvis import FEATVIS_ASSETS, manifest
-from ui.microscope import unit_picture
 from ui.roles import find, short
+from ui.style import DIVERGING, GROUP_COLOURS, PLOT_CONFIG
+from ui.unit_pictures import unit_picture
 
-PLOT_CONFIG = {"displayModeBar": False}
 # The two groups of a split unit, then everything else: one colour each, in every step.
-GROUP_COLOURS = ("#3d5a80", "#e07a1f", "#9a9a9a")
-DIVERGING = [[0.0, "rgb(33,102,172)"], [0.5, "rgb(247,247,247)"], [1.0, "rgb(178,24,43)"]]
 FACETS_SET = "polysemantic"  # tools/make_featvis_assets.py: the polysemantic unit's four facets
 CHANCE_DRAWS = 2000  # random sets of photos for the chance line of step 2
 SPLIT_LISTED = 6  # a layer's most split units listed under the chart of step 2
@@ -70,10 +68,10 @@ def _colour(group: str, names: list[str]) -> str:
 @st.cache_data(show_spinner=False, max_entries=8)
 def _photo_map(unit: str, photo_id: str) -> np.ndarray:
     """The unit's activation map over one of the 1,000 photos (one forward pass up to its layer)."""
-    from interp.network.activations import capture
     from interp.dataset.intake import pil_to_tensor
-    from interp.network.layers import parse_unit
     from interp.dataset.photos import photo
+    from interp.network.activations import capture
+    from interp.network.layers import parse_unit
     from ui.resources import shared_model
 
     here = parse_unit(unit)
@@ -95,12 +93,12 @@ def _facets(unit: Unit) -> None:
                    "tools/make_featvis_assets.py from these weights.")
         return
     with cols[1]:  # not precomputed in this copy: the Microscope's bounded render path makes them on request
-        from ui.microscope import _show_variant, on_demand_settings
+        from ui.unit_pictures import on_demand_settings, show_variant
 
         if st.button("Render four facets", key="poly_facets") or st.session_state.get("poly_facets_shown"):
             st.session_state["poly_facets_shown"] = True
             size, steps = on_demand_settings()
-            _show_variant(unit, "channel", False, 4, size, steps)
+            show_variant(unit, "channel", False, 4, size, steps)
         else:
             st.caption("The four facets are not precomputed in this copy of the app; rendering them takes a minute "
                        "or two on a CPU.")

@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from interp.network.activations import capture
 from interp.dataset.atlas import AtlasError, atlas_unit, load_atlas
-from interp.errors import InterpError, UnitError
-from interp.network.layers import MAIN_LAYERS, parse_unit
 from interp.dataset.pictures import overlay
+from interp.errors import InterpError, UnitError
+from interp.network.activations import capture
+from interp.network.layers import MAIN_LAYERS, parse_unit
 from ui import photos
 from ui.analysis import main_activations
-from ui.featvis import live_render as live_render_panel
 from ui.featvis import FEATVIS_ASSETS, manifest, preset_label, unit_presets
+from ui.featvis import live_render as live_render_panel
 from ui.picker import available_pictures, has_upload
 from ui.resources import digest, intake, require_model, weights_ready
 from ui.roles import find

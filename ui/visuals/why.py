@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 import plotly.graph_objects as go
 import streamlit as st
+import torch
 from PIL import Image, ImageDraw
 
-from interp.network.activations import top_channels
-from interp.story.catalogue import load_catalogue
-from interp.network.layers import MAIN_LAYERS, parse_unit
 from interp.dataset.pictures import colorize, overlay
+from interp.network.activations import top_channels
+from interp.network.layers import MAIN_LAYERS, parse_unit
+from interp.story.catalogue import load_catalogue
 from ui.analysis import main_activations, predictions
 from ui.resources import require_model
 from ui.roles import expand_roles
+from ui.style import DIVERGING
 from ui.tour import TOUR
 from ui.visuals.common import picture_and_model, prediction_chart, show_picture
 
@@ -70,7 +71,7 @@ def black_box() -> None:
     weight = getattr(model, f"{layer}_3x3_pre_relu_conv").weight.detach().float().cpu()
     block = weight[:48, :48, 1, 1].numpy()  # the centre tap of a 48 x 48 corner: one tiny window on the matrix
     limit = float(np.abs(block).max()) or 1.0
-    fig = go.Figure(go.Heatmap(z=block, colorscale="RdBu", zmid=0, zmin=-limit, zmax=limit,
+    fig = go.Figure(go.Heatmap(z=block, colorscale=DIVERGING, zmid=0, zmin=-limit, zmax=limit,
                                hovertemplate="output %{y}, input %{x}: %{z:.4f}<extra></extra>"))
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10),
                       title=f"48 x 48 of the {weight.numel():,} weights in {layer}'s 3x3 convolution",
