@@ -22,6 +22,7 @@ from interp.featvis import objectives as obj
 from interp.featvis import render
 from interp.network.layers import parse_unit
 from interp.story.catalogue import load_catalogue
+from interp.story.roles import roles_named_for, roles_played_by
 from ui import jobs
 from ui.resources import require_model
 from ui.roles import option_label, roles_or_none, unit_options
@@ -183,8 +184,8 @@ def _describe(text: str) -> str | None:
     catalogue = load_catalogue()
     note, family = catalogue.note(u), catalogue.family_of(u)
     roles = roles_or_none() or ()
-    plays = [r for r in roles if r.unit == u.in_block]
-    named = [r for r in roles if r.article_unit == u.in_block and r.unit != u.in_block]
+    plays = roles_played_by(u, roles)
+    named = roles_named_for(u, roles, only_elsewhere=True)
     said = []
     for r in plays:
         article = ("as in the articles" if r.agrees else "the articles name no single unit" if r.agrees is None

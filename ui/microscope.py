@@ -27,11 +27,19 @@ from interp.dataset.pictures import weight_map
 from interp.errors import UnitError
 from interp.network.layers import LAYERS, MAIN_LAYERS, Unit, parse_unit
 from interp.story.catalogue import load_catalogue
-from interp.story.roles import Role, parts_of
+from interp.story.roles import Role, parts_of, roles_named_for, roles_played_by
 from ui import links, photos
 from ui.chapters import load_sections
 from ui.resources import require_model, shared_model, weights_ready
-from ui.roles import fill, gloss, role_fields, roles_or_none, short, templates
+from ui.roles import (
+    ROLES_MISSING,
+    fill,
+    gloss,
+    role_fields,
+    roles_or_none,
+    short,
+    templates,
+)
 from ui.unit_pictures import (
     on_demand_dir,
     on_demand_settings,
@@ -227,8 +235,7 @@ def role_boxes(unit: Unit, sections: dict[str, str]) -> None:
     if not roles:
         return
     text, figures = templates(sections.get("Role templates", "")), templates(sections.get("Role figures", ""))
-    here = unit.in_block
-    for role in [r for r in roles if r.unit == here]:
+    for role in roles_played_by(unit, roles):
         fields = role_fields(role)
         with st.container(border=True):
             st.markdown(fill(text.get("plays", ""), fields))
@@ -255,7 +262,7 @@ def role_boxes(unit: Unit, sections: dict[str, str]) -> None:
                         st.caption(f"**{part.spec.title}**: {part.unit}; {part.evidence.get('geometry', '')}")
                         st.button(f"Open {part.unit}", key=f"role_part_{part.id}", on_click=_open,
                                   args=(str(part.unit),))
-    for role in [r for r in roles if r.article_unit == here and r.unit != here]:
+    for role in roles_named_for(unit, roles, only_elsewhere=True):
         fields = role_fields(role)
         with st.container(border=True):
             st.markdown(fill(text.get("named", ""), fields))
@@ -284,8 +291,7 @@ def roles_section(sections: dict[str, str]) -> None:
     roles = roles_or_none()
     st.subheader(ROLES_SECTION)
     if not roles:
-        st.caption("The roles catalogue (interp/data/roles.json) cannot be read: rebuild it with "
-                   "`python tools/find_roles.py`.")
+        st.caption(ROLES_MISSING)
         return
     st.markdown(sections.get(ROLES_SECTION, ""))
     figures = templates(sections.get("Role figures", ""))

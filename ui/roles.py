@@ -21,7 +21,14 @@ from collections.abc import Callable
 
 from interp.errors import InterpError
 from interp.network.layers import Unit, parse_unit
-from interp.story.roles import SPEC_IDS, Role, load_roles, spec
+from interp.story.roles import (
+    SPEC_IDS,
+    Role,
+    load_roles,
+    roles_named_for,
+    roles_played_by,
+    spec,
+)
 
 PLACEHOLDER = re.compile(r"\{role:([a-z][a-z-]*)(?::([A-Za-z_]+))?\}")
 MICROSCOPE_PATH = "microscope"  # the Microscope's URL path (pages/11_microscope.py, see ui/tour.py)
@@ -41,6 +48,11 @@ def short(unit: Unit | str | None) -> str:
 def unit_link(unit: Unit | str) -> str:
     """A Markdown link to the unit's Microscope page."""
     return f"[{unit}]({MICROSCOPE_PATH}?unit={unit})"
+
+
+ROLES_MISSING = ("The list of the story's characters could not be read, so this part cannot say which units play "
+                 "them. This copy of the app is incomplete: the README (\"The story's characters\") says how to "
+                 "rebuild it.")
 
 
 def roles_or_none() -> tuple[Role, ...] | None:
@@ -150,10 +162,10 @@ def option_label(unit_text: str, meaning: Callable[[Unit], str | None] | None = 
     except InterpError:
         return unit_text
     roles = roles_or_none() or ()
-    plays = [r for r in roles if r.unit == unit.in_block]
+    plays = roles_played_by(unit, roles)
     if plays:
         return " · ".join(role_label(r) for r in plays)
-    named = [r for r in roles if r.article_unit == unit.in_block]
+    named = roles_named_for(unit, roles)
     if named:
         r = named[0]
         return f"{unit} · the articles' {r.name} (here: {r.unit})"
@@ -166,10 +178,10 @@ def gloss(unit: Unit, meaning: str | None) -> str | None:
     is played by another unit here, the articles' word and who plays it; else what the articles say
     (``meaning``), marked as theirs."""
     roles = roles_or_none() or ()
-    plays = [r for r in roles if r.unit == unit.in_block]
+    plays = roles_played_by(unit, roles)
     if plays:
         return "; ".join(f"the {r.name} here" for r in plays)
-    named = [r for r in roles if r.article_unit == unit.in_block]
+    named = roles_named_for(unit, roles)
     if named:
         r = named[0]
         return f"the articles' {r.name} (here: {short(r.unit)})"

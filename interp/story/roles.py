@@ -188,9 +188,10 @@ def role(role_id: str) -> Role:
     return next(r for r in load_roles() if r.id == role_id)
 
 
-def roles_played_by(unit: Unit) -> list[Role]:
-    """The roles ``unit`` plays in these weights."""
-    return [r for r in load_roles() if r.unit == unit.in_block]
+def roles_played_by(unit: Unit, roles: Sequence[Role] | None = None) -> list[Role]:
+    """The roles ``unit`` plays in these weights (a branch's unit plays its block's), from ``roles`` (default:
+    the catalogue)."""
+    return [r for r in (load_roles() if roles is None else roles) if r.unit == unit.in_block]
 
 
 def parts_of(unit: Unit, roles: Sequence[Role] | None = None) -> list[Role]:
@@ -199,9 +200,12 @@ def parts_of(unit: Unit, roles: Sequence[Role] | None = None) -> list[Role]:
     return [r for r in (load_roles() if roles is None else roles) if r.evidence.get("into") == str(unit.in_block)]
 
 
-def roles_named_for(unit: Unit) -> list[Role]:
-    """The roles the articles give ``unit`` (whether or not it plays them here)."""
-    return [r for r in load_roles() if r.article_unit == unit.in_block]
+def roles_named_for(unit: Unit, roles: Sequence[Role] | None = None, *, only_elsewhere: bool = False) -> list[Role]:
+    """The roles the articles give ``unit``, whether or not it plays them here (``only_elsewhere``: only those
+    another unit plays here), from ``roles`` (default: the catalogue)."""
+    here = unit.in_block
+    return [r for r in (load_roles() if roles is None else roles)
+            if r.article_unit == here and not (only_elsewhere and r.unit == here)]
 
 
 # -- finding the roles ------------------------------------------------------------------------------------------

@@ -31,7 +31,15 @@ from interp.story.roles import Role, parts_of
 from ui import photos
 from ui.photos import PICKER
 from ui.resources import require_model, shared_model, weights_ready
-from ui.roles import find, gloss, option_label, roles_or_none, short, unit_options
+from ui.roles import (
+    ROLES_MISSING,
+    find,
+    gloss,
+    option_label,
+    roles_or_none,
+    short,
+    unit_options,
+)
 from ui.style import DIVERGING, PLOT_CONFIG
 from ui.unit_pictures import picture_for, unit_picture
 
@@ -400,8 +408,7 @@ def car_parts() -> None:
     car = find("car-detector")
     parts = [r for r in (find(p) for p in CAR_PARTS) if r is not None]
     if not roles or car is None or not parts:
-        st.info("The roles catalogue (interp/data/roles.json) cannot be read: rebuild it with "
-                "`python tools/find_roles.py`.")
+        st.info(ROLES_MISSING)
         return
     with photos.photo_notice():
         head, words = st.columns([1, 3], vertical_alignment="center")
@@ -463,8 +470,7 @@ def _mirror_test(photo_id: str, units: tuple[str, ...], _image: np.ndarray) -> d
 def dog_heads() -> None:
     left, right, merged = find("dog-head-left"), find("dog-head-right"), find("dog-head")
     if not (left and right and merged):
-        st.info("The roles catalogue (interp/data/roles.json) cannot be read: rebuild it with "
-                "`python tools/find_roles.py`.")
+        st.info(ROLES_MISSING)
         return
     has_model = weights_ready()
     with photos.photo_notice():
@@ -652,8 +658,7 @@ def _controls(key: str, mirror: bool = False):
     circuit = _circuit_picker(key)
     units = circuit_units(circuit)
     if units is None:
-        st.info("The roles catalogue (interp/data/roles.json) cannot be read: rebuild it with "
-                "`python tools/find_roles.py`.")
+        st.info(ROLES_MISSING)
         return None
     if mirror:
         left, right = st.columns([4, 1], vertical_alignment="bottom")

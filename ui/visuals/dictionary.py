@@ -31,7 +31,7 @@ from ui import jobs, photos
 from ui.chapters import load_sections
 from ui.photos import PICKER
 from ui.resources import require_model, shared_model, weights_ready
-from ui.roles import find, short, templates
+from ui.roles import ROLES_MISSING, find, short, templates
 from ui.style import GROUP_COLOURS, PLOT_CONFIG
 from ui.unit_pictures import on_demand_settings, unit_picture
 from ui.visuals.hard import _groups
@@ -200,7 +200,7 @@ def _marked(image: np.ndarray, values: np.ndarray, y: int, x: int) -> Image.Imag
 def dictionary_idea() -> None:
     unit = _polysemantic_unit()
     if unit is None:
-        st.info("The roles catalogue (interp/data/roles.json) cannot be read: rebuild it with `python tools/find_roles.py`.")
+        st.info(ROLES_MISSING)
         return
     if require_model() is None:
         return

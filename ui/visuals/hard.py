@@ -26,7 +26,7 @@ from interp.story.hierarchy import group_of
 from interp.story.hierarchy import source as grouping_source
 from ui import photos
 from ui.featvis import FEATVIS_ASSETS, manifest
-from ui.roles import find, short
+from ui.roles import ROLES_MISSING, find, short
 from ui.style import DIVERGING, GROUP_COLOURS, PLOT_CONFIG
 from ui.unit_pictures import unit_picture
 
@@ -37,7 +37,7 @@ SPLIT_LISTED = 6  # a layer's most split units listed under the chart of step 2
 
 
 def _roles_missing() -> None:
-    st.info("The roles catalogue (interp/data/roles.json) cannot be read: rebuild it with `python tools/find_roles.py`.")
+    st.info(ROLES_MISSING)
 
 
 def _polysemantic():
