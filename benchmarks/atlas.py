@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 COMMANDS = {
     "examples": ["examples", "mixed4c:278", "--top", "10", "--json"],
@@ -39,8 +38,14 @@ def cold_command_seconds(args: list[str], repeats: int) -> tuple[float, float]:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "interp", *args], cwd=REPO, env=clean_env(), capture_output=True,
-                              text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "interp", *args],
+            cwd=REPO,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         times.append(time.perf_counter() - start)
         if done.returncode != 0:
             raise SystemExit(done.stderr)
@@ -78,8 +83,14 @@ APP_START = textwrap.dedent(
 
 
 def app_start_seconds() -> float:
-    done = subprocess.run([sys.executable, "-c", APP_START.format(app=str(REPO / "app.py"))], cwd=REPO,
-                          env=clean_env(), capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", APP_START.format(app=str(REPO / "app.py"))],
+        cwd=REPO,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if done.returncode != 0:
         raise SystemExit(done.stderr[-3000:])
     return float(done.stdout.split()[-1])

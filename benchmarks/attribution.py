@@ -19,13 +19,12 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
+from interp.attribution import attribute
+from interp.network.loading import load_model
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-import torch  # noqa: E402
-
-from interp.attribution import attribute  # noqa: E402
-from interp.network.loading import load_model  # noqa: E402
 
 GOALS = {"ig": 2.5, "gradcam": 0.3, "smoothgrad": 1.0}  # seconds, 2 CPU cores, 224 px (issue 4)
 SETTINGS = {  # the defaults, written out so the figures say what they measured
@@ -85,8 +84,11 @@ def main() -> None:
 
     model = load_model(device=args.device)
     image = photo()
-    figures: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores visible, {args.threads} torch threads, "
-                                f"torch {torch.__version__}, device {args.device}", "seconds": {}}
+    figures: dict = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores visible, {args.threads} torch threads, "
+        f"torch {torch.__version__}, device {args.device}",
+        "seconds": {},
+    }
     print(figures["machine"])
     for method, options in SETTINGS.items():
         attribute(model, image, method, target=41, **options)  # warm-up (Captum import, replica, kernels)
@@ -101,8 +103,22 @@ def main() -> None:
 
     figures["ig_memory"] = []
     for steps, batch in ((32, 1), (32, 4), (32, 16), (128, 4), (128, 16)):
-        out = subprocess.run([sys.executable, __file__, "--threads", str(args.threads), "--device", args.device,
-                              "--memory-child", str(steps), str(batch)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--threads",
+                str(args.threads),
+                "--device",
+                args.device,
+                "--memory-child",
+                str(steps),
+                str(batch),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         row = json.loads(out.stdout.strip().splitlines()[-1])
         figures["ig_memory"].append(row)
         print(f"IG {steps:>3} steps, batch {batch:>2}: peak RSS +{row['peak_rise_mb']} MB", flush=True)

@@ -17,17 +17,15 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
+import torch
+
+from interp.circuits import CHAIN, block_unit, strongest_inputs, strongest_outputs
+from interp.network.loading import load_model
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-import torch  # noqa: E402
-
-from interp.circuits import CHAIN, block_unit, strongest_inputs, strongest_outputs  # noqa: E402
-from interp.network.loading import load_model  # noqa: E402
 
 UNITS = ("conv2d0:5", "mixed3b:379", "mixed4c:447", "mixed4e:55", "mixed5b:360", "logits:41")
 
@@ -48,8 +46,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = load_model(device="cpu")
-    figures: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores visible, {args.threads} torch threads, "
-                                f"torch {torch.__version__}"}
+    figures: dict = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores visible, {args.threads} torch threads, "
+        f"torch {torch.__version__}"
+    }
     for unit in UNITS:
         one_page(model, unit)  # warm-up
         times = []
@@ -73,8 +73,8 @@ def median_ms(fn, repeats: int) -> float:
 
 
 def chapter_4(model, repeats: int) -> dict:
-    from interp.ablation import ablate, random_ablations
     from interp.circuits import circuit_graph
+    from interp.circuits.ablation import ablate, random_ablations
     from interp.dataset.intake import load_image
     from interp.story.roles import role
 
@@ -82,15 +82,21 @@ def chapter_4(model, repeats: int) -> dict:
     detector = role("car-detector").unit
     parts = [role(r).unit for r in ("car-windows", "car-wheels", "car-body")]
     return {
-        f"ablate {detector} (3 parts off), one photo, ms (median)": median_ms(lambda: ablate(model, photo, detector, parts), repeats),
+        f"ablate {detector} (3 parts off), one photo, ms (median)": median_ms(
+            lambda: ablate(model, photo, detector, parts), repeats
+        ),
         "ablate mixed3b:379 (its top input off), ms (median)": median_ms(
-            lambda: ablate(model, photo, "mixed3b:379", ["mixed3a:181"]), repeats),
+            lambda: ablate(model, photo, "mixed3b:379", ["mixed3a:181"]), repeats
+        ),
         "8 random ablations of 3 mixed4b units, one batched pass, ms (median)": median_ms(
-            lambda: random_ablations(model, photo, detector, "mixed4b", 3, draws=8), repeats),
+            lambda: random_ablations(model, photo, detector, "mixed4b", 3, draws=8), repeats
+        ),
         f"circuit graph of {detector}, depth 2, top 3, ms (median)": median_ms(
-            lambda: circuit_graph(model, detector, depth=2, top=3), repeats),
+            lambda: circuit_graph(model, detector, depth=2, top=3), repeats
+        ),
         "circuit graph of mixed5b:360, depth 2, top 3, ms (median)": median_ms(
-            lambda: circuit_graph(model, "mixed5b:360", depth=2, top=3), repeats),
+            lambda: circuit_graph(model, "mixed5b:360", depth=2, top=3), repeats
+        ),
     }
 
 

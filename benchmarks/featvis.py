@@ -14,19 +14,17 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
+import torch
+
+from interp.featvis import objectives as obj
+from interp.featvis import render
+from interp.featvis.objectives import Objective
+from interp.network.loading import load_model
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-import torch  # noqa: E402
-
-from interp.featvis import objectives as obj  # noqa: E402
-from interp.featvis import render  # noqa: E402
-from interp.featvis.objectives import Objective  # noqa: E402
-from interp.network.loading import load_model  # noqa: E402
 
 
 def per_step_ms(model, unit: str, size: int, steps: int = 32, full_network: bool = False, repeats: int = 3) -> float:
@@ -42,12 +40,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--layer-units", type=int, default=0, help="GPU: render this many units of mixed4a in one batch")
+    parser.add_argument(
+        "--layer-units", type=int, default=0, help="GPU: render this many units of mixed4a in one batch"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = load_model(device=args.device)
-    figures: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores visible, {args.threads} torch threads, "
-                                f"torch {torch.__version__}, device {args.device}"}
+    figures: dict = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores visible, {args.threads} torch threads, "
+        f"torch {torch.__version__}, device {args.device}"
+    }
     for unit in ("mixed3b:379", "mixed4c:447"):
         for size in (128, 224):
             figures[f"ms_per_step {unit} {size}px"] = per_step_ms(model, unit, size)

@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 
 def median_ms(fn, repeats: int, warmup: int = 5) -> float:
@@ -55,13 +54,15 @@ def model_figures(image: Path, repeats: int) -> dict:
         "full_forward_ms": full,
         "capture_mixed3b_ms": to_3b,
         "capture_speedup": full / to_3b,
-        "capture_all_main_layers_ms": median_ms(lambda: capture(model, x, ["conv2d0", "mixed3b", "mixed4c", "mixed5b", "logits"]), repeats),
+        "capture_all_main_layers_ms": median_ms(
+            lambda: capture(model, x, ["conv2d0", "mixed3b", "mixed4c", "mixed5b", "logits"]), repeats
+        ),
     }
 
 
 APP_RUN = textwrap.dedent(
     """
-    import time, resource, sys
+    import os, time, resource, sys
     start = time.perf_counter()
     from streamlit.testing.v1 import AppTest
     at = AppTest.from_file({app!r}, default_timeout=300).run()
@@ -71,8 +72,10 @@ APP_RUN = textwrap.dedent(
         from ui.chapters import load_chapter
         upload = open({image!r}, "rb").read()
         at.file_uploader(key="hook_upload").upload("upload.jpg", upload, "image/jpeg").run()
-        for page, name in (("pages/01_why-look-inside.py", "01_why"), ("pages/02_how-a-cnn-sees.py", "02_cnn")):
-            at.switch_page(page).run()
+        sys.path.insert(0, os.path.join(os.path.dirname({app!r}), "tests"))
+        from conftest import open_page  # the tests' one way to open a page by its address
+        for page, name in (("why-look-inside", "01_why"), ("how-a-cnn-sees", "02_cnn")):
+            open_page(at, page).run()
             for step in load_chapter(name).steps:
                 at.segmented_control(key="step").set_value(step.id).run()
                 assert not at.exception, [e.value for e in at.exception]
@@ -88,7 +91,9 @@ def app_figures(image: Path) -> dict:
     out = {}
     for visit in (False, True):
         code = APP_RUN.format(app=str(REPO / "app.py"), image=str(image), visit=visit)
-        result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        result = subprocess.run(
+            [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+        )
         if result.returncode != 0:
             raise SystemExit(result.stderr[-3000:])
         first, rss = map(float, result.stdout.split()[-2:])
@@ -113,7 +118,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     figures = {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, {args.threads} torch threads, torch {torch.__version__}",
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, "
+        f"{args.threads} torch threads, torch {torch.__version__}",
         **model_figures(args.image, args.repeats),
     }
     if not args.skip_app:

@@ -37,7 +37,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(REPO))
 
 MODES = ("sequential", "queued", "unbounded")
 UNIT = "mixed3b:379"
@@ -128,12 +127,20 @@ def one_mode(mode: str, requests: int, size: int, steps: int, slots: int, job: s
     stop.set()
     sampler.join()
     latencies = sorted(finished[s] - arrived for s in finished)
-    return {"mode": mode, "wall_s": round(wall, 2), "latency_mean_s": round(sum(latencies) / len(latencies), 2),
-            "latency_first_s": round(latencies[0], 2), "latency_last_s": round(latencies[-1], 2),
-            "max_running": running[1], "peak_rss_growth_mb": round(max(peak, rss_mb()) - start_rss),
-            "rss_before_mb": round(start_rss), "load_before": round(load_before, 1),
-            "load_after": round(os.getloadavg()[0], 1), "torch_threads": torch.get_num_threads(),
-            "digests": [digests[s] for s in range(requests)]}
+    return {
+        "mode": mode,
+        "wall_s": round(wall, 2),
+        "latency_mean_s": round(sum(latencies) / len(latencies), 2),
+        "latency_first_s": round(latencies[0], 2),
+        "latency_last_s": round(latencies[-1], 2),
+        "max_running": running[1],
+        "peak_rss_growth_mb": round(max(peak, rss_mb()) - start_rss),
+        "rss_before_mb": round(start_rss),
+        "load_before": round(load_before, 1),
+        "load_after": round(os.getloadavg()[0], 1),
+        "torch_threads": torch.get_num_threads(),
+        "digests": [digests[s] for s in range(requests)],
+    }
 
 
 def main() -> None:
@@ -153,27 +160,60 @@ def main() -> None:
     runs: dict[str, list[dict]] = {mode: [] for mode in MODES}
     for _ in range(args.rounds):
         for mode in MODES:
-            out = subprocess.run([sys.executable, __file__, "--mode", mode, "--requests", str(args.requests),
-                                  "--size", str(args.size), "--steps", str(args.steps), "--slots", str(args.slots),
-                                  "--job", args.job],
-                                 check=True, capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--mode",
+                    mode,
+                    "--requests",
+                    str(args.requests),
+                    "--size",
+                    str(args.size),
+                    "--steps",
+                    str(args.steps),
+                    "--slots",
+                    str(args.slots),
+                    "--job",
+                    args.job,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             runs[mode].append(json.loads(out.strip().splitlines()[-1]))
     same = len({tuple(r["digests"]) for rs in runs.values() for r in rs}) == 1
     figures = ("wall_s", "latency_mean_s", "latency_first_s", "latency_last_s", "max_running", "peak_rss_growth_mb")
-    report = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "requests": args.requests,
-              "job": (f"render {UNIT}, {args.size} px, {args.steps} steps" if args.job == "render" else
-                      f"Integrated Gradients, {args.steps} steps in batches of 4, 224 px"), "slots": args.slots, "rounds": args.rounds,
-              "same_pictures_in_every_mode": same,
-              "modes": {mode: {f: summary([r[f] for r in rs]) for f in figures} | {
-                  "load": [f"{r['load_before']}->{r['load_after']}" for r in rs]} for mode, rs in runs.items()}}
+    report = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "requests": args.requests,
+        "job": (
+            f"render {UNIT}, {args.size} px, {args.steps} steps"
+            if args.job == "render"
+            else f"Integrated Gradients, {args.steps} steps in batches of 4, 224 px"
+        ),
+        "slots": args.slots,
+        "rounds": args.rounds,
+        "same_pictures_in_every_mode": same,
+        "modes": {
+            mode: {f: summary([r[f] for r in rs]) for f in figures}
+            | {"load": [f"{r['load_before']}->{r['load_after']}" for r in rs]}
+            for mode, rs in runs.items()
+        },
+    }
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"{report['machine']}; {args.requests} requests: {report['job']}; queue of {args.slots} slots; "
-          f"median [range] of {args.rounds} rounds")
+    print(
+        f"{report['machine']}; {args.requests} requests: {report['job']}; queue of {args.slots} slots; "
+        f"median [range] of {args.rounds} rounds"
+    )
     for mode, figs in report["modes"].items():
-        print(f"{mode:<11} " + "  ".join(f"{f} {figs[f]['median']} [{figs[f]['min']}-{figs[f]['max']}]" for f in figures)
-              + f"  load {', '.join(figs['load'])}")
+        print(
+            f"{mode:<11} "
+            + "  ".join(f"{f} {figs[f]['median']} [{figs[f]['min']}-{figs[f]['max']}]" for f in figures)
+            + f"  load {', '.join(figs['load'])}"
+        )
     print("same pictures in every mode:", same)
 
 

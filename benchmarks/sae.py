@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 
 def timed_ms(fn, repeats: int, warm_up_s: float = 10.0) -> dict:
@@ -51,9 +50,11 @@ def encoding_figures(images: Path, repeats: int) -> dict:
     acts = capture(model, image, [sae.layer])[sae.layer][0].permute(1, 2, 0)
     with torch.inference_mode():
         encode_only = timed_ms(lambda: sae.encode(acts), repeats)
-    return {"encode_image_one_photo": timed_ms(lambda: encode_image(model, sae, image), repeats),
-            "sae_encode_196_positions": encode_only,
-            "forward_to_mixed4e": timed_ms(lambda: capture(model, image, [sae.layer]), repeats)}
+    return {
+        "encode_image_one_photo": timed_ms(lambda: encode_image(model, sae, image), repeats),
+        "sae_encode_196_positions": encode_only,
+        "forward_to_mixed4e": timed_ms(lambda: capture(model, image, [sae.layer]), repeats),
+    }
 
 
 def training_step_figures(steps: int = 20) -> dict:
@@ -87,24 +88,48 @@ def short_training(images: Path, photos: int, epochs: int) -> dict:
     """tools/train_sae.py on the first ``photos`` photos in a child process: its seconds and peak RSS."""
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, str(REPO / "tools" / "train_sae.py"), "--images", str(images),
-                               "--photos", str(photos), "--epochs", str(epochs), "--out-dir", folder],
-                              capture_output=True, text=True, timeout=3600)
+        done = subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "tools" / "train_sae.py"),
+                "--images",
+                str(images),
+                "--photos",
+                str(photos),
+                "--epochs",
+                str(epochs),
+                "--out-dir",
+                folder,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
         if done.returncode != 0:
             raise SystemExit(done.stderr[-3000:])
         log = json.loads((Path(folder) / "training_log.json").read_text())
-    return {f"short_run_{photos}_photos_{epochs}_epochs": {
-        "wall_s": round(time.perf_counter() - start, 1), "seconds": log["seconds"],
-        "train_positions": log["data"]["train_positions"], "peak_rss_mb": log["peak_rss_mb"],
-        "training_positions_per_s": round(log["data"]["train_positions"] * epochs / log["seconds"]["training"])}}
+    return {
+        f"short_run_{photos}_photos_{epochs}_epochs": {
+            "wall_s": round(time.perf_counter() - start, 1),
+            "seconds": log["seconds"],
+            "train_positions": log["data"]["train_positions"],
+            "peak_rss_mb": log["peak_rss_mb"],
+            "training_positions_per_s": round(log["data"]["train_positions"] * epochs / log["seconds"]["training"]),
+        }
+    }
 
 
 def cold_examples_seconds(repeats: int) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "interp", "sae", "examples", "0", "--top", "10", "--json"],
-                              cwd=REPO, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "interp", "sae", "examples", "0", "--top", "10", "--json"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         times.append(time.perf_counter() - start)
         if done.returncode != 0:
             raise SystemExit(done.stderr)
@@ -126,11 +151,17 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     log = json.loads(LOG_FILE.read_text())
-    figures: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores visible, {args.threads} torch threads, "
-                                "no GPU"}
-    figures["shipped_run"] = {"seconds": log["seconds"], "peak_rss_mb": log["peak_rss_mb"],
-                              "epochs": len(log["epochs"]), "seconds_per_epoch": [e["seconds"] for e in log["epochs"]],
-                              "machine": log["machine"], "held_out": log["held_out"]}
+    figures: dict = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores visible, {args.threads} torch threads, no GPU"
+    }
+    figures["shipped_run"] = {
+        "seconds": log["seconds"],
+        "peak_rss_mb": log["peak_rss_mb"],
+        "epochs": len(log["epochs"]),
+        "seconds_per_epoch": [e["seconds"] for e in log["epochs"]],
+        "machine": log["machine"],
+        "held_out": log["held_out"],
+    }
     figures["sae_file_bytes"] = SAE_FILE.stat().st_size
     figures["examples_file_bytes"] = EXAMPLES_FILE.stat().st_size
     figures.update(encoding_figures(args.images, args.repeats))

@@ -5,7 +5,7 @@
 Both wall time and the training thread's CPU time are printed: training runs on one thread, so its CPU time is
 what it takes on an otherwise idle core, while the wall time also shows what other processes took from it.
 
-What the page does when a slider changes (ui/visuals/hard.py): one call of ``interp.superposition.train`` that
+What the page does when a slider changes (ui/visuals/toy_model.py): one call of ``interp.superposition.train`` that
 trains one toy per sparsity of the sweep (8 models of 5 features in 2 hidden dimensions, or up to 8 features)
 together, ``TOY_STEPS`` steps of ``TOY_BATCH`` fresh samples each. Measured in a fresh process, so the first call
 includes whatever PyTorch sets up on first use (the figure a visitor waits for on the app's first toy), then the
@@ -24,12 +24,10 @@ import math
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 
 def reference_train(n: int, sparsities, importance: float, steps: int, batch: int) -> None:
@@ -64,7 +62,7 @@ def main() -> None:
     import torch
 
     from interp.superposition import train
-    from ui.visuals.hard import (  # the page's settings (imports streamlit)
+    from ui.visuals.toy_model import (  # the page's settings (imports streamlit)
         SPARSITIES,
         TOY_BATCH,
         TOY_STEPS,
@@ -73,10 +71,10 @@ def main() -> None:
     imported = time.perf_counter() - started
     figures: dict = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores visible, torch {torch.__version__} "
-                   f"({torch.get_num_threads()} threads by default), load average at start "
-                   f"{os.getloadavg()[0]:.2f}",
+        f"({torch.get_num_threads()} threads by default), load average at start "
+        f"{os.getloadavg()[0]:.2f}",
         "settings": f"{len(SPARSITIES)} toys (sparsities {', '.join(f'{s:g}' for s in SPARSITIES)}) x {TOY_STEPS} "
-                    f"steps x {TOY_BATCH} samples",
+        f"steps x {TOY_BATCH} samples",
         "imports, s": round(imported, 2),
     }
 
@@ -94,8 +92,11 @@ def main() -> None:
     for n in (5, 8):
         runs = [timed(n) for _ in range(args.repeats)]
         figures[f"training, {n} features, s wall (median of {args.repeats}, slowest)"] = (
-            f"{statistics.median(r[0] for r in runs):.3f}, {max(r[0] for r in runs):.3f}")
-        figures[f"training, {n} features, s CPU (median of {args.repeats})"] = round(statistics.median(r[1] for r in runs), 3)
+            f"{statistics.median(r[0] for r in runs):.3f}, {max(r[0] for r in runs):.3f}"
+        )
+        figures[f"training, {n} features, s CPU (median of {args.repeats})"] = round(
+            statistics.median(r[1] for r in runs), 3
+        )
     start = time.perf_counter()
     reference_train(5, SPARSITIES, 0.9, TOY_STEPS, TOY_BATCH)
     figures["torch.optim.Adam, default threads, first call, s"] = round(time.perf_counter() - start, 3)

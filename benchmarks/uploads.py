@@ -25,15 +25,22 @@ REPO = Path(__file__).resolve().parents[1]
 DALMATIAN = REPO / "assets" / "samples" / "dalmatian.jpg"
 GOAL_MB = 300
 
-_MEASURE = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-            "done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-            "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.perf_counter() - t)")
+_MEASURE = (
+    "import resource, subprocess, sys, time; t = time.perf_counter(); "
+    "done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+    "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.perf_counter() - t)"
+)
 
 
 def peak_mb(path: Path) -> tuple[int, float, float]:
     """(exit status, peak RSS in MB, seconds) of one `interp classify` in a fresh process."""
-    out = subprocess.run([sys.executable, "-c", _MEASURE, sys.executable, "-m", "interp", "classify", str(path),
-                          "--top", "1"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURE, sys.executable, "-m", "interp", "classify", str(path), "--top", "1"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     return int(out[0]), int(out[1]) / 1024, float(out[2])
 
 
@@ -62,20 +69,36 @@ def main() -> int:
     args = parser.parse_args()
     rows = []
     _, reference, seconds = peak_mb(DALMATIAN)
-    rows.append({"file": "dalmatian.jpg", "peak_mb": round(reference), "above_mb": 0, "seconds": round(seconds, 1),
-                 "result": "classified"})
+    rows.append(
+        {
+            "file": "dalmatian.jpg",
+            "peak_mb": round(reference),
+            "above_mb": 0,
+            "seconds": round(seconds, 1),
+            "result": "classified",
+        }
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for name, path in write_images(Path(tmp), args.side).items():
             status, peak, seconds = peak_mb(path)
-            rows.append({"file": f"{name} {args.side} x {args.side} ({path.stat().st_size / 1e6:.1f} MB)",
-                         "peak_mb": round(peak), "above_mb": round(peak - reference), "seconds": round(seconds, 1),
-                         "result": "classified" if status == 0 else f"refused (exit {status})"})
+            rows.append(
+                {
+                    "file": f"{name} {args.side} x {args.side} ({path.stat().st_size / 1e6:.1f} MB)",
+                    "peak_mb": round(peak),
+                    "above_mb": round(peak - reference),
+                    "seconds": round(seconds, 1),
+                    "result": "classified" if status == 0 else f"refused (exit {status})",
+                }
+            )
     if args.json:
         print(json.dumps({"machine": platform.platform(), "rows": rows}, indent=1))
     else:
         print(f"{platform.platform()}; goal: at most {GOAL_MB} MB above the dalmatian")
         for row in rows:
-            print(f"{row['file']:44} {row['peak_mb']:6} MB  {row['above_mb']:+5} MB  {row['seconds']:5.1f} s  {row['result']}")
+            print(
+                f"{row['file']:44} {row['peak_mb']:6} MB  {row['above_mb']:+5} MB  {row['seconds']:5.1f} s  "
+                f"{row['result']}"
+            )
     worst = max(r["above_mb"] for r in rows if r["result"] == "classified")
     return 0 if worst <= GOAL_MB else 1
 

@@ -26,6 +26,7 @@ catches any peak between samples. No psutil needed. Exit status 1 if a page show
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -36,14 +37,23 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tools"))
-sys.path.insert(0, str(REPO))
 
-import screenshots as shots  # noqa: E402  (server start/stop, "is the app idle", tracebacks in the page)
+# tools/screenshots.py, loaded from its file (tools/ is scripts, not a package): server start/stop, "is the app
+# idle", tracebacks in the page. The app's own modules come from the installed package (pip install -e .).
+_spec = importlib.util.spec_from_file_location("screenshots", REPO / "tools" / "screenshots.py")
+shots = importlib.util.module_from_spec(_spec)
+sys.modules["screenshots"] = shots  # before it runs: its dataclasses look their module up
+_spec.loader.exec_module(shots)
 
-METHOD_TITLES = {"saliency": "Saliency (gradient)", "ig": "Integrated Gradients", "smoothgrad": "SmoothGrad",
-                 "guided-backprop": "Guided Backprop", "gradcam": "Grad-CAM", "guided-gradcam": "Guided Grad-CAM",
-                 "occlusion": "Occlusion"}
+METHOD_TITLES = {
+    "saliency": "Saliency (gradient)",
+    "ig": "Integrated Gradients",
+    "smoothgrad": "SmoothGrad",
+    "guided-backprop": "Guided Backprop",
+    "gradcam": "Grad-CAM",
+    "guided-gradcam": "Guided Grad-CAM",
+    "occlusion": "Occlusion",
+}
 
 
 # -- memory ------------------------------------------------------------------------------------------------------
@@ -113,29 +123,40 @@ def _wait_url_change(page, before: str, timeout: float) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--methods", default="ig,gradcam,occlusion",
-                        help="the lab's methods after its defaults (comma-separated; default ig,gradcam,occlusion)")
+    parser.add_argument(
+        "--methods",
+        default="ig,gradcam,occlusion",
+        help="the lab's methods after its defaults (comma-separated; default ig,gradcam,occlusion)",
+    )
     parser.add_argument("--units", default="mixed3b:379,mixed4c:278", help="the Microscope's unit pages")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--timeout", type=float, default=600, help="seconds for one step (default 600)")
-    parser.add_argument("--talk", type=float, default=0.0,
-                        help="seconds spent on each step before the next key press, as a speaker talks about it "
-                             "(default 0: the next key at once, so no step is prepared ahead by ui.ahead)")
+    parser.add_argument(
+        "--talk",
+        type=float,
+        default=0.0,
+        help="seconds spent on each step before the next key press, as a speaker talks about it "
+        "(default 0: the next key at once, so no step is prepared ahead by ui.ahead)",
+    )
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
     images = os.environ.get("INTERP_IMAGES_DIR") or str(REPO.parent / "shared" / "images" / "imagenet-samples")
     cache = tempfile.mkdtemp(prefix="walkthrough-cache-")
-    env = ["INTERP_OFFLINE=1", f"INTERP_CACHE_DIR={cache}"] + ([f"INTERP_IMAGES_DIR={images}"]
-                                                                if Path(images).is_dir() else [])
+    env = ["INTERP_OFFLINE=1", f"INTERP_CACHE_DIR={cache}"] + (
+        [f"INTERP_IMAGES_DIR={images}"] if Path(images).is_dir() else []
+    )
     port = shots.free_port()
     base = f"http://127.0.0.1:{port}"
     log = Path(cache) / "server.log"
     rows: list[dict] = []
     problems: list[str] = []
-    figures: dict = {"images_dir": images if Path(images).is_dir() else None, "cpu_count": os.cpu_count(),
-                     "talk_s": args.talk}
+    figures: dict = {
+        "images_dir": images if Path(images).is_dir() else None,
+        "cpu_count": os.cpu_count(),
+        "talk_s": args.talk,
+    }
 
     t0 = time.monotonic()
     proc = shots.start_server(sys.executable, port, env, log)
@@ -148,10 +169,21 @@ def main(argv: list[str] | None = None) -> int:
         exceptions, _ = shots.page_problems(page)
         if exceptions:
             problems.append(f"{what}: {exceptions[0][:300]}")
-        rows.append({"what": what, "seconds": round((done or time.monotonic()) - started, 2), "settled": done is not None,
-                     "rss_mb": round(sampler.now), "peak_mb": round(sampler.peak)})
-        print(f"{what:48s} {rows[-1]['seconds']:6.2f} s  rss {rows[-1]['rss_mb']:5d} MB  peak {rows[-1]['peak_mb']:5d} MB"
-              + ("" if done else "  (not settled)") + ("  EXCEPTION" if exceptions else ""), flush=True)
+        rows.append(
+            {
+                "what": what,
+                "seconds": round((done or time.monotonic()) - started, 2),
+                "settled": done is not None,
+                "rss_mb": round(sampler.now),
+                "peak_mb": round(sampler.peak),
+            }
+        )
+        print(
+            f"{what:48s} {rows[-1]['seconds']:6.2f} s  rss {rows[-1]['rss_mb']:5d} MB  peak {rows[-1]['peak_mb']:5d} MB"
+            + ("" if done else "  (not settled)")
+            + ("  EXCEPTION" if exceptions else ""),
+            flush=True,
+        )
 
     try:
         with sync_playwright() as pw:
@@ -165,11 +197,20 @@ def main(argv: list[str] | None = None) -> int:
             figures["cold_start_to_first_chapter_title_s"] = round(time.monotonic() - t0, 2)
             done = shots.wait_done(page, args.timeout) or time.monotonic()
             figures["cold_start_to_first_step_rendered_s"] = round(done - t0, 2)
-            rows.append({"what": f"/ -> {_path(page.url)} (cold start)",
-                         "seconds": figures["cold_start_to_first_step_rendered_s"], "settled": True,
-                         "rss_mb": round(sampler.now), "peak_mb": round(sampler.peak)})
-            print(f"cold start: title after {figures['cold_start_to_first_chapter_title_s']} s, first step done after "
-                  f"{figures['cold_start_to_first_step_rendered_s']} s", flush=True)
+            rows.append(
+                {
+                    "what": f"/ -> {_path(page.url)} (cold start)",
+                    "seconds": figures["cold_start_to_first_step_rendered_s"],
+                    "settled": True,
+                    "rss_mb": round(sampler.now),
+                    "peak_mb": round(sampler.peak),
+                }
+            )
+            print(
+                f"cold start: title after {figures['cold_start_to_first_chapter_title_s']} s, first step done after "
+                f"{figures['cold_start_to_first_step_rendered_s']} s",
+                flush=True,
+            )
 
             # every step of every chapter, by the speaker's key
             steps = 1
@@ -228,15 +269,23 @@ def main(argv: list[str] | None = None) -> int:
     figures["problems"] = problems
     print("\n=== Summary ===")
     print(f"server healthy after                 {figures.get('server_healthy_s')} s")
-    print(f"cold start to the first chapter      {figures.get('cold_start_to_first_chapter_title_s')} s (title visible)")
+    print(
+        f"cold start to the first chapter      {figures.get('cold_start_to_first_chapter_title_s')} s (title visible)"
+    )
     print(f"cold start to its first step done    {figures.get('cold_start_to_first_step_rendered_s')} s")
-    print(f"tour steps walked by PageDown        {figures.get('tour_steps_walked')} (live render: "
-          f"{'done' if figures.get('live_render_done') else 'not reached'})")
+    print(
+        f"tour steps walked by PageDown        {figures.get('tour_steps_walked')} (live render: "
+        f"{'done' if figures.get('live_render_done') else 'not reached'})"
+    )
     if figures["longest_tour_step"]:
-        print(f"longest tour step                    {figures['longest_tour_step']['seconds']} s "
-              f"({figures['longest_tour_step']['what']}; --talk {args.talk} s)")
-    print(f"peak RSS of the server               {figures['peak_rss_mb']} MB (sampled tree "
-          f"{figures['peak_rss_mb_sampled_tree']} MB, VmHWM {figures['peak_rss_mb_vmhwm_server']} MB)")
+        print(
+            f"longest tour step                    {figures['longest_tour_step']['seconds']} s "
+            f"({figures['longest_tour_step']['what']}; --talk {args.talk} s)"
+        )
+    print(
+        f"peak RSS of the server               {figures['peak_rss_mb']} MB (sampled tree "
+        f"{figures['peak_rss_mb_sampled_tree']} MB, VmHWM {figures['peak_rss_mb_vmhwm_server']} MB)"
+    )
     print(f"problems                             {len(problems)}")
     for problem in problems:
         print("  " + problem)

@@ -1,3 +1,5 @@
+"""``python -m interp``: the command line (interp.cli)."""
+
 import sys
 
 from interp.cli import main

@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextvars
 import ctypes
 import ctypes.util
+import itertools
 import os
 import sys
 import threading
@@ -80,6 +81,12 @@ class CancelToken:
 
     def cancel(self) -> None:
         self._event.set()
+
+    @property
+    def requested(self) -> bool:
+        """Cancelled already (by ``cancel()``, or an earlier check found the session gone), without asking
+        ``alive``: what the scheduler reads while it holds its lock."""
+        return self._event.is_set()
 
     @property
     def cancelled(self) -> bool:
@@ -176,7 +183,11 @@ class Ticket:
 
 
 class Scheduler:
-    """A bounded, first-come-first-served queue of jobs. Thread-safe."""
+    """A bounded, first-come-first-served queue of jobs. Thread-safe.
+
+    The tokens' ``alive`` checks reach into the Streamlit runtime (which has locks of its own) and may take any
+    time: they are never called under the scheduler's lock. The scheduler looks under the lock, asks the tokens
+    outside it, then takes the lock again to act on what it found (:meth:`_admit`, :meth:`_ahead`)."""
 
     def __init__(self, slots: int) -> None:
         _check_slots(slots)
@@ -198,7 +209,7 @@ class Scheduler:
         _check_slots(slots)
         with self._lock:
             self._slots = slots
-            self._admit()
+        self._admit()
 
     def submit(self, label: str = "", *, token: CancelToken | None = None) -> Ticket:
         """Queue a job; it is admitted at once if a slot is free and nobody is waiting."""
@@ -206,8 +217,8 @@ class Scheduler:
             self._numbers += 1
             ticket = Ticket(self, label, token or CancelToken(), self._numbers)
             self._waiting.append(ticket)
-            self._admit()
             self.max_waiting = max(self.max_waiting, len(self._waiting))
+        self._admit()
         return ticket
 
     @contextmanager
@@ -228,31 +239,50 @@ class Scheduler:
 
     def stats(self) -> dict:
         with self._lock:
-            return {"slots": self._slots, "running": len(self._running), "waiting": len(self._waiting),
-                    "max_running": self.max_running, "max_waiting": self.max_waiting, "admitted": self.admitted,
-                    "finished": self.finished, "cancelled": self.cancelled}
+            return {
+                "slots": self._slots,
+                "running": len(self._running),
+                "waiting": len(self._waiting),
+                "max_running": self.max_running,
+                "max_waiting": self.max_waiting,
+                "admitted": self.admitted,
+                "finished": self.finished,
+                "cancelled": self.cancelled,
+            }
 
     def reset_stats(self) -> None:
         with self._lock:
             self.max_running, self.max_waiting = len(self._running), len(self._waiting)
             self.admitted = self.finished = self.cancelled = 0
 
-    # -- internals, all under self._lock ---------------------------------------------------------------
+    # -- internals: the lock is held only to read and change the queue, never while a token is asked -----------
 
     def _admit(self) -> None:
-        while self._waiting and len(self._running) < self._slots:
-            ticket = self._waiting.popleft()
-            if ticket.token.cancelled:  # e.g. its session went away while it waited
-                self._mark_cancelled(ticket)
-                continue
-            ticket.state = RUNNING
-            ticket.started = time.monotonic()
-            self._running.add(ticket)
-            self.admitted += 1
-            self.max_running = max(self.max_running, len(self._running))
-            ticket._admitted.set()
+        """Start waiting jobs while slots are free, first come first served, skipping (and cancelling) those
+        whose token says stop. The tokens of the jobs that would start are asked outside the lock; a job is
+        started only if it was asked in this round and is still first in line."""
+        while True:
+            with self._lock:
+                free = self._slots - len(self._running)
+                if free <= 0 or not self._waiting:
+                    return
+                candidates = list(self._waiting)[:free]
+            checked = {ticket: ticket.token.cancelled for ticket in candidates}  # may call alive(): unlocked
+            with self._lock:
+                while self._waiting and len(self._running) < self._slots and self._waiting[0] in checked:
+                    ticket = self._waiting.popleft()
+                    if checked[ticket] or ticket.token.requested:  # e.g. its session went away while it waited
+                        self._mark_cancelled(ticket)
+                        continue
+                    ticket.state = RUNNING
+                    ticket.started = time.monotonic()
+                    self._running.add(ticket)
+                    self.admitted += 1
+                    self.max_running = max(self.max_running, len(self._running))
+                    ticket._admitted.set()
 
     def _mark_cancelled(self, ticket: Ticket) -> None:
+        """Under the lock: the ticket, already out of the queue, will never run."""
         ticket.state = CANCELLED
         self.cancelled += 1
         ticket._admitted.set()
@@ -265,26 +295,25 @@ class Scheduler:
 
     def _release(self, ticket: Ticket) -> None:
         with self._lock:
-            if ticket.state == RUNNING:
+            freed = ticket.state == RUNNING
+            if freed:
                 self._running.discard(ticket)
                 ticket.state = DONE
                 self.finished += 1
-                self._admit()
             elif ticket.state == WAITING:
                 self._waiting.remove(ticket)
                 self._mark_cancelled(ticket)
+        if freed:
+            self._admit()
 
     def _ahead(self, ticket: Ticket) -> int:
         with self._lock:
             if ticket.state != WAITING:
                 return 0
-            before = 0
-            for other in self._waiting:
-                if other is ticket:
-                    break
-                if not other.token.cancelled:  # a waiter whose session has gone will never run
-                    before += 1
-            return len(self._running) + before
+            running = len(self._running)
+            earlier = list(itertools.takewhile(lambda other: other is not ticket, self._waiting))
+        # a waiter whose session has gone will never run (asked outside the lock: alive() may take any time)
+        return running + sum(1 for other in earlier if not other.token.cancelled)
 
 
 def _load_trim() -> Callable[[int], int] | None:
@@ -321,7 +350,9 @@ def default_slots() -> int:
     except ValueError:
         slots = 0
     if slots < 1:
-        raise JobsError(f"{SLOTS_ENV}={text!r}: use a whole number of at least 1 (how many heavy jobs may run at once).")
+        raise JobsError(
+            f"{SLOTS_ENV}={text!r}: use a whole number of at least 1 (how many heavy jobs may run at once)."
+        )
     return slots
 
 

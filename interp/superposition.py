@@ -52,7 +52,7 @@ class ToyModels:
         (0 when every represented feature has a direction of its own)."""
         gram = np.einsum("kmi,kmj->kij", self.W, self.W)
         norms2 = np.einsum("kii->ki", gram)
-        off = (gram ** 2).sum(axis=2) - norms2 ** 2
+        off = (gram**2).sum(axis=2) - norms2**2
         return off / np.maximum(norms2, 1e-9)
 
     def dimensionality(self) -> np.ndarray:
@@ -61,12 +61,12 @@ class ToyModels:
         0: not represented). It does not depend on the directions' lengths."""
         gram = np.einsum("kmi,kmj->kij", self.W, self.W)
         norms2 = np.einsum("kii->ki", gram)
-        return np.where(norms2 > 1e-6, norms2 ** 2 / np.maximum((gram ** 2).sum(axis=2), 1e-12), 0.0)
+        return np.where(norms2 > 1e-6, norms2**2 / np.maximum((gram**2).sum(axis=2), 1e-12), 0.0)
 
     def dimensions_per_feature(self) -> np.ndarray:
         """k: the paper's m / ||W||_F^2, hidden dimensions per represented feature (1: one each, as PCA would
         store them; 0.4: 2 dimensions shared by 5 features in a pentagon)."""
-        return self.W.shape[1] / np.maximum((self.W ** 2).sum(axis=(1, 2)), 1e-12)
+        return self.W.shape[1] / np.maximum((self.W**2).sum(axis=(1, 2)), 1e-12)
 
     def read(self, x: Sequence[float] | np.ndarray, model: int = 0) -> dict[str, np.ndarray]:
         """One input through one model: ``hidden`` (m, what the hidden dimensions hold), ``before`` (n, W^T h + b,
@@ -127,8 +127,11 @@ def train(
         raise ValueError("sparsity is the chance that a feature is zero: pick values in [0, 1).")
     if not 1 <= n_hidden <= n_features:
         raise ValueError(f"Need 1 <= hidden dimensions <= features (got {n_hidden} and {n_features}).")
-    weights = (importance_decay(n_features, float(importance)) if np.isscalar(importance)
-               else np.asarray(importance, dtype=np.float64))
+    weights = (
+        importance_decay(n_features, float(importance))
+        if np.isscalar(importance)
+        else np.asarray(importance, dtype=np.float64)
+    )
     if weights.shape != (n_features,):
         raise ValueError(f"importance must be one ratio or {n_features} weights.")
     k = len(sparsities)
@@ -155,5 +158,11 @@ def train(
                     m2.mul_(ADAM_BETAS[1]).addcmul_(g, g, value=1 - ADAM_BETAS[1])
                     denom = (m2 / (1 - ADAM_BETAS[1] ** step)).sqrt_().add_(ADAM_EPS)
                     p.addcdiv_(m1, denom, value=-lr / (1 - ADAM_BETAS[0] ** step))
-    return ToyModels(W.detach().numpy().astype(np.float64), b.detach().numpy().astype(np.float64), sparsities,
-                     weights, per_model.detach().numpy(), steps)
+    return ToyModels(
+        W.detach().numpy().astype(np.float64),
+        b.detach().numpy().astype(np.float64),
+        sparsities,
+        weights,
+        per_model.detach().numpy(),
+        steps,
+    )

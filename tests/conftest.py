@@ -36,8 +36,10 @@ def _no_downloads_and_private_cache(monkeypatch, tmp_path_factory):
 def weights_dir() -> Path:
     folder = WEIGHTS_DIR
     if not (folder / "inception5h.pth").is_file() or not (folder / "inception5h_labels.txt").is_file():
-        pytest.skip(f"real weights not found in {folder}: the bundled copy is missing (or INTERP_WEIGHTS_DIR points "
-                    "at a folder without inception5h.pth and inception5h_labels.txt)")
+        pytest.skip(
+            f"real weights not found in {folder}: the bundled copy is missing (or INTERP_WEIGHTS_DIR points "
+            "at a folder without inception5h.pth and inception5h_labels.txt)"
+        )
     return folder
 
 
@@ -47,8 +49,10 @@ SHARED_PHOTOS = _images_dir() / "imagenet-samples"  # the 1,000 ImageNet sample 
 @pytest.fixture(scope="session")
 def photos_dir() -> Path:
     if not SHARED_PHOTOS.is_dir():
-        pytest.skip(f"the ImageNet sample photos are not at {SHARED_PHOTOS} (set INTERP_TEST_IMAGES to the folder "
-                    "holding imagenet-samples/)")
+        pytest.skip(
+            f"the ImageNet sample photos are not at {SHARED_PHOTOS} (set INTERP_TEST_IMAGES to the folder "
+            "holding imagenet-samples/)"
+        )
     return SHARED_PHOTOS
 
 
@@ -76,7 +80,7 @@ def in_threads(count: int, work) -> list[Exception]:
     def run(i: int) -> None:
         try:
             work(i)
-        except Exception as error:  # returned to the test, which reports it
+        except Exception as error:  # noqa: BLE001 (returned to the test, which reports it)
             errors.append(error)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
@@ -125,10 +129,28 @@ def new_app():
     return AppTest.from_file(str(REPO / "app.py"), default_timeout=300)
 
 
-def open_chapter(page: str, step: str | None = None):
+def open_page(at, url_path: str):
+    """Send ``at``'s next run to the page at ``/<url_path>`` (``"circuits"``, ``"microscope"``), as a link to that
+    address does; returns ``at``, like ``AppTest.switch_page``.
+
+    The app's pages are functions (``ui/tour.py``), which Streamlit knows by the hash of their URL path, and
+    ``AppTest.switch_page`` finds only page files: so this sets the page AppTest asks its next run for
+    (``AppTest._page_hash``, which ``switch_page`` sets) to the hash Streamlit gives the page (``st.Page``'s own).
+    An address that is no page of the tour fails here, instead of silently opening the front door."""
+    from streamlit.util import calc_hash  # what st.Page hashes its URL path with (st.Page._script_hash)
+
+    from ui.tour import stop_at
+
+    stop = stop_at(url_path)  # KeyError naming the known pages
+    assert hasattr(at, "_page_hash"), "AppTest no longer keeps the requested page in _page_hash: update open_page"
+    at._page_hash = calc_hash(stop.url_path)
+    return at
+
+
+def open_chapter(url_path: str, step: str | None = None):
     """A fresh app on a chapter's page (at ``step`` when given, by its link), run once with no exception."""
     at = new_app()
-    at.switch_page(page)
+    open_page(at, url_path)
     if step:
         at.query_params["step"] = step
     at.run()

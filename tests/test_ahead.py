@@ -4,16 +4,17 @@ is found across chapters."""
 
 from __future__ import annotations
 
+import importlib
 import re
 import threading
 
 import pytest
-from conftest import REPO, new_app
+from conftest import new_app, open_page
 
 from interp import jobs
 from ui import ahead
-from ui.chapters import chapter_of_page, load_chapter
-from ui.tour import TOUR
+from ui.chapters import CHAPTERS_DIR, load_chapter
+from ui.tour import TOOLS, TOUR, chapters
 from ui.visuals import VISUALS, render_visual
 
 pytestmark = pytest.mark.usefixtures("app_environment")
@@ -28,7 +29,7 @@ def _prepare_in_thread(visual_id: str) -> BaseException | None:
         ahead._local.active = True
         try:
             render_visual(visual_id)
-        except BaseException as error:  # reported to the test
+        except BaseException as error:  # noqa: BLE001 (reported to the test)
             raised.append(error)
 
     thread = threading.Thread(target=work, name=ahead.THREAD_NAME)
@@ -40,7 +41,7 @@ def _prepare_in_thread(visual_id: str) -> BaseException | None:
 def test_every_tour_step_can_be_prepared_with_no_session(weights_dir, photos_dir):
     """All of a step's own code runs bare (widgets at their defaults, nothing drawn): none raises, so each
     step's computations are made ahead rather than silently skipped."""
-    visuals = {step.visual for stop in TOUR if stop.page for step in load_chapter(chapter_of_page(stop.page)).steps}
+    visuals = {step.visual for stop in chapters() for step in load_chapter(stop.chapter).steps}
     assert visuals <= set(VISUALS)
     failed = {v: repr(e) for v in sorted(visuals) if (e := _prepare_in_thread(v)) and not isinstance(e, ahead.Skipped)}
     assert not failed, failed
@@ -58,7 +59,7 @@ def test_a_prepared_step_reads_what_the_preparation_computed(weights_dir, photos
     def open_browse_step() -> int:
         before = len(calls)
         at = new_app()
-        at.switch_page("pages/06_what-came-next.py")
+        open_page(at, "what-came-next")
         at.query_params["step"] = "browse"
         at.run()
         assert not at.exception, [e.value for e in at.exception]
@@ -98,7 +99,7 @@ def test_heavy_work_is_never_started_ahead():
 def _catch(work, raised: list) -> None:
     try:
         work()
-    except BaseException as error:
+    except BaseException as error:  # noqa: BLE001 (the caller checks what was raised)
         raised.append(error)
 
 
@@ -162,19 +163,21 @@ def test_prepare_is_off_when_asked(monkeypatch):
     assert ahead.wait_idle(1) and "tour_map" not in ahead.prepared()
 
 
-def test_every_chapter_page_draws_the_content_of_its_number():
-    for stop in TOUR:
-        if stop.page:
-            source = (REPO / stop.page).read_text(encoding="utf-8")
-            assert re.search(rf'render_chapter, "{chapter_of_page(stop.page)}"', source), stop.page
-    assert chapter_of_page("pages/11_microscope.py") is None
+def test_every_chapter_of_the_tour_draws_the_content_of_its_number():
+    for number, stop in enumerate(TOUR, start=1):
+        assert re.fullmatch(rf"{number:02d}_[a-z]+", stop.chapter) and stop.draw is None, stop
+        assert (CHAPTERS_DIR / f"{stop.chapter}.md").is_file() and load_chapter(stop.chapter).steps, stop
+    assert len(list(CHAPTERS_DIR.glob("[0-9]*_*.md"))) == len(TOUR)  # no content file outside the tour
+    for stop in TOOLS:  # a tool draws a function of its own, named "module:function"
+        module, function = stop.draw.split(":")
+        assert stop.chapter is None and callable(getattr(importlib.import_module(module), function)), stop
 
 
 def test_the_next_visual_crosses_into_the_next_chapter():
     from ui.frame import _next_visual
 
-    chapters = [stop for stop in TOUR if stop.page]
-    first, second = (load_chapter(chapter_of_page(s.page)) for s in chapters[:2])
-    assert _next_visual(first, 0, chapters[1]) == first.steps[1].visual
-    assert _next_visual(first, len(first.steps) - 1, chapters[1]) == second.steps[0].visual
+    pages = chapters()
+    first, second = (load_chapter(s.chapter) for s in pages[:2])
+    assert _next_visual(first, 0, pages[1]) == first.steps[1].visual
+    assert _next_visual(first, len(first.steps) - 1, pages[1]) == second.steps[0].visual
     assert _next_visual(second, len(second.steps) - 1, None) is None

@@ -1,22 +1,22 @@
 """The app as Streamlit runs it (AppTest): every chapter and step, with and without weights, with an upload."""
 
 import importlib
+import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from conftest import REPO, chart_specs, new_app
+from conftest import REPO, chart_specs, new_app, open_page
 from streamlit.testing.v1 import AppTest
 
-from ui.chapters import chapter_of_page, load_chapter
+from ui.chapters import load_chapter
 from ui.tour import TOUR
 from ui.visuals import VISUALS
 
 pytestmark = pytest.mark.usefixtures("app_environment")
 
-# chapters 1-4 (5 and 6 have their own files): page -> content, as the router reads them
-CHAPTERS = {stop.page: chapter_of_page(stop.page) for stop in TOUR[:4]}
+# chapters 1-4 (5 and 6 have their own files): url path -> content, as the router reads them
+CHAPTERS = {stop.url_path: stop.chapter for stop in TOUR[:4]}
 
 
 def charts_text(at: AppTest) -> str:
@@ -28,7 +28,7 @@ def walk_every_step(at: AppTest) -> dict[str, AppTest]:
     """Visit each step of each chapter; fail on any exception shown in the page."""
     seen = {}
     for page, name in CHAPTERS.items():
-        at.switch_page(page).run()
+        open_page(at, page).run()
         assert not at.exception, [e.value for e in at.exception]
         for step in load_chapter(name).steps:
             at.segmented_control(key="step").set_value(step.id).run()
@@ -57,10 +57,36 @@ def test_chapter_2_diagram_draws_every_layer_to_scale():
     fig = architecture_figure("mixed3b").to_dict()
     rects = fig["layout"]["shapes"]
     labels = [a["text"] for a in fig["layout"]["annotations"]]
-    assert labels[0::2][:len(DIAGRAM_LAYERS)] == ["c0", "c1", "c2", "3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a",
-                                                 "5b", "out"]
-    assert labels[1::2][:len(DIAGRAM_LAYERS)] == ["112", "56", "56", "28", "28", "14", "14", "14", "14", "14", "7",
-                                                 "7", "1"]
+    assert labels[0::2][: len(DIAGRAM_LAYERS)] == [
+        "c0",
+        "c1",
+        "c2",
+        "3a",
+        "3b",
+        "4a",
+        "4b",
+        "4c",
+        "4d",
+        "4e",
+        "5a",
+        "5b",
+        "out",
+    ]
+    assert labels[1::2][: len(DIAGRAM_LAYERS)] == [
+        "112",
+        "56",
+        "56",
+        "28",
+        "28",
+        "14",
+        "14",
+        "14",
+        "14",
+        "14",
+        "7",
+        "7",
+        "1",
+    ]
     assert len(rects) == 3 + 9 * 5 + 1  # three convolutions, nine blocks of four branches and an outline, logits
     at_3b = [r for r in rects if r["x0"] < 4 < r["x1"]]
     branches = [r["y1"] - r["y0"] for r in at_3b[:4]]
@@ -112,14 +138,14 @@ def test_every_chapter_and_step_runs_without_weights(without_weights):
 
 def test_upload_is_classified_and_survives_page_changes(with_weights, dalmatian_path):
     at = new_app().run()
-    at.switch_page("pages/02_how-a-cnn-sees.py").run()
+    open_page(at, "how-a-cnn-sees").run()
     at.segmented_control(key="step").set_value("guess").run()
     at.selectbox(key="guess_choice").set_value("stripes").run()
     assert "dalmatian" not in charts_text(at)
     at.file_uploader(key="guess_upload").upload("my dog.jpg", dalmatian_path.read_bytes(), "image/jpeg").run()
     assert not at.exception
     assert "dalmatian" in charts_text(at)
-    at.switch_page("pages/01_why-look-inside.py").run()  # the upload is still the chosen picture on another page
+    open_page(at, "why-look-inside").run()  # the upload is still the chosen picture on another page
     assert at.selectbox(key="hook_choice").value == "__upload__"
     assert "dalmatian" in charts_text(at)
 
@@ -147,7 +173,7 @@ def test_the_frame_and_sidebar_render_narration_before_torch_loads():
 
 def test_a_step_link_opens_that_step_and_the_url_follows_the_reader(without_weights):
     at = new_app()
-    at.switch_page("pages/02_how-a-cnn-sees.py")
+    open_page(at, "how-a-cnn-sees")
     at.query_params["step"] = "convolution"
     at.run()
     assert at.segmented_control(key="step").value == "convolution"
@@ -159,7 +185,7 @@ def test_a_step_link_opens_that_step_and_the_url_follows_the_reader(without_weig
 
 def test_microscope_browses_layers_and_opens_a_unit_page(with_weights):
     at = new_app()
-    at.switch_page("pages/11_microscope.py").run()
+    open_page(at, "microscope").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="microscope_layer").value == "mixed3b"
     assert at.button(key="open_mixed3b:0") and at.button(key="open_mixed3b:23")  # page 1: channels 0-23
@@ -188,8 +214,11 @@ def test_microscope_browses_layers_and_opens_a_unit_page(with_weights):
     assert not at.exception and at.header[0].value == "mixed3b_5x5:59"
     assert at.columns[0].get("image")  # 3b:379's precomputed picture, found under the block's name
     assert any(f"ranks **{rank} of 256**" in md.value for md in at.markdown)
-    for unit, section in (("logits:41", "#### What feeds it: the units of mixed5b (through avgpool0)"),
-                          ("maxpool4:3", None), ("mixed4c_5x5_bottleneck:3", None)):
+    for unit, section in (
+        ("logits:41", "#### What feeds it: the units of mixed5b (through avgpool0)"),
+        ("maxpool4:3", None),
+        ("mixed4c_5x5_bottleneck:3", None),
+    ):
         at.query_params.clear()
         at.query_params["unit"] = unit
         at.run()
@@ -199,7 +228,7 @@ def test_microscope_browses_layers_and_opens_a_unit_page(with_weights):
 
 def test_microscope_unit_link_and_bad_unit(without_weights):
     at = new_app()
-    at.switch_page("pages/11_microscope.py")
+    open_page(at, "microscope")
     at.query_params["unit"] = "4c:447"
     at.run()
     assert not at.exception and at.header[0].value == "mixed4c:447"
@@ -209,7 +238,7 @@ def test_microscope_unit_link_and_bad_unit(without_weights):
     at.button(key="load_inputs").click().run()
     assert not at.exception and any("live model is not available" in w.value for w in at.warning)
     at = new_app()
-    at.switch_page("pages/11_microscope.py")
+    open_page(at, "microscope")
     at.query_params["unit"] = "mixed3b:999"
     at.run()
     assert not at.exception
@@ -218,14 +247,14 @@ def test_microscope_unit_link_and_bad_unit(without_weights):
 
 def test_live_render_streams_finishes_and_is_kept_across_reruns(with_weights):
     at = new_app()
-    at.switch_page("pages/03_what-a-neuron-wants.py").run()
+    open_page(at, "what-a-neuron-wants").run()
     at.segmented_control(key="step").set_value("live").run()
     at.selectbox(key="live_size").set_value(96)
     at.selectbox(key="live_steps").set_value(64).run()
     at.button(key="live_go").click().run()
     assert not at.exception, [e.value for e in at.exception]
     kept = at.session_state["featvis_renders"]
-    (request, entry), = kept.items()
+    ((request, entry),) = kept.items()
     assert request.unit == "mixed3b:379" and entry["done"] and entry["step"] == 64
     assert entry["image"].shape == (96, 96, 3) and entry["value"] > 0
     at.button(key="live_stop").click().run()  # a rerun: the finished picture is kept, not lost
@@ -239,33 +268,55 @@ def test_chapter_3_shows_the_precomputed_pictures(without_weights):
     from ui.featvis import FEATVIS_ASSETS, manifest
 
     sets = manifest()["sets"]
-    assert set(sets) == {"emergence", "naive_vs_robust", "neuron_vs_channel", "diversity", "negative",
-                         "polysemantic"}  # the last: chapter 5's unit, four facets
+    assert set(sets) == {
+        "emergence",
+        "naive_vs_robust",
+        "neuron_vs_channel",
+        "diversity",
+        "negative",
+        "polysemantic",
+    }  # the last: chapter 5's unit, four facets
     assert all((FEATVIS_ASSETS / entry["file"]).is_file() for entries in sets.values() for entry in entries)
     at = new_app()
-    at.switch_page("pages/03_what-a-neuron-wants.py").run()
+    open_page(at, "what-a-neuron-wants").run()
     for step in ("emergence", "naive", "neuron-vs-channel", "facets", "negative"):
         at.segmented_control(key="step").set_value(step).run()
         assert not at.exception and not at.info, (step, [i.value for i in at.info])
 
 
 def test_a_deep_link_as_the_servers_first_request_runs_through_the_router(without_weights):
-    # A fresh AppTest is like a fresh server: Streamlit's pre-navigation lookup of pages/ handles the first
-    # run. It must find the page file (named after its URL), and the file must hand over to the router, so
-    # the page comes with the shared sidebar and the tour's navigation.
+    # A fresh AppTest is like a fresh server. With a pages/ folder, Streamlit's first run would use its older
+    # "pages directory" lookup (and a browser would show the folder's file names as navigation until the router
+    # ran): the app has none, so the very first run is the router's, whatever page the link names.
     from streamlit.runtime.pages_manager import PagesManager
 
-    from ui.tour import TOOLS, TOUR
+    from ui.tour import TOOLS, TOUR, chapters
 
-    for stop in [*TOUR, *TOOLS]:
-        if stop.page:
-            assert stop.page == f"pages/{Path(stop.page).stem}.py" and Path(stop.page).stem.endswith(stop.url_path)
+    assert not (REPO / "pages").exists()
+    paths = [stop.url_path for stop in (*TOUR, *TOOLS) if stop.url_path]
+    assert len(set(paths)) == len(paths) and all(re.fullmatch(r"[a-z0-9-]+", path) for path in paths), paths
     at = new_app()
-    at.switch_page("pages/03_what-a-neuron-wants.py").run()
+    open_page(at, "what-a-neuron-wants").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == load_chapter("03_neuron").title
     assert at.sidebar.toggle(key="presenter_mode").label == "Presenter mode"  # the router's sidebar
-    assert PagesManager.uses_pages_directory is False  # st.navigation took over
+    assert PagesManager.uses_pages_directory is False  # st.navigation's pages, from the first run on
+    # the router registered the tour's pages under their own addresses, and the hidden front door at /
+    registered = {info["url_pathname"]: info["page_name"] for info in at._registered_pages.values()}
+    assert registered == {"": "Inside InceptionV1", **{s.url_path: s.title for s in (*chapters(), *TOOLS)}}
+
+
+def test_the_front_door_hands_over_to_the_first_chapter_with_its_parameters(without_weights):
+    from ui.tour import chapters
+
+    first = load_chapter(chapters()[0].chapter)
+    at = new_app()
+    at.query_params["step"] = "last"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == first.title
+    assert at.segmented_control(key="step").value == first.steps[-1].id
+    assert at.query_params["step"] == first.steps[-1].id
 
 
 # -- dataset examples and the story's roles -------------------------------------------------------------------
@@ -278,7 +329,7 @@ def captions(at: AppTest) -> list[str]:
 
 def microscope(**query) -> AppTest:
     at = new_app()
-    at.switch_page("pages/11_microscope.py")
+    open_page(at, "microscope")
     for key, value in query.items():
         at.query_params[key] = value
     at.run()
@@ -315,8 +366,10 @@ def test_the_articles_car_detector_says_who_plays_the_role_here(without_weights,
     car = role("car-detector")
     at = microscope(unit="4c:447")
     assert any(f"in these weights the role is played by {car.unit}" in md.value for md in at.markdown)
-    assert any(f"AUC {car.evidence['auc']}" in md.value and f"rank {car.evidence['article_rank']}" in md.value
-               for md in at.markdown)
+    assert any(
+        f"AUC {car.evidence['auc']}" in md.value and f"rank {car.evidence['article_rank']}" in md.value
+        for md in at.markdown
+    )
     # no weights: the crops still come, without heat
     assert not at.toggle(key="examples_heat").value
     assert len([c for c in captions(at) if c.startswith("#")]) == 8
@@ -360,17 +413,20 @@ def test_chapter_3_ranks_real_photos_and_the_samples_among_them(with_weights, ph
     from interp.story.roles import role
 
     at = new_app()
-    at.switch_page("pages/03_what-a-neuron-wants.py").run()
+    open_page(at, "what-a-neuron-wants").run()
     assert not at.exception
     assert at.selectbox(key="examples_unit").value == str(role("curve-detector").unit)
     shown = captions(at)
     top = load_atlas().examples(role("curve-detector").unit, top=8)
     assert [c for c in shown if " of 1,000 · " in c and c.startswith("#")] == [
-        f"#{e.rank} of 1,000 · {e.photo.label} · {e.activation:.0f}" for e in top]
+        f"#{e.rank} of 1,000 · {e.photo.label} · {e.activation:.0f}" for e in top
+    ]
     assert any(c.startswith("★ ") and "would rank #" in c for c in shown)  # the committed samples join in
     car = role("car-detector")
-    assert any(o.startswith(f"Car detector ({car.unit} here; the article's 4c:447)")
-               for o in at.selectbox(key="examples_unit").options)
+    assert any(
+        o.startswith(f"Car detector ({car.unit} here; the article's 4c:447)")
+        for o in at.selectbox(key="examples_unit").options
+    )
     at.selectbox(key="examples_unit").set_value(str(car.unit)).run()
     assert not at.exception
     assert f"#1 of 1,000 · {load_atlas().examples(car.unit, top=1)[0].photo.label}" in " ".join(captions(at))
@@ -388,7 +444,7 @@ def test_offline_without_photos_the_pages_stay_up_with_one_message(with_weights,
         assert len(notes) == 1 and "INTERP_OFFLINE" in notes[0], [i.value for i in at.info]
         assert not at.error and not at.warning or query.get("unit")  # 4c:447 keeps its "what we see" warning
     at = new_app()
-    at.switch_page("pages/03_what-a-neuron-wants.py").run()
+    open_page(at, "what-a-neuron-wants").run()
     assert not at.exception
     assert len([i for i in at.info if "python -m interp prefetch" in i.value]) == 1
     assert any("would rank #" in c for c in captions(at))  # the committed samples still rank

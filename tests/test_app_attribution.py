@@ -6,13 +6,13 @@ tests share Streamlit's caches: the upload is the same photo as the sample, and 
 
 import pytest
 import streamlit as st
-from conftest import new_app
+from conftest import new_app, open_page
 from streamlit.testing.v1 import AppTest
 
 from interp.attribution import DEFAULT_LAYER
 from ui.attribution import DEFAULT_METHODS
 
-LAB = "pages/12_attribution-lab.py"
+LAB = "attribution-lab"
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def no_weights(without_weights):
 
 def open_lab() -> AppTest:
     at = new_app()
-    at.switch_page(LAB).run()
+    open_page(at, LAB).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -100,12 +100,12 @@ def test_lab_without_weights_says_what_is_missing(no_weights):
 
 def test_chapter_2_guess_links_to_the_lab(with_weights):
     at = new_app()
-    at.switch_page("pages/02_how-a-cnn-sees.py").run()
+    open_page(at, "how-a-cnn-sees").run()
     at.segmented_control(key="step").set_value("guess").run()
     assert not at.exception, [e.value for e in at.exception]
     link = next(link for link in at.page_link if "Attribution lab" in link.value)
     assert link.proto.page_script_hash and "attribution" in link.proto.page  # resolved to a registered page
-    at.switch_page(LAB).run()  # where the link goes: the same picture, explained
+    open_page(at, LAB).run()  # where the link goes: the same picture, explained
     assert not at.exception and at.title[0].value == "Attribution lab"
 
 
@@ -115,15 +115,21 @@ def test_every_method_has_its_description_and_the_page_its_sections():
 
     text = load_sections("attribution.md")
     assert all(text.get(f"Method: {name}") for name in METHODS)
-    for section in ("intro", "How to read the overlays", "Building blocks", "Which pixels made this unit fire",
-                    "Sanity check", "Caveats"):
+    for section in (
+        "intro",
+        "How to read the overlays",
+        "Building blocks",
+        "Which pixels made this unit fire",
+        "Sanity check",
+        "Caveats",
+    ):
         assert text.get(section), section
 
 
 def test_the_microscope_still_reads_its_text(no_weights):
     """Its text now comes through the shared section parser (ui.chapters.load_sections)."""
     at = new_app()
-    at.switch_page("pages/11_microscope.py").run()
+    open_page(at, "microscope").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("browser for every unit" in md.value for md in at.markdown)
     assert any("Extremes, not the everyday" in md.value for md in at.markdown)

@@ -1,8 +1,7 @@
 """Chapter 4, "Circuits", as Streamlit runs it (AppTest): every step, with and without weights and photos, the
-ablation's numbers against interp.ablation itself, and deep links."""
+ablation's numbers against interp.circuits.ablation itself, and deep links."""
 
 import json
-from pathlib import Path
 
 import pytest
 from conftest import chart_specs, each_step, go, metrics, open_chapter
@@ -10,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from ui.chapters import load_chapter
 
-PAGE = "pages/04_circuits.py"
+PAGE = "circuits"  # its address, /circuits
 CHAPTER = "04_circuits"
 pytestmark = pytest.mark.usefixtures("app_environment")
 
@@ -19,19 +18,22 @@ def chapter_app(step: str | None = None) -> AppTest:
     return open_chapter(PAGE, step)
 
 
-
-
-
 def test_the_chapter_is_in_the_tour_with_its_page_and_content():
     from ui.tour import TOUR
     from ui.visuals import VISUALS
 
     stop = next(s for s in TOUR if s.title == "Circuits")
-    assert stop.page == PAGE and stop.url_path == "circuits"
-    assert Path(PAGE).read_text(encoding="utf-8").count("\n") <= 4  # a page is one line of work
+    assert stop.url_path == PAGE and stop.chapter == CHAPTER
     chapter = load_chapter(CHAPTER)
-    assert [s.visual for s in chapter.steps] == ["circuit_weights", "curve_family", "car_parts", "dog_heads",
-                                                  "circuit_live", "ablation", "circuit_graph"]
+    assert [s.visual for s in chapter.steps] == [
+        "circuit_weights",
+        "curve_family",
+        "car_parts",
+        "dog_heads",
+        "circuit_live",
+        "ablation",
+        "circuit_graph",
+    ]
     for step in chapter.steps:
         assert step.visual in VISUALS and step.narration and step.notes, step.id
         assert "Line to say" in step.notes and "Likely question" in step.notes, step.id
@@ -53,7 +55,9 @@ def test_every_step_shows_its_visual_from_these_weights(with_weights, photos_dir
     # 2. the curve family ordered by measured angle, with pictures and weight maps
     go(at, "curves")
     assert len(at.get("image")) >= 40 and len(chart_specs(at)) == 1
-    angles = [int(md.value.split("<br>")[1].rstrip("°")) for md in at.markdown if "<br>" in md.value and "°" in md.value]
+    angles = [
+        int(md.value.split("<br>")[1].rstrip("°")) for md in at.markdown if "<br>" in md.value and "°" in md.value
+    ]
     assert len(angles) == 10 and angles == sorted(angles)
     assert f"{role('curve-detector').evidence['preferred_angle']}°" in " ".join(md.value for md in at.markdown)
     # 3. the parts, their maps (from roles.json) and the verdict against the article
@@ -83,14 +87,14 @@ def test_every_step_shows_its_visual_from_these_weights(with_weights, photos_dir
 
 
 def test_switching_off_the_car_parts_makes_the_car_detector_fade(with_weights, photos_dir):
-    """The ablation step's numbers are interp.ablation's on the same photo, and the parts matter more than as
+    """The ablation step's numbers are interp.circuits.ablation's on the same photo, and the parts matter more than as
     many random units."""
-    from interp.ablation import ablate
+    from interp.circuits.ablation import ablate
     from interp.dataset.intake import load_image
     from interp.dataset.photos import photo
     from interp.network.loading import load_model
     from interp.story.roles import role
-    from ui.visuals.circuits import photo_choices
+    from ui.visuals.circuit_live import photo_choices
 
     at = chapter_app("ablation")
     assert at.segmented_control(key="step").value == "ablation"
@@ -149,3 +153,32 @@ def test_without_photos_one_message_and_the_circuit_runs_on_a_sample(with_weight
     assert len(at.get("image")) == 5
     go(at, "ablation")
     assert float(metrics(at)["After switching off 3"]) <= float(metrics(at)["Peak before"])
+
+
+def test_the_verdict_words_follow_the_findings_on_planted_roles():
+    """The car-parts verdict (ui.visuals.circuit_parts.verdict) in words, on planted parts: it agrees where the
+    weights put excitation and inhibition where the claim does, and says where they differ, with the numbers."""
+    from types import SimpleNamespace
+
+    from ui.visuals.circuit_parts import verdict
+
+    def part(kernel, claim):
+        return SimpleNamespace(evidence={"kernel": kernel}, spec=SimpleNamespace(claim=claim))
+
+    kernel = [[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -3.0, -1.0]]
+    agrees = verdict(part(kernel, "excites the detector at the top and inhibits it at the bottom"))
+    assert agrees == [
+        ":green[**Agrees**]: excites most at the top (row sums +4.000, +0.000, -5.000), as the article says.",
+        ":green[**Agrees**]: inhibits most at the bottom (negative weights there add up to -5.000), as "
+        "the article says.",
+    ]
+    differs = verdict(part(kernel, "excites it at the bottom, inhibits it in the middle"))
+    assert [line.split(":")[1] for line in differs] == ["orange[**Differs**]", "orange[**Differs**]"]
+    assert "excites most at the **top** here" in differs[0] and "the article says the bottom." in differs[0]
+    assert "inhibits most at the **bottom** here" in differs[1] and "the article says the middle." in differs[1]
+    positive = verdict(part([[0.5, 1.0, 0.5]] * 3, "inhibits it at the top"))
+    assert positive == [
+        ":orange[**Differs**]: no weight inhibits at all here (the smallest is +0.5000); the article "
+        "says it inhibits at the top."
+    ]
+    assert verdict(part(kernel, "is a car part")) == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import new_app
+from conftest import new_app, open_page
 from streamlit.testing.v1 import AppTest
 from test_intake import big_png, one_bit_png
 
@@ -15,8 +15,8 @@ from ui.tour import TOOLS, TOUR
 
 pytestmark = pytest.mark.usefixtures("app_environment")
 
-PAGES = [stop.page for stop in (*TOUR, *TOOLS) if stop.page]
-MICROSCOPE, LAB = "pages/11_microscope.py", "pages/12_attribution-lab.py"
+PAGES = [stop.url_path for stop in (*TOUR, *TOOLS) if stop.url_path]
+MICROSCOPE, LAB = "microscope", "attribution-lab"
 PARAMETERS = ("step", "unit", "layer", "page")
 HOSTILE = {
     "garbage": "abc",
@@ -40,7 +40,7 @@ def messages(at: AppTest) -> list[str]:
 SAYS = {
     "step": r"The link's step, .+, is not a step of this chapter; showing step 1\. Its steps are ",
     "unit": r"(.* is not a unit name: write LAYER:CHANNEL|The link's unit, .*, is too long to be a unit name).* "
-            r"Showing the layer browser instead\.",
+    r"Showing the layer browser instead\.",
     "layer": r"The link's layer, .+, is not one the Microscope browses; showing mixed3b\. Choose another below\.",
     "page": r"The link's page, .+, is not a page number; showing page 1 of 20\.",
 }
@@ -50,7 +50,7 @@ SAYS = {
 @pytest.mark.parametrize("page", PAGES)
 def test_a_bad_link_parameter_gets_a_message_on_every_page(without_weights, page, kind):
     at = new_app()
-    at.switch_page(page)
+    open_page(at, page)
     for name in PARAMETERS:
         at.query_params[name] = HOSTILE[kind]
     at.run()
@@ -62,8 +62,10 @@ def test_a_bad_link_parameter_gets_a_message_on_every_page(without_weights, page
             if kind == "repeated":
                 assert f"The link gives **{name}** 2 times; using the last one, `still nope`." in said, said
         else:
-            expected = rf"This page does not use \*\*{name}\*\* in its link \(.+\): that belongs to .+, so it was " \
-                       r"ignored\."
+            expected = (
+                rf"This page does not use \*\*{name}\*\* in its link \(.+\): that belongs to .+, so it was "
+                r"ignored\."
+            )
         assert any(re.match(expected, m) for m in said), (name, said)
     assert all(len(m) < 600 for m in said)  # a huge value is clipped, not repeated back whole
     assert at.title  # the page itself is there
@@ -71,13 +73,13 @@ def test_a_bad_link_parameter_gets_a_message_on_every_page(without_weights, page
 
 def test_good_links_say_nothing_and_odd_but_valid_ones_work(without_weights):
     at = new_app()
-    at.switch_page("pages/02_how-a-cnn-sees.py")
+    open_page(at, "how-a-cnn-sees")
     at.query_params["step"] = "last"
     at.run()
     assert not at.exception and not [m for m in messages(at) if "link" in m], messages(at)
     assert at.segmented_control(key="step").value == load_chapter("02_cnn").steps[-1].id
     at = new_app()
-    at.switch_page(MICROSCOPE)
+    open_page(at, MICROSCOPE)
     at.query_params.update({"layer": "mixed4e", "page": "٣"})  # an Arabic-Indic 3 is a page number too
     at.run()
     assert not at.exception and not [m for m in messages(at) if "link" in m], messages(at)
@@ -85,20 +87,35 @@ def test_good_links_say_nothing_and_odd_but_valid_ones_work(without_weights):
     assert at.number_input(key="microscope_page_mixed4e").value == 3
 
 
-@pytest.mark.parametrize(("query", "message", "layer", "page"), [
-    ({"page": "99999"}, "The link asks for page `99999`, but there are pages 1 to 20; showing page 20.", "mixed3b", 20),
-    ({"page": "-2"}, "The link asks for page `-2`, but there are pages 1 to 20; showing page 1.", "mixed3b", 1),
-    ({"page": "2.5"}, "The link's page, `2.5`, is not a page number; showing page 1 of 20.", "mixed3b", 1),
-    ({"layer": "logits", "page": "2"},
-     "The link's layer, `logits`, is not one the Microscope browses; showing mixed3b. Choose another below.",
-     "mixed3b", 2),
-    ({"layer": "", "page": "2"},
-     "The link's layer, an empty value, is not one the Microscope browses; showing mixed3b. Choose another below.",
-     "mixed3b", 2),
-])
+@pytest.mark.parametrize(
+    ("query", "message", "layer", "page"),
+    [
+        (
+            {"page": "99999"},
+            "The link asks for page `99999`, but there are pages 1 to 20; showing page 20.",
+            "mixed3b",
+            20,
+        ),
+        ({"page": "-2"}, "The link asks for page `-2`, but there are pages 1 to 20; showing page 1.", "mixed3b", 1),
+        ({"page": "2.5"}, "The link's page, `2.5`, is not a page number; showing page 1 of 20.", "mixed3b", 1),
+        (
+            {"layer": "logits", "page": "2"},
+            "The link's layer, `logits`, is not one the Microscope browses; showing mixed3b. Choose another below.",
+            "mixed3b",
+            2,
+        ),
+        (
+            {"layer": "", "page": "2"},
+            "The link's layer, an empty value, is not one the Microscope browses; showing mixed3b. "
+            "Choose another below.",
+            "mixed3b",
+            2,
+        ),
+    ],
+)
 def test_the_microscope_says_what_it_shows_instead(without_weights, query, message, layer, page):
     at = new_app()
-    at.switch_page(MICROSCOPE)
+    open_page(at, MICROSCOPE)
     at.query_params.update(query)
     at.run()
     assert not at.exception
@@ -109,18 +126,20 @@ def test_the_microscope_says_what_it_shows_instead(without_weights, query, messa
 
 def test_a_negative_render_that_cannot_be_explains_why(with_weights):
     at = new_app()
-    at.switch_page(MICROSCOPE)
+    open_page(at, MICROSCOPE)
     at.query_params["unit"] = "mixed4c_3x3_bottleneck:5"
     at.run()
     at.button(key="render_negative").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any(i.value.startswith("mixed4c_3x3_bottleneck:5 cannot be rendered negatively: its values come after "
-                                  "a ReLU") for i in at.info), messages(at)
+    assert any(
+        i.value.startswith("mixed4c_3x3_bottleneck:5 cannot be rendered negatively: its values come after a ReLU")
+        for i in at.info
+    ), messages(at)
 
 
 def test_the_live_render_says_which_units_cannot_be_rendered(with_weights):
     at = new_app()
-    at.switch_page("pages/03_what-a-neuron-wants.py").run()
+    open_page(at, "what-a-neuron-wants").run()
     at.segmented_control(key="step").set_value("live").run()
     at.text_input(key="live_unit").set_value("logits:0").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -132,15 +151,25 @@ def test_the_live_render_says_which_units_cannot_be_rendered(with_weights):
 # -- uploads ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "data", "message"), [
-    ("drawing.png", b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>',
-     "**drawing.png cannot be used.** SVG (vector drawing) files are not supported; supported formats are JPEG, "
-     "PNG, WebP, BMP, TIFF and GIF: save or export it as JPEG or PNG and try again."),
-    ("bomb.png", one_bit_png(30000, 30000),
-     "**bomb.png cannot be used.** This image has 900 megapixels; the limit is 64 megapixels. Save it smaller and "
-     "try again."),
-    ("photo.jpg", b"", "**photo.jpg cannot be used.** The file is empty (0 bytes); choose the image file itself."),
-])
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        (
+            "drawing.png",
+            b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>',
+            "**drawing.png cannot be used.** SVG (vector drawing) files are not supported; supported formats are JPEG, "
+            "PNG, WebP, BMP, TIFF and GIF: save or export it as JPEG or PNG and try again.",
+        ),
+        (
+            "bomb.png",
+            one_bit_png(30000, 30000),
+            "**bomb.png cannot be used.** This image has 900 megapixels; the limit is 64 megapixels. "
+            "Save it smaller and "
+            "try again.",
+        ),
+        ("photo.jpg", b"", "**photo.jpg cannot be used.** The file is empty (0 bytes); choose the image file itself."),
+    ],
+)
 def test_a_hostile_upload_gets_its_message_and_the_page_stays_up(without_weights, name, data, message):
     at = new_app().run()
     at.file_uploader(key="hook_upload").upload(name, data, "image/png").run()

@@ -3,7 +3,6 @@ the sparse autoencoder is the backend's own (interp.sae: the training log, the f
 whatever the result."""
 
 import json
-from pathlib import Path
 
 import pytest
 from conftest import charts, each_step, go, metrics, open_chapter
@@ -11,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from ui.chapters import load_chapter
 
-PAGE = "pages/06_what-came-next.py"
+PAGE = "what-came-next"  # its address, /what-came-next
 CHAPTER = "06_next"
 pytestmark = pytest.mark.usefixtures("app_environment")
 
@@ -20,6 +19,7 @@ pytestmark = pytest.mark.usefixtures("app_environment")
 def shipped():
     """The shipped autoencoder and its feature atlas (skips where this checkout has none yet)."""
     from interp import sae
+
     if not (sae.SAE_FILE.is_file() and sae.EXAMPLES_FILE.is_file() and sae.LOG_FILE.is_file()):
         pytest.skip(f"the sparse autoencoder is not in {sae.SAE_FILE.parent} (python tools/train_sae.py)")
     return sae.load_sae()
@@ -29,8 +29,6 @@ def chapter_app(step: str | None = None) -> AppTest:
     return open_chapter(PAGE, step)
 
 
-
-
 def words(at: AppTest) -> str:
     return " ".join(md.value for md in at.markdown) + " " + " ".join(c.value for c in at.caption)
 
@@ -38,21 +36,28 @@ def words(at: AppTest) -> str:
 def test_the_chapter_is_in_the_tour_with_its_page_and_content():
     from ui.tour import TOUR
     from ui.visuals import VISUALS
-    from ui.visuals.dictionary import papers
+    from ui.visuals.sae_papers import papers
 
     stop = next(s for s in TOUR if s.title == "What came next")
-    assert stop.page == PAGE and stop.url_path == "what-came-next"
-    assert Path(PAGE).read_text(encoding="utf-8").count("\n") <= 4
+    assert stop.url_path == PAGE and stop.chapter == CHAPTER
     chapter = load_chapter(CHAPTER)
-    assert [s.visual for s in chapter.steps] == ["dictionary_idea", "sae_report", "feature_browser", "sae_papers",
-                                                  "closing"]
+    assert [s.visual for s in chapter.steps] == [
+        "dictionary_idea",
+        "sae_report",
+        "feature_browser",
+        "sae_papers",
+        "closing",
+    ]
     for step in chapter.steps:
         assert step.visual in VISUALS and step.narration and step.notes, step.id
         assert "Line to say" in step.notes and "Likely question" in step.notes, step.id
         assert "{role:" not in step.narration + step.notes
     language = next(s for s in chapter.steps if s.id == "language-models").narration
-    for link in ("transformer-circuits.pub/2023/monosemantic-features", "transformer-circuits.pub/2024/scaling-monosemanticity",
-                 "arxiv.org/abs/2406.04093"):
+    for link in (
+        "transformer-circuits.pub/2023/monosemantic-features",
+        "transformer-circuits.pub/2024/scaling-monosemanticity",
+        "arxiv.org/abs/2406.04093",
+    ):
         assert link in language  # the three papers, linked
     listed = papers()
     assert {p["year"] for p in listed} >= {"2023", "2024"}
@@ -89,10 +94,14 @@ def test_every_step_shows_its_visual_with_the_backends_figures(with_weights, pho
     sharing = sae.features_of_neuron(unit.channel, top=4)
     for loading in sharing:
         assert f"**feature {loading.feature}**" in words(at)
-    from ui.visuals.dictionary import split_verdict
-    from ui.visuals.hard import _groups
+    from interp.dataset.atlas import load_atlas
+    from interp.sae.analysis import feature_groups, split_verdict
+    from interp.story.polysemantic import top_groups
+    from ui.visuals.features import verdict_words
 
-    verdict = split_verdict(unit, sharing, _groups(unit)["names"])  # whichever way it comes out
+    names = top_groups(load_atlas(), unit).names
+    measured = split_verdict(sharing, names, feature_groups([s.feature for s in sharing]))
+    verdict = verdict_words(unit, measured)  # whichever way it comes out
     assert verdict.startswith("**Measured here, these features ") and verdict in words(at)
     assert at.selectbox(key="browse_feature").value == sharing[0].feature
     captions = [image.proto.imgs[0].caption for image in at.get("image")]

@@ -30,8 +30,22 @@ from interp.errors import UnitError
 from interp.network.layers import LAYERS, Unit
 
 REPO = Path(__file__).resolve().parents[1]
-CAR_CLASSES = ["sports car", "convertible", "cab", "racer", "jeep", "limousine", "minivan", "Model T", "ambulance",
-               "beach wagon", "grille", "car wheel", "pickup", "police van"]
+CAR_CLASSES = [
+    "sports car",
+    "convertible",
+    "cab",
+    "racer",
+    "jeep",
+    "limousine",
+    "minivan",
+    "Model T",
+    "ambulance",
+    "beach wagon",
+    "grille",
+    "car wheel",
+    "pickup",
+    "police van",
+]
 
 
 # -- the AUC ----------------------------------------------------------------------------------------------------
@@ -92,6 +106,75 @@ def test_find_returns_the_planted_selective_unit_first(tmp_path):
         atlas.examples("mixed4d:0")  # a layer this planted atlas does not hold
 
 
+def test_a_feature_style_atlas_is_read_by_the_same_class(tmp_path):
+    """A planted atlas whose rows are the autoencoder's features (one group, ``features``, on a 3 x 3 grid): the
+    feature naming finds each feature's photos, values and peaks where the unit naming finds a unit's."""
+    from interp.sae import ATLAS_NAME, SAEError, load_feature_atlas
+
+    photos = load_photos()
+    rng = np.random.default_rng(2)
+    maxima = rng.uniform(0, 1, size=(5, len(photos))).astype(np.float32)
+    maxima[3, [7, 2, 900]] = [9.0, 8.0, 7.0]  # feature 3's three strongest photos, in this order
+    peaks = rng.integers(0, 9, size=maxima.shape)
+    path = tmp_path / "features.npz"
+    write_atlas(path, [p.id for p in photos], {ATLAS_NAME: maxima}, {ATLAS_NAME: peaks}, {"grid": 3})
+    atlas = load_feature_atlas(path)
+    assert isinstance(atlas, Atlas) and atlas.grid == 3 and atlas.count(ATLAS_NAME) == 5
+    best = atlas.examples(3, top=4)
+    assert [e.photo.id for e in best[:3]] == [photos[i].id for i in (7, 2, 900)]
+    assert [e.activation for e in best[:3]] == [9.0, 8.0, 7.0]
+    assert [(e.y, e.x) for e in best[:3]] == [divmod(int(peaks[3, i]), 3) for i in (7, 2, 900)]
+    assert atlas.check(np.int64(3)) == 3 and type(atlas.check(np.int64(3))) is int
+    for bad in (5, -1, "3", Unit("mixed4e", 3)):
+        with pytest.raises(SAEError, match="no feature"):
+            atlas.examples(bad)
+    with pytest.raises(SAEError, match="between 1 and 1000"):
+        atlas.examples(3, top=0)
+    write_atlas(tmp_path / "units.npz", [p.id for p in photos], {"mixed4e": maxima}, {"mixed4e": peaks}, {"grid": 3})
+    with pytest.raises(SAEError, match="rebuild it with `python tools/train_sae.py`"):
+        load_feature_atlas(tmp_path / "units.npz")  # the format, but a unit's atlas: no features in it
+
+
+@pytest.mark.parametrize("kind", ["units", "features"])
+def test_one_reader_answers_from_the_stored_arrays(kind):
+    """Golden: for a few units of the shipped atlas and a few features of the shipped feature atlas, what the reader
+    answers is the raw npz arrays of the file format (``<group>.top``, ``.top_value``, ``.peak``, ``.act``, ``.scale``),
+    read here with NumPy alone."""
+    from interp.sae import ATLAS_NAME, EXAMPLES_FILE, load_feature_atlas
+
+    if kind == "units":
+        atlas, path = load_atlas(), ATLAS_FILE
+        items = [
+            (Unit("mixed3b", 379), "mixed3b", 379, 28),
+            (atlas_unit("mixed4c_5x5:63"), "mixed4c", 447, 14),
+            (Unit("mixed5b", 0), "mixed5b", 0, 7),
+        ]
+        groups = ["mixed3b", "mixed4c"]
+    else:
+        atlas, path = load_feature_atlas(), EXAMPLES_FILE
+        items = [(f, ATLAS_NAME, f, 14) for f in (0, 7, 1234, atlas.count(ATLAS_NAME) - 1)]
+        assert atlas.grid == 14  # mixed4e's grid
+        groups = [ATLAS_NAME]
+    with np.load(path) as raw:
+        ids = [str(i) for i in raw["photos"]]
+        assert [p.id for p in atlas.photos] == ids
+        for item, group, row, width in items:
+            top, value, peak = (raw[f"{group}.{part}"][row] for part in ("top", "top_value", "peak"))
+            found = atlas.examples(item, top=TOP)
+            assert [e.photo.id for e in found] == [ids[i] for i in top]
+            assert [e.activation for e in found] == [float(v) for v in value]
+            assert [(e.y, e.x) for e in found] == [divmod(int(p), width) for p in peak]
+            assert [e.rank for e in found] == list(range(1, TOP + 1))
+            act, scale = raw[f"{group}.act"][row], raw[f"{group}.scale"][row]
+            np.testing.assert_array_equal(atlas.activations(item), act.astype(np.float32) * (scale / 255.0))
+            assert atlas.examples(item, top=TOP + 1)[TOP].y is None  # past the kept positions
+        for group in groups:
+            np.testing.assert_array_equal(atlas.rankings(group, 12), raw[f"{group}.top"][:, :12].astype(np.int64))
+            firing = raw[f"{group}.top_value"][:, 11].astype(np.float32) > 0
+            np.testing.assert_array_equal(atlas.firing(group, 12), firing)
+            assert atlas.count(group) == len(raw[f"{group}.scale"])
+
+
 def test_unit_names_and_crop_boxes():
     assert atlas_unit("mixed4c_5x5:63") == Unit("mixed4c", 447)  # a branch's unit is its block's
     with pytest.raises(UnitError, match="cover"):
@@ -133,10 +216,10 @@ def test_shipped_entries_match_a_fresh_forward_pass(model, photos_dir):
         flat = fresh[layer].flatten(2)
         best, where = flat.max(dim=2)
         stored = atlas.layer_activations(layer)[chosen]
-        step = atlas._layer(layer)["scale"] / 255.0
+        step = atlas.arrays(layer)["scale"] / 255.0
         error = np.abs(stored - best.numpy())
         assert (error <= step / 2 + 1e-3 * step.max() + 1e-4).all(), (layer, float(error.max()), float(step.max()))
-        top, peak, value = (atlas._layer(layer)[k] for k in ("top", "peak", "top_value"))
+        top, peak, value = (atlas.arrays(layer)[k] for k in ("top", "peak", "top_value"))
         for row, i in enumerate(chosen):
             units, ranks = np.nonzero(top == i)
             for u, r in zip(units, ranks):
@@ -160,7 +243,7 @@ def brute_force_maps(model, photos_dir):
     photos = load_atlas().photos
     maps = {u: [] for u in units}
     for start in range(0, len(photos), 25):
-        images = torch.cat([load_image(photos_dir / p.file).tensor for p in photos[start:start + 25]])
+        images = torch.cat([load_image(photos_dir / p.file).tensor for p in photos[start : start + 25]])
         acts = capture(model, images, ("mixed3a", "mixed3b"))
         for u in units:
             maps[u].append(acts[u.layer][:, u.channel].numpy())
@@ -233,20 +316,25 @@ def test_cli_examples_and_find_json():
 
 
 def test_cli_examples_and_find_do_not_load_torch():
-    code = ("import sys; from interp.cli import main; main(['examples', '4c:278', '--top', '2']); "
-            "main(['find', 'dalmatian', '--layer', 'mixed4d']); assert 'torch' not in sys.modules, 'torch imported'")
+    code = (
+        "import sys; from interp.cli import main; main(['examples', '4c:278', '--top', '2']); "
+        "main(['find', 'dalmatian', '--layer', 'mixed4d']); assert 'torch' not in sys.modules, 'torch imported'"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert done.returncode == 0, done.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (("examples", "mixed3b:999"), "480 channels"),
-    (("examples", "maxpool0:1"), "cover"),
-    (("examples", "mixed3b:1", "--top", "0"), "between 1 and 1000"),
-    (("find", "dalmation", "--layer", "4c"), "Did you mean dalmatian"),
-    (("find", "dalmatian", "--layer", "avgpool0"), "cover"),
-    (("find", ",", "--layer", "4c"), "at least one class"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("examples", "mixed3b:999"), "480 channels"),
+        (("examples", "maxpool0:1"), "cover"),
+        (("examples", "mixed3b:1", "--top", "0"), "between 1 and 1000"),
+        (("find", "dalmation", "--layer", "4c"), "Did you mean dalmatian"),
+        (("find", "dalmatian", "--layer", "avgpool0"), "cover"),
+        (("find", ",", "--layer", "4c"), "at least one class"),
+    ],
+)
 def test_cli_errors_are_one_clear_line(args, message):
     done = _cli(*args)
     assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr, done.stderr

@@ -58,7 +58,7 @@ class QuadrantNet(nn.Module):
         mask = torch.zeros(1, 1, SIDE, SIDE)
         row, col = quadrant
         half = SIDE // 2
-        mask[..., row * half:(row + 1) * half, col * half:(col + 1) * half] = 1
+        mask[..., row * half : (row + 1) * half, col * half : (col + 1) * half] = 1
         self.register_buffer("mask", mask)
         self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
         self.relu1 = nn.ReLU()
@@ -80,7 +80,7 @@ def quadrant_share(heat: torch.Tensor, quadrant: tuple[int, int]) -> float:
     half = heat.shape[-1] // 2
     row, col = quadrant
     magnitude = heat.abs()
-    inside = magnitude[row * half:(row + 1) * half, col * half:(col + 1) * half].sum()
+    inside = magnitude[row * half : (row + 1) * half, col * half : (col + 1) * half].sum()
     return float(inside / magnitude.sum())
 
 
@@ -171,6 +171,44 @@ def test_guided_backprop_matches_its_definition_on_a_tiny_network():
     torch.testing.assert_close(result.map, expected, rtol=1e-5, atol=1e-6)
     plain = attribute(model, image, "saliency", target=0).map
     assert not torch.allclose(result.map.abs(), plain)
+
+
+def plain_saliency(model: nn.Module, image: torch.Tensor, target: int = 0) -> torch.Tensor:
+    """|d logit / d input| by autograd on ``model`` itself: what Saliency on a fresh replica gives."""
+    with torch.enable_grad():
+        x = image.clone().requires_grad_(True)
+        (gradient,) = torch.autograd.grad(model(x)[0, target], x)
+    return gradient[0].abs()
+
+
+def test_a_replica_used_for_guided_backprop_then_saliency_gives_the_plain_gradient():
+    """Guided Backprop hooks every nn.ReLU of the replica it runs on; the pooled replica lent next (the same one)
+    must carry none of them: its Saliency equals the plain gradient, as on a fresh replica."""
+    model = TinyReLUNet().eval()
+    image = torch.rand(1, 3, 2, 2, generator=torch.Generator().manual_seed(7))
+    expected = plain_saliency(model, image)
+    guided = attribute(model, image, "guided-backprop", target=0).map
+    assert not torch.allclose(guided.abs(), expected)  # the guided map differs here: the check below can fail
+    with borrowed(model) as pooled:
+        pass
+    torch.testing.assert_close(attribute(model, image, "saliency", target=0).map, expected, rtol=1e-5, atol=1e-7)
+    with borrowed(model) as again:
+        assert again is pooled  # the same replica was lent for both methods
+
+
+def test_a_replica_a_method_left_by_raising_is_not_lent_again():
+    """A method that raises midway may leave its hooks behind: that replica is dropped, and the next caller
+    gets a clean one (its Saliency is the plain gradient)."""
+    model = TinyReLUNet().eval()
+    image = torch.rand(1, 3, 2, 2, generator=torch.Generator().manual_seed(7))
+    expected = plain_saliency(model, image)
+    with pytest.raises(RuntimeError, match="midway"):
+        with borrowed(model) as broken:
+            broken.relu.register_forward_hook(lambda module, args, out: out * 0)  # a hook nobody removes
+            raise RuntimeError("the method failed midway")
+    with borrowed(model) as lent:
+        assert lent is not broken
+    torch.testing.assert_close(attribute(model, image, "saliency", target=0).map, expected, rtol=1e-5, atol=1e-7)
 
 
 def test_guided_methods_refuse_a_model_without_relu_modules():
@@ -295,7 +333,7 @@ def test_attribution_is_thread_safe_on_the_shared_model(model, dog):
     def work(method, key):
         try:
             results[key] = attribute(model, dog, method, target=41).map
-        except Exception as error:  # pragma: no cover - reported below
+        except Exception as error:  # noqa: BLE001 (reported below)
             errors.append(error)
 
     threads = [threading.Thread(target=work, args=(m, (m, i))) for i in range(2) for m in expected]
@@ -315,7 +353,9 @@ def test_replicas_are_reused_not_copied_every_time(model):
         assert second is first
         with borrowed(model) as third:  # in use: a second caller gets its own
             assert third is not second
-    private = randomise(model, ["softmax2_pre_activation_matmul"])  # a private copy (the sanity check's) is lent as it is
+    private = randomise(
+        model, ["softmax2_pre_activation_matmul"]
+    )  # a private copy (the sanity check's) is lent as it is
     with borrowed(private) as lent:
         assert lent is private
 
@@ -325,7 +365,7 @@ def _canvas_with_dog(dalmatian: torch.Tensor, box: tuple[int, int, int, int]) ->
     top, left, height, width = box
     canvas = torch.full((1, 3, 224, 224), 0.5)
     dog = torch.nn.functional.interpolate(dalmatian, size=(height, width), mode="bilinear", antialias=True)
-    canvas[..., top:top + height, left:left + width] = dog
+    canvas[..., top : top + height, left : left + width] = dog
     return canvas
 
 
@@ -354,7 +394,7 @@ def test_dalmatian_attribution_concentrates_on_the_dog(model, dog, placement):
     shares = {}
     for method, options in REAL_METHODS.items():
         heat = attribute(model, image, method, target=41, **options).heat(absolute=True)
-        shares[method] = float(heat[top:top + height, left:left + width].sum() / heat.sum())
+        shares[method] = float(heat[top : top + height, left : left + width].sum() / heat.sum())
     # The photo covers 14-25% of the canvas (and the dog only part of the photo); every method must put at
     # least twice the photo's share of the area on it.
     for method, share in shares.items():
@@ -363,8 +403,13 @@ def test_dalmatian_attribution_concentrates_on_the_dog(model, dog, placement):
 
 def test_sanity_check_sees_gradient_maps_change_when_the_top_is_randomised(model, dog):
     seen = []
-    check = randomisation_check(model, dog, target=41, methods=("saliency", "gradcam", "guided-backprop"),
-                                progress=lambda done, total, what: seen.append((done, total)))
+    check = randomisation_check(
+        model,
+        dog,
+        target=41,
+        methods=("saliency", "gradcam", "guided-backprop"),
+        progress=lambda done, total, what: seen.append((done, total)),
+    )
     assert [s.randomised for s in check.stages][:2] == [("logits",), ("logits", "mixed5b")]
     assert check.final_correlation("saliency") < 0.6
     assert check.final_correlation("gradcam") < 0.6
@@ -377,8 +422,9 @@ def test_sanity_check_sees_gradient_maps_change_when_the_top_is_randomised(model
 
 
 def no_hooks_on(model: nn.Module) -> bool:
-    return not any(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks
-                   for m in model.modules())
+    return not any(
+        m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks for m in model.modules()
+    )
 
 
 def test_gradcam_and_layer_attribution_at_a_block_pre_relu(model, dog):
@@ -400,7 +446,9 @@ def test_gradcam_and_layer_attribution_at_a_block_pre_relu(model, dog):
     assert blocks.total == pytest.approx(blocks.logit - blocks.baseline_logit, rel=0.05)
     unit = neuron_attribution(model, dog, "mixed4d_pre_relu:5", method="gradient")
     with torch.no_grad():
-        assert unit.activation == pytest.approx(float(model.run(dog, ["mixed4d_pre_relu"])["mixed4d_pre_relu"][0, 5].max()))
+        assert unit.activation == pytest.approx(
+            float(model.run(dog, ["mixed4d_pre_relu"])["mixed4d_pre_relu"][0, 5].max())
+        )
     assert no_hooks_on(model)
 
 
@@ -413,11 +461,15 @@ def test_a_module_of_the_shared_model_is_hooked_on_the_replica(model, dog):
     guided = attribute(model, dog, "guided-gradcam", target=41, layer=model.hook["mixed4d"])
     torch.testing.assert_close(guided.map, attribute(model, dog, "guided-gradcam", target=41, layer="mixed4d").map)
     blocks = channel_attribution(model, dog, model.hook["mixed4d"], target=41, method="gxa")
-    torch.testing.assert_close(blocks.per_channel,
-                               channel_attribution(model, dog, "mixed4d", target=41, method="gxa").per_channel)
+    torch.testing.assert_close(
+        blocks.per_channel, channel_attribution(model, dog, "mixed4d", target=41, method="gxa").per_channel
+    )
     assert no_hooks_on(model)
-    with pytest.raises(AttributionError, match=r"^The layer given is a module that is not part of this model: "
-                                               r"pass a layer name such as 'mixed4d'"):
+    with pytest.raises(
+        AttributionError,
+        match=r"^The layer given is a module that is not part of this model: "
+        r"pass a layer name such as 'mixed4d'",
+    ):
         attribute(model, dog, "gradcam", target=41, layer=nn.Identity())
     assert no_hooks_on(model)
 

@@ -11,8 +11,18 @@ from test_featvis_cli import run_cli
 @pytest.mark.parametrize("method, shape", [("gradcam", [224, 224]), ("saliency", [3, 224, 224])])
 def test_attribute_json_map_and_overlay(weights_dir, dalmatian_path, tmp_path, method, shape):
     out, raw = tmp_path / "heat.png", tmp_path / "map.npy"
-    result = run_cli("attribute", str(dalmatian_path), "--method", method, "--out", str(out), "--save-map", str(raw),
-                     "--json", weights_dir=weights_dir)
+    result = run_cli(
+        "attribute",
+        str(dalmatian_path),
+        "--method",
+        method,
+        "--out",
+        str(out),
+        "--save-map",
+        str(raw),
+        "--json",
+        weights_dir=weights_dir,
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["target"] == 41 and report["label"] == "dalmatian" and report["probability"] > 0.99
@@ -26,8 +36,20 @@ def test_attribute_json_map_and_overlay(weights_dir, dalmatian_path, tmp_path, m
 
 
 def test_attribute_ig_reports_its_settings_and_completeness(weights_dir, dalmatian_path):
-    result = run_cli("attribute", str(dalmatian_path), "--method", "ig", "--steps", "8", "--baseline", "blur",
-                     "--target", "17", "--json", weights_dir=weights_dir)
+    result = run_cli(
+        "attribute",
+        str(dalmatian_path),
+        "--method",
+        "ig",
+        "--steps",
+        "8",
+        "--baseline",
+        "blur",
+        "--target",
+        "17",
+        "--json",
+        weights_dir=weights_dir,
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["target"] == 17 and report["label"] == "Great Dane"
@@ -35,14 +57,17 @@ def test_attribute_ig_reports_its_settings_and_completeness(weights_dir, dalmati
     assert isinstance(report["convergence_delta"], float)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--method", "saliency", "--layer", "mixed4d"], "--layer only applies"),
-    (["--method", "gradcam", "--layer", "mixed9z"], "mixed9z"),
-    (["--method", "saliency", "--steps", "4"], "--steps only applies"),
-    (["--method", "saliency", "--target", "0"], "dummy"),
-    (["--method", "saliency", "--target", "5000"], "not a class"),
-    (["--method", "saliency", "--save-map", "x.txt"], ".npy"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--method", "saliency", "--layer", "mixed4d"], "--layer only applies"),
+        (["--method", "gradcam", "--layer", "mixed9z"], "mixed9z"),
+        (["--method", "saliency", "--steps", "4"], "--steps only applies"),
+        (["--method", "saliency", "--target", "0"], "dummy"),
+        (["--method", "saliency", "--target", "5000"], "not a class"),
+        (["--method", "saliency", "--save-map", "x.txt"], ".npy"),
+    ],
+)
 def test_attribute_errors_are_clear(weights_dir, dalmatian_path, args, message):
     result = run_cli("attribute", str(dalmatian_path), *args, weights_dir=weights_dir)
     assert result.returncode == 1

@@ -10,10 +10,13 @@ import torch
 
 from interp.circuits import (
     block_unit,
+    bottleneck_paths,
+    branch_of,
     edge,
     expanded_weights,
     linear_response,
     operations_between,
+    ranked_inputs,
     source_layer,
     strongest_inputs,
     strongest_outputs,
@@ -23,7 +26,7 @@ from interp.errors import UnitError
 from interp.network.layers import LAYERS, REAL_LOGITS, Unit
 from interp.network.model import InceptionV1
 from interp.story.catalogue import load_catalogue
-from interp.story.roles import CURVE_ANGLES, arc_tuning, curve_circuits, curve_scores
+from interp.story.find_roles import CURVE_ANGLES, arc_tuning, curve_circuits, curve_scores
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +65,83 @@ def test_planted_bottleneck_product_is_the_expanded_weight():
     assert all(e.kernel.abs().max() == 0 for e in out[1:] if start <= e.target.channel < stop)
 
 
-@pytest.mark.parametrize("target", ["mixed4c:5", "mixed4c:200", "mixed4c:447", "mixed3b:379", "mixed4a:300", "conv2d2:10"])
+def test_planted_bottleneck_paths_are_the_products_and_add_up_to_the_expanded_weight():
+    """4b:7 reaches 4c:447 (5x5 branch, its channel 63) along two planted paths: through bottleneck unit 3
+    (weight +2, kernel 1..25) and unit 5 (weight +0.5, a kernel of ones); every other path is zero."""
+    model = InceptionV1().eval()
+    kernel = torch.arange(1.0, 26.0).reshape(5, 5)
+    with torch.no_grad():
+        for name in ("mixed4c_5x5_bottleneck", "mixed4c_5x5"):
+            getattr(model, f"{name}_pre_relu_conv").weight.zero_()
+        bottleneck = model.mixed4c_5x5_bottleneck_pre_relu_conv.weight
+        bottleneck[3, 7, 0, 0], bottleneck[5, 7, 0, 0], bottleneck[3, 9, 0, 0] = 2.0, 0.5, -1.0
+        model.mixed4c_5x5_pre_relu_conv.weight[63, 3] = kernel
+        model.mixed4c_5x5_pre_relu_conv.weight[63, 5] = 1.0
+    paths = bottleneck_paths(model, "mixed4c_5x5:63", 7)
+    assert (paths.target, paths.source, paths.branch, paths.index, paths.part) == (
+        Unit("mixed4c", 447),
+        Unit("mixed4b", 7),
+        "mixed4c_5x5",
+        63,
+        "5x5",
+    )
+    assert paths.bottleneck == 24 and paths.terms.shape == (24, 5, 5)
+    assert paths.squeeze[3] == 2.0 and paths.squeeze[5] == 0.5 and np.count_nonzero(paths.squeeze) == 2
+    np.testing.assert_array_equal(paths.terms[3], 2 * kernel.numpy())
+    np.testing.assert_array_equal(paths.terms[5], np.full((5, 5), 0.5))
+    assert list(paths.order[:2]) == [3, 5] and list(paths.order[2:]) == [c for c in range(24) if c not in (3, 5)]
+    np.testing.assert_allclose(paths.expanded, 2 * kernel.numpy() + 0.5)
+    np.testing.assert_array_equal(paths.rest(1), np.full((5, 5), 0.5))  # all but the biggest path
+    assert paths.share(1) == pytest.approx(650 / (650 + 12.5)) and paths.share(24) == 1.0
+    assert paths.check == 0.0
+    with pytest.raises(UnitError, match="no bottleneck"):
+        bottleneck_paths(model, "mixed4c:0", 7)  # the 1x1 branch
+    with pytest.raises(UnitError, match="no bottleneck"):
+        bottleneck_paths(model, "conv2d2:3", 7)
+    with pytest.raises(UnitError, match="no channel 512"):
+        bottleneck_paths(model, "mixed4c:447", 512)
+
+
+@pytest.mark.parametrize("target", ["mixed4c:200", "mixed4c:447", "mixed3b:379", "mixed4a:300", "mixed5b:500"])
+def test_bottleneck_paths_sum_to_the_expanded_weights(random_model, target):
+    """Equivalence: summed over the bottleneck, the paths are interp.circuits.expanded_weights, for any input."""
+    weights = expanded_weights(random_model, target)
+    for channel in (0, 17, weights.shape[0] - 1):
+        paths = bottleneck_paths(random_model, target, channel)
+        np.testing.assert_allclose(paths.terms.sum(axis=0), weights[channel].numpy(), rtol=1e-4, atol=1e-6)
+        assert paths.check < 1e-5
+        np.testing.assert_allclose(
+            paths.terms[paths.order[:4]].sum(axis=0) + paths.rest(4), paths.expanded, rtol=1e-4, atol=1e-6
+        )
+        sums = np.abs(paths.terms).sum(axis=(1, 2))
+        assert all(sums[a] >= sums[b] for a, b in zip(paths.order, paths.order[1:]))
+
+
+def test_branch_of_names_how_a_unit_reads_the_layer_before():
+    assert branch_of("mixed4c:447") == ("5x5", "mixed4c_5x5", 63)
+    assert branch_of("mixed4c_3x3:0") == ("3x3", "mixed4c_3x3", 0)
+    assert branch_of("mixed4c:0") == ("1x1", "mixed4c_1x1", 0)
+    assert branch_of("mixed4c:500") == ("pool_reduce", "mixed4c_pool_reduce", 52)
+    assert branch_of("conv2d2:3") == branch_of("logits:41") == ("conv", None, None)
+
+
+@pytest.mark.parametrize(
+    "target, by", [("mixed4c:447", "excite"), ("mixed3b:379", "inhibit"), ("conv2d2:3", "strength")]
+)
+def test_ranked_inputs_are_every_strongest_input_in_order(random_model, target, by):
+    ranked = ranked_inputs(random_model, target, by=by)
+    edges = strongest_inputs(random_model, target, top=10**6, by=by)
+    assert ranked.source == source_layer(block_unit(target).layer) and ranked.target == block_unit(target)
+    assert ranked.channels == [e.source.channel for e in edges]
+    assert len(ranked.channels) == LAYERS[ranked.source].channels
+    assert ranked.excitation == [e.excitation for e in edges] and ranked.inhibition == [e.inhibition for e in edges]
+    np.testing.assert_array_equal(ranked.kernels[5], edges[5].kernel.numpy())
+    assert ranked.rank_of(edges[9].source.channel) == 10
+
+
+@pytest.mark.parametrize(
+    "target", ["mixed4c:5", "mixed4c:200", "mixed4c:447", "mixed3b:379", "mixed4a:300", "conv2d2:10"]
+)
 def test_expanded_weights_equal_the_gradient_of_the_linearised_branch(random_model, target):
     """With the bottleneck's ReLU taken out, the expanded weights are exactly d target / d input around it."""
     unit = block_unit(target)
@@ -78,7 +157,11 @@ def test_expanded_weights_equal_the_gradient_of_the_linearised_branch(random_mod
     else:
         branch, index = unit.branch
         part = branch.removeprefix(unit.layer + "_")
-        out = conv(branch, conv(f"{unit.layer}_{part}_bottleneck", inputs)) if part in ("3x3", "5x5") else conv(branch, inputs)
+        out = (
+            conv(branch, conv(f"{unit.layer}_{part}_bottleneck", inputs))
+            if part in ("3x3", "5x5")
+            else conv(branch, inputs)
+        )
     out[0, index, 5, 5].backward()
     r = k // 2
     torch.testing.assert_close(inputs.grad[0, :, 5 - r : 5 + r + 1, 5 - r : 5 + r + 1], kernel, rtol=1e-4, atol=1e-6)
@@ -209,11 +292,17 @@ def test_the_circuit_angles_come_from_which_inputs_the_weights_pick(model):
 def test_cli_inputs_json_matches_the_library(model, weights_dir):
     from test_cli import run_cli
 
-    result = run_cli("inputs", "3b:379", "--top", "3", "--check", "3a:147", "--json",
-                     env={"INTERP_WEIGHTS_DIR": str(weights_dir)})
+    result = run_cli(
+        "inputs", "3b:379", "--top", "3", "--check", "3a:147", "--json", env={"INTERP_WEIGHTS_DIR": str(weights_dir)}
+    )
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert (payload["unit"], payload["direction"], payload["layer"], payload["by"]) == ("mixed3b:379", "inputs", "mixed3a", "excite")
+    assert (payload["unit"], payload["direction"], payload["layer"], payload["by"]) == (
+        "mixed3b:379",
+        "inputs",
+        "mixed3a",
+        "excite",
+    )
     expected = strongest_inputs(model, "mixed3b:379", top=3)
     assert [row["unit"] for row in payload["top"]] == [str(e.source) for e in expected]
     assert [row["rank"] for row in payload["top"]] == [1, 2, 3] and payload["top"][0]["of"] == 256
@@ -226,8 +315,9 @@ def test_cli_inputs_json_matches_the_library(model, weights_dir):
 def test_cli_outputs_of_mixed5b_name_the_classes(model, weights_dir):
     from test_cli import run_cli
 
-    result = run_cli("outputs", "mixed5b:360", "--top", "2", "--check", "logits:41",
-                     env={"INTERP_WEIGHTS_DIR": str(weights_dir)})
+    result = run_cli(
+        "outputs", "mixed5b:360", "--top", "2", "--check", "logits:41", env={"INTERP_WEIGHTS_DIR": str(weights_dir)}
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert lines[0] == "units of logits ranked by excite of their expanded weights from mixed5b:360, through avgpool0:"
@@ -237,18 +327,24 @@ def test_cli_outputs_of_mixed5b_name_the_classes(model, weights_dir):
     assert lines[-1].split()[:3] == [str(rank), "logits:41", "dalmatian"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (("conv2d0:3",), "conv2d0 has none"),
-    (("4c:999",), "no channel 999"),
-    (("4c:447", "--check", "4a:2"), "reads units of mixed4b"),
-    (("4c:447", "--top", "0"), "--top must be at least 1"),
-    (("--outputs", "logits:3"), "logits has none"),
-    (("--outputs", "4c:1", "--check", "4b:1"), "feeds units of mixed4d"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("conv2d0:3",), "conv2d0 has none"),
+        (("4c:999",), "no channel 999"),
+        (("4c:447", "--check", "4a:2"), "reads units of mixed4b"),
+        (("4c:447", "--top", "0"), "--top must be at least 1"),
+        (("--outputs", "logits:3"), "logits has none"),
+        (("--outputs", "4c:1", "--check", "4b:1"), "feeds units of mixed4d"),
+    ],
+)
 def test_cli_edges_errors_before_loading_anything(tmp_path, args, message):
     from test_cli import run_cli
 
     command = "outputs" if args[0] == "--outputs" else "inputs"
-    result = run_cli(command, *[a for a in args if a != "--outputs"], env={"INTERP_WEIGHTS_DIR": str(tmp_path / "none"), "INTERP_OFFLINE": "1",
-                                           "INTERP_CACHE_DIR": str(tmp_path)})
+    result = run_cli(
+        command,
+        *[a for a in args if a != "--outputs"],
+        env={"INTERP_WEIGHTS_DIR": str(tmp_path / "none"), "INTERP_OFFLINE": "1", "INTERP_CACHE_DIR": str(tmp_path)},
+    )
     assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr

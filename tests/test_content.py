@@ -31,20 +31,25 @@ Narration two, no notes.
 def test_chapter_parsing_splits_narration_and_notes():
     chapter = parse_chapter(CHAPTER)
     assert (chapter.id, chapter.title, chapter.summary) == ("demo", "A title", "The summary.")
-    assert [(s.id, s.visual, s.title) for s in chapter.steps] == [("one", "live_classifier", "First step"),
-                                                                  ("two", "tour_map", "Second step")]
+    assert [(s.id, s.visual, s.title) for s in chapter.steps] == [
+        ("one", "live_classifier", "First step"),
+        ("two", "tour_map", "Second step"),
+    ]
     assert chapter.steps[0].narration == "Narration **one**." and chapter.steps[0].notes == "- note one"
     assert chapter.steps[1].notes == "" and "<!--" not in chapter.steps[1].narration
     assert chapter.index_of("two") == 1 and chapter.index_of("missing") == 0
 
 
-@pytest.mark.parametrize("broken, message", [
-    (CHAPTER.replace("<!-- chapter: id=demo -->", ""), "chapter: id="),
-    (CHAPTER.replace("<!-- step: id=two visual=tour_map -->", ""), "Second step"),
-    (CHAPTER.replace("id=two visual=tour_map", "id=two"), "needs both id= and visual="),
-    (CHAPTER.replace("id=two", "id=one"), "unique"),
-    ("# Title\n<!-- chapter: id=x -->\nno steps", "at least one"),
-])
+@pytest.mark.parametrize(
+    "broken, message",
+    [
+        (CHAPTER.replace("<!-- chapter: id=demo -->", ""), "chapter: id="),
+        (CHAPTER.replace("<!-- step: id=two visual=tour_map -->", ""), "Second step"),
+        (CHAPTER.replace("id=two visual=tour_map", "id=two"), "needs both id= and visual="),
+        (CHAPTER.replace("id=two", "id=one"), "unique"),
+        ("# Title\n<!-- chapter: id=x -->\nno steps", "at least one"),
+    ],
+)
 def test_malformed_chapters_say_what_is_wrong(broken, message):
     with pytest.raises(ContentError, match=message):
         parse_chapter(broken, source="demo.md")

@@ -65,7 +65,7 @@ class LocalServer:
         host, port = self.httpd.server_address[:2]
         return f"http://{host}:{port}{path}"
 
-    def __enter__(self) -> "LocalServer":
+    def __enter__(self) -> LocalServer:
         self.thread.start()
         return self
 
@@ -155,8 +155,11 @@ def test_existing_dest_is_not_clobbered_on_failure(server, tmp_path, failure):
     dest.write_bytes(b"old content")
     server.add("/good", PAYLOAD)
     server.add("/short", PAYLOAD[:10], length=100)
-    url, sha = {"404": (server.url("/missing"), None), "sha": (server.url("/good"), "f" * 64),
-                "short": (server.url("/short"), None)}[failure]
+    url, sha = {
+        "404": (server.url("/missing"), None),
+        "sha": (server.url("/good"), "f" * 64),
+        "short": (server.url("/short"), None),
+    }[failure]
     with pytest.raises(DownloadError):
         fetch(url, dest, sha256=sha)
     assert dest.read_bytes() == b"old content"
@@ -180,10 +183,22 @@ def test_offline_refuses_without_any_request(server, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("1", True), ("true", True), ("TRUE", True), ("Yes", True), (" on ", True),
-    ("0", False), ("", False), ("no", False), ("off", False), ("false", False), (None, False),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("1", True),
+        ("true", True),
+        ("TRUE", True),
+        ("Yes", True),
+        (" on ", True),
+        ("0", False),
+        ("", False),
+        ("no", False),
+        ("off", False),
+        ("false", False),
+        (None, False),
+    ],
+)
 def test_is_offline(monkeypatch, value, expected):
     if value is None:
         monkeypatch.delenv("INTERP_OFFLINE", raising=False)

@@ -75,7 +75,9 @@ def gabor(theta_deg: float, size: int = 15, wavelength: float = 6.0, sigma: floa
     r = (size - 1) / 2
     y, x = torch.meshgrid(torch.arange(size) - r, torch.arange(size) - r, indexing="ij")
     t = math.radians(theta_deg)
-    kernel = torch.exp(-(x**2 + y**2) / (2 * sigma**2)) * torch.cos(2 * math.pi * (x * math.cos(t) + y * math.sin(t)) / wavelength)
+    kernel = torch.exp(-(x**2 + y**2) / (2 * sigma**2)) * torch.cos(
+        2 * math.pi * (x * math.cos(t) + y * math.sin(t)) / wavelength
+    )
     return kernel - kernel.mean()
 
 
@@ -93,7 +95,9 @@ def grey_kernel(kernel: torch.Tensor) -> torch.Tensor:
 
 
 def stripes(theta_deg: float, size: int = 64, wavelength: float = 6.0) -> torch.Tensor:
-    y, x = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij")
+    y, x = torch.meshgrid(
+        torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij"
+    )
     t = math.radians(theta_deg)
     return torch.cos(2 * math.pi * (x * math.cos(t) + y * math.sin(t)) / wavelength)
 
@@ -170,7 +174,10 @@ def test_gabor_unit_renders_stripes_of_its_orientation(theta):
     model = Planted(grey_kernel(gabor(theta)))
     result = render(model, obj.channel("conv2d0", 0), size=64, steps=96, param="fft", transforms="standard", seed=0)
     angle, coherence, peak = orientation(result.images[0])
-    print(f"theta {theta}: measured {angle:.1f} (peak {peak:.1f}), coherence {coherence:.2f}, value {float(result.values[0]):.3f}")
+    print(
+        f"theta {theta}: measured {angle:.1f} (peak {peak:.1f}), coherence {coherence:.2f}, "
+        f"value {float(result.values[0]):.3f}"
+    )
     assert angle_error(angle, theta) < 15, (theta, angle)
     assert coherence > 0.3  # stripes, not noise
     assert float(result.values[0]) > 0.5
@@ -260,7 +267,9 @@ def test_single_objectives_read_the_right_numbers():
     assert torch.allclose(obj.layer("mixed4a")(acts), x.square().mean(dim=(1, 2, 3)))
     assert torch.allclose(obj.class_logit(7)(acts), acts["logits"][:, 7])
     vec = torch.randn(layer_info("mixed4a").channels, generator=torch.Generator().manual_seed(1))
-    assert torch.allclose(obj.direction("mixed4a", vec)(acts), (x * vec[None, :, None, None]).sum(1).mean(dim=(1, 2)), atol=1e-5)
+    assert torch.allclose(
+        obj.direction("mixed4a", vec)(acts), (x * vec[None, :, None, None]).sum(1).mean(dim=(1, 2)), atol=1e-5
+    )
     with pytest.raises(ValueError):
         obj.direction("mixed4a", vec[:10])
     # batch=i keeps image i's value and zeroes the others
@@ -359,7 +368,12 @@ def test_jitter_is_an_exact_integer_crop():
     for seed in range(12):
         out = Jitter(5)(x, torch.Generator().manual_seed(seed))
         assert out.shape == (1, 3, 15, 15)
-        found = [(dy, dx) for dy in range(6) for dx in range(6) if torch.allclose(out, x[..., dy : dy + 15, dx : dx + 15], atol=1e-5)]
+        found = [
+            (dy, dx)
+            for dy in range(6)
+            for dx in range(6)
+            if torch.allclose(out, x[..., dy : dy + 15, dx : dx + 15], atol=1e-5)
+        ]
         assert len(found) == 1, found
         offsets.add(found[0])
     assert len(offsets) >= 4 and any(dy != dx for dy, dx in offsets)  # really random, x and y apart
@@ -428,7 +442,9 @@ def test_parameterisations_make_valid_images_and_learn(kind):
     images = param()
     assert images.shape == (2, 3, 24, 24) and images.min() >= 0 and images.max() <= 1
     images[:, 0].mean().backward()
-    assert all(p.grad is not None for p in param.parameters()) and any(p.grad.abs().sum() > 0 for p in param.parameters())
+    assert all(p.grad is not None for p in param.parameters()) and any(
+        p.grad.abs().sum() > 0 for p in param.parameters()
+    )
     # image i depends on seeds[i] only
     assert torch.allclose(make_param(kind, [9], 24)()[0], images[1].detach(), atol=1e-6)
     assert not torch.allclose(images[0], images[1])
@@ -460,8 +476,13 @@ def test_parameterisation_details():
 
 
 def three_channel_model() -> Planted:
-    weight = torch.cat([grey_kernel(gabor(0, size=7, wavelength=4, sigma=1.5)), grey_kernel(gabor(90, size=7, wavelength=4, sigma=1.5)),
-                        F.pad(torch.tensor([1.0, -1.0, 0.0]).view(1, 3, 1, 1), (3, 3, 3, 3))])
+    weight = torch.cat(
+        [
+            grey_kernel(gabor(0, size=7, wavelength=4, sigma=1.5)),
+            grey_kernel(gabor(90, size=7, wavelength=4, sigma=1.5)),
+            F.pad(torch.tensor([1.0, -1.0, 0.0]).view(1, 3, 1, 1), (3, 3, 3, 3)),
+        ]
+    )
     return Planted(weight)
 
 
@@ -493,7 +514,14 @@ class RecordingJitter(Jitter):
 
 def test_render_draws_new_transform_numbers_every_step():
     RecordingJitter.seen.clear()
-    render(three_channel_model(), obj.channel("conv2d0", 0), batch=2, size=16, steps=8, transforms=[Pad(4), RecordingJitter(6)])
+    render(
+        three_channel_model(),
+        obj.channel("conv2d0", 0),
+        batch=2,
+        size=16,
+        steps=8,
+        transforms=[Pad(4), RecordingJitter(6)],
+    )
     assert len(RecordingJitter.seen) == 8 and all(p.shape == (2, 2) for p in RecordingJitter.seen)
     assert len({tuple(p.flatten().tolist()) for p in RecordingJitter.seen}) >= 4
 
@@ -504,7 +532,10 @@ def test_batched_render_equals_single_renders_planted():
     batch = render(model, obj.units(names), batch=3, size=32, steps=24, seeds=[5, 6, 7])
     for i, name in enumerate(names):
         single = render(model, obj.unit(name), size=32, steps=24, seeds=[5 + i])
-        assert torch.allclose(batch.images[i], single.images[0], atol=1e-4), (name, float((batch.images[i] - single.images[0]).abs().max()))
+        assert torch.allclose(batch.images[i], single.images[0], atol=1e-4), (
+            name,
+            float((batch.images[i] - single.images[0]).abs().max()),
+        )
         assert torch.allclose(batch.values[i], single.values[0], atol=1e-4)
     assert (batch.images[0] - batch.images[1]).abs().max() > 0.05  # three different units, three pictures
 
@@ -522,10 +553,14 @@ def test_progress_callback_is_called_every_k_steps_and_can_stop():
     assert result.steps == 10 and not result.stopped
 
     calls.clear()
-    stopped = render(model, obj.channel("conv2d0", 0), size=24, steps=50, every=4, progress=lambda s, im: calls.append(s) or False)
+    stopped = render(
+        model, obj.channel("conv2d0", 0), size=24, steps=50, every=4, progress=lambda s, im: calls.append(s) or False
+    )
     assert stopped.stopped and stopped.steps == 4 and calls == [4]
     calls.clear()
-    later = render(model, obj.channel("conv2d0", 0), size=24, steps=50, every=3, progress=lambda s, im: calls.append(s) or s < 9)
+    later = render(
+        model, obj.channel("conv2d0", 0), size=24, steps=50, every=3, progress=lambda s, im: calls.append(s) or s < 9
+    )
     assert later.stopped and later.steps == 9 and calls == [3, 6, 9]
 
 
@@ -550,8 +585,14 @@ def test_redirected_relu_forward_and_backward():
 
 
 def test_early_stop_forward_gives_the_same_objective(model):
-    objective = obj.units(["mixed3b:379", "mixed4a:97"]) + obj.neuron("conv2d2", 3) - obj.unit("mixed4c_5x5:63", negative=True)
-    x = FourierImage([0, 1], 64)().detach() + 0.2 * torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)) - 0.1
+    objective = (
+        obj.units(["mixed3b:379", "mixed4a:97"]) + obj.neuron("conv2d2", 3) - obj.unit("mixed4c_5x5:63", negative=True)
+    )
+    x = (
+        FourierImage([0, 1], 64)().detach()
+        + 0.2 * torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+        - 0.1
+    )
     with torch.no_grad():
         short = model.run(x, objective.layers)
         full = model.run(x, [*objective.layers, "logits"])
@@ -609,8 +650,9 @@ def test_class_and_average_pool_units_read_their_own_value(model):
         assert obj.unit("avgpool0:7", kind=kind).layers == {"mixed5b"}
         torch.testing.assert_close(obj.unit("avgpool0:7", kind=kind)(acts), acts["avgpool0"][:, 7])
     assert torch.equal(obj.unit("logits:41", negative=True)(acts), -acts["logits"][:, 41])  # no ReLU after a logit
-    torch.testing.assert_close(obj.unit("avgpool0:7", negative=True)(acts),
-                               -acts["mixed5b_pre_relu"][:, 7].mean(dim=(1, 2)))
+    torch.testing.assert_close(
+        obj.unit("avgpool0:7", negative=True)(acts), -acts["mixed5b_pre_relu"][:, 7].mean(dim=(1, 2))
+    )
     # many at once, each image its own unit, mixed with a spatial one read at its centre
     batched = obj.units(["logits:41", "avgpool0:7", "mixed5b:7"], kind="neuron")
     assert batched.layers == {"logits", "mixed5b"}
@@ -627,20 +669,24 @@ def test_rendering_a_class_raises_its_logit(model):
     assert after > before + 5
 
 
-@pytest.mark.parametrize(("name", "why"), [
-    ("mixed4c_3x3_bottleneck:5", "the network names a bottleneck only after its ReLU"),
-    ("mixed3a_5x5_bottleneck:0", "the network names a bottleneck only after its ReLU"),
-    ("maxpool0:3", "a max-pool of ReLU outputs"),
-    ("maxpool10:100", "a max-pool of ReLU outputs"),
-    ("localresponsenorm1:2", "a local response normalisation of ReLU outputs"),
-])
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("mixed4c_3x3_bottleneck:5", "the network names a bottleneck only after its ReLU"),
+        ("mixed3a_5x5_bottleneck:0", "the network names a bottleneck only after its ReLU"),
+        ("maxpool0:3", "a max-pool of ReLU outputs"),
+        ("maxpool10:100", "a max-pool of ReLU outputs"),
+        ("localresponsenorm1:2", "a local response normalisation of ReLU outputs"),
+    ],
+)
 def test_negative_renders_that_would_read_after_a_relu_are_refused(name, why):
     with pytest.raises(UnitError) as info:
         obj.unit(name, negative=True)
     assert str(info.value) == (
         f"{name} cannot be rendered negatively: its values come after a ReLU ({why}), so they are never below zero "
-        "and there is no \"less\" to push towards. Render it positively, or render a conv or mixed layer's unit "
-        "negatively.")
+        'and there is no "less" to push towards. Render it positively, or render a conv or mixed layer\'s unit '
+        "negatively."
+    )
     with pytest.raises(UnitError, match="cannot be rendered negatively"):
         obj.units(["mixed3b:379", name], negative=True)
     assert obj.unit(name).layers == {name.split(":")[0]}  # positive renders read the unit itself
@@ -648,9 +694,58 @@ def test_negative_renders_that_would_read_after_a_relu_are_refused(name, why):
 
 def test_dummy_classes_are_refused_and_conv_and_block_negatives_read_before_the_relu():
     for name in ("logits:0", "logits:1001", "logits:1007"):
-        with pytest.raises(UnitError, match=rf"^{name} is one of InceptionV1's unused dummy classes, .* render a class "
-                                            r"from logits:1 to logits:1000\.$"):
+        with pytest.raises(
+            UnitError,
+            match=rf"^{name} is one of InceptionV1's unused dummy classes, .* render a class "
+            r"from logits:1 to logits:1000\.$",
+        ):
             obj.unit(name)
     assert obj.unit("conv2d1:3", negative=True).layers == {"conv2d1_pre_relu"}
     assert obj.unit("mixed4c_pre_relu:3", negative=True).layers == {"mixed4c_pre_relu"}
     assert obj.unit("mixed4c:3", negative=True).layers == {"mixed4c_pre_relu"}
+
+
+# -- settings a person can get wrong: InterpError with a message, as the rest of interp raises ------------------
+
+
+def test_bad_render_settings_raise_render_errors_with_clear_messages():
+    from interp.errors import InterpError
+    from interp.featvis import RenderError
+
+    stand_in = torch.nn.Linear(1, 1)  # never run: every setting below is refused before the first step
+    cases = [
+        (lambda: render(stand_in, obj.channel("conv2d0", 0), size=0), "size must be"),
+        (lambda: render(stand_in, obj.channel("conv2d0", 0), size=-3), "size must be"),
+        (lambda: render(stand_in, obj.channel("conv2d0", 0), size=12.5), "size must be"),
+        (lambda: render(stand_in, obj.channel("conv2d0", 0), steps=-1), "steps must be"),
+        (lambda: render(stand_in, obj.channel("conv2d0", 0), batch=0), "batch must be"),
+        (lambda: render(stand_in, obj.channel("conv2d0", 0), seeds=[]), "seeds is empty"),
+        (lambda: render(stand_in, obj.channel("conv2d0", 0), size=8, param="jpeg"), "Unknown parameterisation 'jpeg'"),
+        (lambda: render(stand_in, obj.channel("conv2d0", 0), size=8, transforms="fancy"), "Unknown transforms 'fancy'"),
+        (lambda: make_param("jpeg", [0], 8), "use one of fft, pixel, cppn"),
+        (lambda: obj.unit("mixed4c:447", kind="pixel"), "Unknown objective kind 'pixel'"),
+        (lambda: obj.direction("mixed4a", torch.ones(10)), "mixed4a has 508 channels; the direction has 10"),
+        (lambda: obj.channel("conv2d0", 2, batch=3)(fake_acts(["conv2d0"])), "batch=3 is not an image"),
+    ]
+    for call, message in cases:
+        with pytest.raises(RenderError, match=message) as caught:
+            call()
+        assert isinstance(caught.value, InterpError) and isinstance(caught.value, ValueError)  # old callers too
+
+
+def test_the_manifest_is_seen_when_it_appears_and_when_it_changes(tmp_path):
+    """A manifest missing at first (no precomputed pictures yet) is read once it is written, and again when it
+    is rewritten: nothing is remembered for the life of the process."""
+    import json
+
+    from interp.featvis.manifest import read_manifest
+
+    path = tmp_path / "manifest.json"
+    assert read_manifest(path) == {"sets": {}}
+    path.write_text(json.dumps({"sets": {"demo": [{"unit": "mixed3b:379", "file": "a.jpg", "label": "x"}]}}))
+    assert list(read_manifest(path)["sets"]) == ["demo"]
+    assert read_manifest(path) is read_manifest(path)  # parsed once per version of the file
+    path.write_text(json.dumps({"sets": {"demo": [], "more": []}}))  # another size: another version
+    assert sorted(read_manifest(path)["sets"]) == ["demo", "more"]
+    path.unlink()
+    assert read_manifest(path) == {"sets": {}}

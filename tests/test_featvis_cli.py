@@ -30,8 +30,9 @@ def run_cli(*args: str, weights_dir=None) -> subprocess.CompletedProcess:
     env = {**os.environ}
     if weights_dir is not None:
         env["INTERP_WEIGHTS_DIR"] = str(weights_dir)
-    return subprocess.run([sys.executable, "-m", "interp", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "interp", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def pixels(path) -> np.ndarray:
@@ -48,15 +49,16 @@ def test_render_writes_one_png_and_reports_it(weights_dir, tmp_path):
     assert result.returncode == 0, result.stderr
     with Image.open(out) as image:
         assert image.format == "PNG" and image.size == (32, 32) and image.mode == "RGB"
-    line, = result.stdout.strip().splitlines()
+    (line,) = result.stdout.strip().splitlines()
     assert line.startswith("mixed3b:379 channel: objective ") and line.endswith(f"-> {out}") and " s " in line
     assert "step " not in result.stderr  # progress only on a terminal
 
 
 def test_render_batch_with_diversity_writes_a_grid(weights_dir, tmp_path):
     out = tmp_path / "grid.png"
-    result = run_cli("render", "3b:379", *TINY, "--batch", "4", "--diversity", "100", "--out", str(out),
-                     weights_dir=weights_dir)
+    result = run_cli(
+        "render", "3b:379", *TINY, "--batch", "4", "--diversity", "100", "--out", str(out), weights_dir=weights_dir
+    )
     assert result.returncode == 0, result.stderr
     with Image.open(out) as image:
         assert image.size == (2 * 32 + 2, 2 * 32 + 2)  # 2 x 2, one 2 px gutter
@@ -81,22 +83,29 @@ def test_render_bad_unit_is_a_clean_error(tmp_path):
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr and not out.exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (("mixed9z:1",), "Unknown layer"),
-    (("mixed3b:379", "--size", "8"), "size 8 is out of range"),
-    (("mixed3b:379", "--size", "2000"), "size 2000 is out of range"),
-    (("mixed3b:379", "--steps", "0"), "steps must be at least 1"),
-    (("mixed3b:379", "--batch", "0"), "--batch must be at least 1"),
-    (("mixed3b:379", "--diversity", "-1"), "--diversity must be 0 or more"),
-    (("mixed3b:379", "--out", "{tmp}/missing/x.png"), "does not exist"),
-    (("mixed3b:379", "--out", "{tmp}"), "is a folder"),
-    (("mixed3b:379", "--out", "{tmp}/x.gif"), ".png, .jpg or .webp"),
-    pytest.param(("mixed3b:379", "--device", "cuda"), "no GPU",
-                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("mixed9z:1",), "Unknown layer"),
+        (("mixed3b:379", "--size", "8"), "size 8 is out of range"),
+        (("mixed3b:379", "--size", "2000"), "size 2000 is out of range"),
+        (("mixed3b:379", "--steps", "0"), "steps must be at least 1"),
+        (("mixed3b:379", "--batch", "0"), "--batch must be at least 1"),
+        (("mixed3b:379", "--diversity", "-1"), "--diversity must be 0 or more"),
+        (("mixed3b:379", "--out", "{tmp}/missing/x.png"), "does not exist"),
+        (("mixed3b:379", "--out", "{tmp}"), "is a folder"),
+        (("mixed3b:379", "--out", "{tmp}/x.gif"), ".png, .jpg or .webp"),
+        pytest.param(
+            ("mixed3b:379", "--device", "cuda"),
+            "no GPU",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU"),
+        ),
+    ],
+)
 def test_render_refuses_bad_arguments_before_loading_anything(tmp_path, capsys, monkeypatch, args, message):
     from interp import cli
     from interp.network import loading
+
     monkeypatch.setattr(loading, "load_model", lambda *a, **k: pytest.fail("the model should not load"))
     argv = ["render", *(a.format(tmp=tmp_path) for a in args)]
     if "--out" not in argv:
@@ -126,7 +135,12 @@ def test_make_grid_is_near_square():
 
 def test_resolve_units():
     assert resolve_units("mixed3a", "0,1,2") == [Unit("mixed3a", c) for c in range(3)]
-    assert resolve_units(["3b", "mixed4a"], [379, 5]) == [Unit("mixed3b", 379), Unit("mixed3b", 5), Unit("mixed4a", 379), Unit("mixed4a", 5)]
+    assert resolve_units(["3b", "mixed4a"], [379, 5]) == [
+        Unit("mixed3b", 379),
+        Unit("mixed3b", 5),
+        Unit("mixed4a", 379),
+        Unit("mixed4a", 5),
+    ]
     assert resolve_units(None, "mixed3b:379,4a:97,mixed3b:379") == [Unit("mixed3b", 379), Unit("mixed4a", 97)]
     assert len(resolve_units("mixed3a,conv2d0", "all")) == 256 + 64
     assert resolve_units(None, {"mixed3a": [1], "mixed3b": "all"})[:2] == [Unit("mixed3a", 1), Unit("mixed3b", 0)]
@@ -171,8 +185,16 @@ def test_gallery_cli_renders_then_skips(weights_dir, tmp_path):
     files = sorted(p.name for p in (out / "mixed3a").iterdir())
     assert files == ["0000.png", "0001.png", "0002.png"]
     index = json.loads((out / "index.json").read_text())
-    assert index["params"] == {"size": 32, "steps": 4, "seed": 0, "param": "fft", "transforms": "standard",
-                               "objective": "channel", "lr": 0.05, "version": 1}
+    assert index["params"] == {
+        "size": 32,
+        "steps": 4,
+        "seed": 0,
+        "param": "fft",
+        "transforms": "standard",
+        "objective": "channel",
+        "lr": 0.05,
+        "version": 1,
+    }
     for c in range(3):
         entry = index["units"][f"mixed3a:{c}"]
         assert entry["file"] == f"mixed3a/{c:04d}.png" and entry["seed"] == c
@@ -271,16 +293,37 @@ def test_render_a_class_and_an_average_pool_unit(weights_dir, tmp_path):
         assert result.stdout.startswith(f"{unit} channel: objective ") and pixels(out).shape == (32, 32, 3)
 
 
-@pytest.mark.parametrize("args, message", [
-    (("logits:0",), "logits:0 is one of InceptionV1's unused dummy classes"),
-    (("mixed4c_3x3_bottleneck:5", "--negative"), "mixed4c_3x3_bottleneck:5 cannot be rendered negatively"),
-    (("maxpool4:1", "--negative"), "maxpool4:1 cannot be rendered negatively: its values come after a ReLU (a max-pool"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("logits:0",), "logits:0 is one of InceptionV1's unused dummy classes"),
+        (("mixed4c_3x3_bottleneck:5", "--negative"), "mixed4c_3x3_bottleneck:5 cannot be rendered negatively"),
+        (
+            ("maxpool4:1", "--negative"),
+            "maxpool4:1 cannot be rendered negatively: its values come after a ReLU (a max-pool",
+        ),
+    ],
+)
 def test_render_refuses_what_cannot_be_rendered_before_loading_the_model(tmp_path, capsys, monkeypatch, args, message):
     from interp import cli
     from interp.network import loading
+
     monkeypatch.setattr(loading, "load_model", lambda *a, **k: pytest.fail("the model should not load"))
     assert cli.main(["render", *args, "--out", str(tmp_path / "x.png")]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"error: {message}") and "Traceback" not in err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_render_without_transforms_is_the_library_render(weights_dir, model, tmp_path):
+    """--transforms reaches the render: the CLI's image is the library's render with the same settings."""
+    from interp.featvis import render
+
+    out = tmp_path / "plain.png"
+    result = run_cli("render", "mixed3b:379", *TINY, "--transforms", "none", "--out", str(out), weights_dir=weights_dir)
+    assert result.returncode == 0, result.stderr
+    plain = render(model, obj.unit("mixed3b:379"), size=32, steps=4, transforms="none").images
+    standard = render(model, obj.unit("mixed3b:379"), size=32, steps=4).images
+    saved = torch.from_numpy(pixels(out)).permute(2, 0, 1).float()
+    assert (saved - plain[0] * 255).abs().max() <= 2
+    assert (saved - standard[0] * 255).abs().max() > 2  # with the transforms it would be another image

@@ -89,7 +89,9 @@ def streamed_png(width: int, height: int, row: bytes, *, bit_depth: int, colour_
     parts.append(compressor.compress(row * (height % rows)))
     parts.append(compressor.flush())
     ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", b"".join(parts)) + png_chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", b"".join(parts)) + png_chunk(b"IEND", b"")
+    )
 
 
 def one_bit_png(width: int, height: int) -> bytes:
@@ -186,8 +188,11 @@ def test_unsupported_format_is_named(fmt, name):
 def test_truncated_jpeg_is_refused():
     noise = np.random.default_rng(1).integers(0, 256, size=(256, 256, 3), dtype=np.uint8)
     data = encode(Image.fromarray(noise), "JPEG", quality=95)
-    with pytest.raises(CorruptImage, match=r"^The image data is truncated or corrupt \(.+\)\. Save or export the "
-                       r"image again, or choose another file\.$"):
+    with pytest.raises(
+        CorruptImage,
+        match=r"^The image data is truncated or corrupt \(.+\)\. Save or export the "
+        r"image again, or choose another file\.$",
+    ):
         load_image(data[: len(data) // 2])
 
 
@@ -246,7 +251,9 @@ def test_too_many_bytes(tmp_path):
             load_image(source, max_bytes=limit)
     path = tmp_path / "a.png"
     path.write_bytes(data)
-    with pytest.raises(ImageTooLarge, match=r"^The file is .* MB; the limit is .* MB\. Save the image smaller or as a JPEG\.$"):
+    with pytest.raises(
+        ImageTooLarge, match=r"^The file is .* MB; the limit is .* MB\. Save the image smaller or as a JPEG\.$"
+    ):
         load_image(path, max_bytes=limit)
     assert load_image(data, max_bytes=len(data), size=64).tensor.shape == (1, 3, 64, 64)
 
@@ -258,8 +265,11 @@ def test_too_many_bytes(tmp_path):
 
 def test_over_small_pixel_limit():
     data = encode(Image.new("RGB", (100, 100), RED), "PNG")
-    with pytest.raises(ImageTooLarge, match=r"^This image is 100 x 100 pixels \(0\.01 megapixels\); the limit is 0\.005 "
-                                          r"megapixels\. Save it smaller and try again\.$"):
+    with pytest.raises(
+        ImageTooLarge,
+        match=r"^This image is 100 x 100 pixels \(0\.01 megapixels\); the limit is 0\.005 "
+        r"megapixels\. Save it smaller and try again\.$",
+    ):
         load_image(data, max_pixels=5_000)
     assert load_image(data, max_pixels=10_000, size=100).tensor.shape == (1, 3, 100, 100)
 
@@ -274,8 +284,9 @@ def test_over_default_pixel_limit_is_refused_before_decoding(monkeypatch):
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
     with pytest.raises(ImageTooLarge) as info:
         load_image(data)
-    assert str(info.value) == ("This image is 9000 x 9000 pixels (81 megapixels); the limit is 64 megapixels. "
-                               "Save it smaller and try again.")
+    assert str(info.value) == (
+        "This image is 9000 x 9000 pixels (81 megapixels); the limit is 64 megapixels. Save it smaller and try again."
+    )
     assert MAX_PIXELS == 64_000_000
 
 
@@ -288,15 +299,20 @@ def test_header_bomb_30000_square_is_refused_quickly(tmp_path, bomb_30000):
     path = tmp_path / "bomb.png"
     path.write_bytes(data)
     start = time.perf_counter()
-    with pytest.raises(ImageTooLarge, match=r"^This image has 900 megapixels; the limit is 64 megapixels\. Save it smaller"):
+    with pytest.raises(
+        ImageTooLarge, match=r"^This image has 900 megapixels; the limit is 64 megapixels\. Save it smaller"
+    ):
         load_image(path)
     assert time.perf_counter() - start < 1.0  # decoding 900 MP would take far longer
 
 
 def test_large_bomb_under_custom_limit_reports_size():
     data = one_bit_png(12000, 8000)  # 96 MP: Pillow itself only warns; we refuse with the size
-    with pytest.warns(Image.DecompressionBombWarning), pytest.raises(
-        ImageTooLarge, match=r"^This image is 12000 x 8000 pixels \(96 megapixels\); the limit is 50 megapixels\. "
+    with (
+        pytest.warns(Image.DecompressionBombWarning),
+        pytest.raises(
+            ImageTooLarge, match=r"^This image is 12000 x 8000 pixels \(96 megapixels\); the limit is 50 megapixels\. "
+        ),
     ):
         load_image(data, max_pixels=50_000_000)
 
@@ -598,8 +614,9 @@ def test_pillow_limit_is_reported_when_max_pixels_is_above_it(bomb_30000):
     with pytest.raises(ImageTooLarge) as info:
         load_image(bomb_30000, max_pixels=1_000_000_000)
     pillow_limit = round(2 * Image.MAX_IMAGE_PIXELS / 1e6)
-    assert str(info.value) == (f"This image has 900 megapixels; the limit is {pillow_limit} megapixels. "
-                               "Save it smaller and try again.")
+    assert str(info.value) == (
+        f"This image has 900 megapixels; the limit is {pillow_limit} megapixels. Save it smaller and try again."
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -714,76 +731,154 @@ def exif_jpeg(orientation: int) -> bytes:
 
 
 REFUSED = {
-    "zero bytes": (lambda: b"",
-        Refused(ImageSourceError, r"The file is empty \(0 bytes\); choose the image file itself\.$")),
-    "truncated JPEG": (lambda: noise_jpeg()[:6000],
-        Refused(CorruptImage, r"The image data is truncated or corrupt \(.+\)\. Save or export")),
-    "truncated PNG": (truncated_png,
-        Refused(CorruptImage, r"The image data is truncated or corrupt \(.+\)\. Save or export")),
-    "PNG signature only": (lambda: b"\x89PNG\r\n\x1a\n",
-        Refused(CorruptImage, r"This PNG file is truncated or corrupt: its header cannot be read\. Save")),
-    "PNG with a broken header CRC": (broken_header_crc,
-        Refused(CorruptImage, r"This PNG file is truncated or corrupt")),
-    "PNG 0 pixels wide": (lambda: header_claims(0, 10),
-        Refused(CorruptImage, r"This PNG file is truncated or corrupt")),
-    "JPEG header without a scan": (lambda: noise_jpeg()[:noise_jpeg().index(b"\xff\xda")] + b"\xff\xd9",
-        Refused(CorruptImage, r"The image data is truncated or corrupt")),
-    "truncated GIF": (lambda: noise_gif()[:2000],
-        Refused(CorruptImage, r"The image data is truncated or corrupt")),
-    "GIF cut inside its header": (lambda: noise_gif()[:500],
-        Refused(CorruptImage, r"This GIF file is truncated or corrupt: its header cannot be read")),
-    "truncated WebP": (lambda: encode(halves(64, 64), "WEBP")[:40],
-        Refused(CorruptImage, r"The image data is truncated or corrupt")),
-    "truncated TIFF": (lambda: encode(halves(64, 64), "TIFF")[:200],
-        Refused(CorruptImage, r"The image data is truncated or corrupt")),
-    "BMP claiming 8000 x 8000": (bmp_claiming_8000_square,
-        Refused(CorruptImage, r"The image data is truncated or corrupt")),
-    "PNG with a compressed-text bomb": (lambda: with_png_chunk(b"zTXt", b"Comment\x00\x00" + zlib.compress(b"a" * 50 * 2**20)),
-        Refused(CorruptImage, r"The image data is truncated or corrupt \(Decompressed data too large")),
-    "text file": (lambda: b"just some notes, saved as photo.jpg\n" * 20,
-        Refused(UnsupportedImage, r"This does not look like an image \(no known image format recognised\); "
-                                  r"upload a JPEG, PNG, WebP, BMP, TIFF or GIF file\.$")),
-    "renamed executable": (lambda: b"\x7fELF\x02\x01\x01" + bytes(200),
-        Refused(UnsupportedImage, r"This does not look like an image")),
-    "renamed zip archive": (lambda: b"PK\x03\x04" + bytes(200),
-        Refused(UnsupportedImage, r"This does not look like an image")),
-    "random bytes": (lambda: np.random.default_rng(3).integers(0, 256, 4096, dtype=np.uint8).tobytes(),
-        Refused(UnsupportedImage, r"This does not look like an image")),
-    "SVG": (lambda: b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10"/></svg>',
-        Refused(UnsupportedImage, r"SVG \(vector drawing\) files are not supported; supported formats are JPEG, PNG, "
-                                  r"WebP, BMP, TIFF and GIF: save or export it as JPEG or PNG and try again\.$")),
-    "SVG with BOM and XML prolog": (lambda: b'\xef\xbb\xbf<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>\n',
-        Refused(UnsupportedImage, r"SVG \(vector drawing\) files are not supported")),
-    "HEIC (iPhone photo)": (lambda: iso_media(b"heic"),
-        Refused(UnsupportedImage, r"HEIC/HEIF files are not supported; .*save or export it as JPEG or PNG")),
-    "AVIF": (avif,
-        Refused(UnsupportedImage, r"AVIF .*not supported; supported formats are JPEG, PNG, WebP, BMP, TIFF and GIF")),
-    "MP4 video": (lambda: iso_media(b"isom"),
-        Refused(UnsupportedImage, r"Video \(MP4 or QuickTime\) files are not supported")),
+    "zero bytes": (
+        lambda: b"",
+        Refused(ImageSourceError, r"The file is empty \(0 bytes\); choose the image file itself\.$"),
+    ),
+    "truncated JPEG": (
+        lambda: noise_jpeg()[:6000],
+        Refused(CorruptImage, r"The image data is truncated or corrupt \(.+\)\. Save or export"),
+    ),
+    "truncated PNG": (
+        truncated_png,
+        Refused(CorruptImage, r"The image data is truncated or corrupt \(.+\)\. Save or export"),
+    ),
+    "PNG signature only": (
+        lambda: b"\x89PNG\r\n\x1a\n",
+        Refused(CorruptImage, r"This PNG file is truncated or corrupt: its header cannot be read\. Save"),
+    ),
+    "PNG with a broken header CRC": (
+        broken_header_crc,
+        Refused(CorruptImage, r"This PNG file is truncated or corrupt"),
+    ),
+    "PNG 0 pixels wide": (
+        lambda: header_claims(0, 10),
+        Refused(CorruptImage, r"This PNG file is truncated or corrupt"),
+    ),
+    "JPEG header without a scan": (
+        lambda: noise_jpeg()[: noise_jpeg().index(b"\xff\xda")] + b"\xff\xd9",
+        Refused(CorruptImage, r"The image data is truncated or corrupt"),
+    ),
+    "truncated GIF": (lambda: noise_gif()[:2000], Refused(CorruptImage, r"The image data is truncated or corrupt")),
+    "GIF cut inside its header": (
+        lambda: noise_gif()[:500],
+        Refused(CorruptImage, r"This GIF file is truncated or corrupt: its header cannot be read"),
+    ),
+    "truncated WebP": (
+        lambda: encode(halves(64, 64), "WEBP")[:40],
+        Refused(CorruptImage, r"The image data is truncated or corrupt"),
+    ),
+    "truncated TIFF": (
+        lambda: encode(halves(64, 64), "TIFF")[:200],
+        Refused(CorruptImage, r"The image data is truncated or corrupt"),
+    ),
+    "BMP claiming 8000 x 8000": (
+        bmp_claiming_8000_square,
+        Refused(CorruptImage, r"The image data is truncated or corrupt"),
+    ),
+    "PNG with a compressed-text bomb": (
+        lambda: with_png_chunk(b"zTXt", b"Comment\x00\x00" + zlib.compress(b"a" * 50 * 2**20)),
+        Refused(CorruptImage, r"The image data is truncated or corrupt \(Decompressed data too large"),
+    ),
+    "text file": (
+        lambda: b"just some notes, saved as photo.jpg\n" * 20,
+        Refused(
+            UnsupportedImage,
+            r"This does not look like an image \(no known image format recognised\); "
+            r"upload a JPEG, PNG, WebP, BMP, TIFF or GIF file\.$",
+        ),
+    ),
+    "renamed executable": (
+        lambda: b"\x7fELF\x02\x01\x01" + bytes(200),
+        Refused(UnsupportedImage, r"This does not look like an image"),
+    ),
+    "renamed zip archive": (
+        lambda: b"PK\x03\x04" + bytes(200),
+        Refused(UnsupportedImage, r"This does not look like an image"),
+    ),
+    "random bytes": (
+        lambda: np.random.default_rng(3).integers(0, 256, 4096, dtype=np.uint8).tobytes(),
+        Refused(UnsupportedImage, r"This does not look like an image"),
+    ),
+    "SVG": (
+        lambda: b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10"/></svg>',
+        Refused(
+            UnsupportedImage,
+            r"SVG \(vector drawing\) files are not supported; supported formats are JPEG, PNG, "
+            r"WebP, BMP, TIFF and GIF: save or export it as JPEG or PNG and try again\.$",
+        ),
+    ),
+    "SVG with BOM and XML prolog": (
+        lambda: b'\xef\xbb\xbf<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>\n',
+        Refused(UnsupportedImage, r"SVG \(vector drawing\) files are not supported"),
+    ),
+    "HEIC (iPhone photo)": (
+        lambda: iso_media(b"heic"),
+        Refused(UnsupportedImage, r"HEIC/HEIF files are not supported; .*save or export it as JPEG or PNG"),
+    ),
+    "AVIF": (
+        avif,
+        Refused(UnsupportedImage, r"AVIF .*not supported; supported formats are JPEG, PNG, WebP, BMP, TIFF and GIF"),
+    ),
+    "MP4 video": (
+        lambda: iso_media(b"isom"),
+        Refused(UnsupportedImage, r"Video \(MP4 or QuickTime\) files are not supported"),
+    ),
     "PDF": (lambda: b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n", Refused(UnsupportedImage, r"PDF files are not supported")),
-    "PSD": (photoshop,
-        Refused(UnsupportedImage, r"PSD \(Adobe Photoshop\) images are not supported; supported formats are")),
-    "huge ICO (8000 x 8000 inside)": (lambda: icon_holding(one_bit_png(8000, 8000)),
-        Refused(UnsupportedImage, r"ICO \(Windows Icon\) images are not supported")),
-    "decompression bomb, 30000 x 30000": (lambda: one_bit_png(30000, 30000),
-        Refused(ImageTooLarge, r"This image has 900 megapixels; the limit is 64 megapixels\. Save it smaller")),
-    "81 megapixels": (lambda: one_bit_png(9000, 9000),
-        Refused(ImageTooLarge, r"This image is 9000 x 9000 pixels \(81 megapixels\); the limit is 64 megapixels\.")),
-    "WebP over the memory limit": (lambda: encode(halves(64, 64), "WEBP"),
-        Refused(ImageTooLarge, r"This WebP image is 64 x 64 pixels: decoding it would take about 0\.1 MB of memory, "
-                               r"over the 0\.1 MB limit\. Save it smaller \(at most 0\.00409 megapixels\), or as a "
-                               r"baseline JPEG or a PNG, and try again\.$", (("max_memory", 4 * decoded_bytes(64, 64) - 1),))),
-    "progressive JPEG over the memory limit": (lambda: progressive_jpeg(250),
-        Refused(ImageTooLarge, r"This progressive JPEG is 250 x 250 pixels: decoding it would take about",
-                (("max_memory", decoded_bytes(250, 250)),))),
-    "non-interleaved JPEG over the memory limit": (single_component_first_scan,
-        Refused(ImageTooLarge, r"This multi-scan JPEG is 64 x 64 pixels", (("max_memory", decoded_bytes(64, 64)),))),
-    "1 x 30,000,000 strip (a pointer per row)": (lambda: one_bit_png(1, 30_000_000),
-        Refused(ImageTooLarge, r"This image is 1 x 30000000 pixels: decoding it would take about 257 MB of memory, "
-                               r"over the 256 MB limit\. Save it smaller \(at most 29 megapixels\) and try again\.$")),
-    "over the byte limit": (lambda: encode(halves(64, 64), "PNG"),
-        Refused(ImageTooLarge, r"The file is 0\.0 MB; the limit is 0\.0 MB\. Save the image smaller or as a JPEG\.$",
-                (("max_bytes", 100),))),
+    "PSD": (
+        photoshop,
+        Refused(UnsupportedImage, r"PSD \(Adobe Photoshop\) images are not supported; supported formats are"),
+    ),
+    "huge ICO (8000 x 8000 inside)": (
+        lambda: icon_holding(one_bit_png(8000, 8000)),
+        Refused(UnsupportedImage, r"ICO \(Windows Icon\) images are not supported"),
+    ),
+    "decompression bomb, 30000 x 30000": (
+        lambda: one_bit_png(30000, 30000),
+        Refused(ImageTooLarge, r"This image has 900 megapixels; the limit is 64 megapixels\. Save it smaller"),
+    ),
+    "81 megapixels": (
+        lambda: one_bit_png(9000, 9000),
+        Refused(ImageTooLarge, r"This image is 9000 x 9000 pixels \(81 megapixels\); the limit is 64 megapixels\."),
+    ),
+    "WebP over the memory limit": (
+        lambda: encode(halves(64, 64), "WEBP"),
+        Refused(
+            ImageTooLarge,
+            r"This WebP image is 64 x 64 pixels: decoding it would take about 0\.1 MB of memory, "
+            r"over the 0\.1 MB limit\. Save it smaller \(at most 0\.00409 megapixels\), or as a "
+            r"baseline JPEG or a PNG, and try again\.$",
+            (("max_memory", 4 * decoded_bytes(64, 64) - 1),),
+        ),
+    ),
+    "progressive JPEG over the memory limit": (
+        lambda: progressive_jpeg(250),
+        Refused(
+            ImageTooLarge,
+            r"This progressive JPEG is 250 x 250 pixels: decoding it would take about",
+            (("max_memory", decoded_bytes(250, 250)),),
+        ),
+    ),
+    "non-interleaved JPEG over the memory limit": (
+        single_component_first_scan,
+        Refused(ImageTooLarge, r"This multi-scan JPEG is 64 x 64 pixels", (("max_memory", decoded_bytes(64, 64)),)),
+    ),
+    "1 x 30,000,000 strip (a pointer per row)": (
+        lambda: one_bit_png(1, 30_000_000),
+        Refused(
+            ImageTooLarge,
+            r"This image is 1 x 30000000 pixels: decoding it would take about 257 MB of memory, "
+            r"over the 256 MB limit\. Save it smaller \(at most 29 megapixels\) and try again\.$",
+        ),
+    ),
+    "over the byte limit": (
+        lambda: encode(halves(64, 64), "PNG"),
+        Refused(
+            ImageTooLarge,
+            r"The file is 0\.0 MB; the limit is 0\.0 MB\. Save the image smaller or as a JPEG\.$",
+            (("max_bytes", 100),),
+        ),
+    ),
 }
 
 
@@ -826,7 +921,8 @@ def test_a_big_progressive_jpeg_is_refused_before_decoding(monkeypatch):
         load_image(data)
     assert str(info.value) == (
         "This progressive JPEG is 8000 x 8000 pixels: decoding it would take about 370 MB of memory, over the "
-        "256 MB limit. Save it smaller (at most 44 megapixels), or as a baseline JPEG or a PNG, and try again.")
+        "256 MB limit. Save it smaller (at most 44 megapixels), or as a baseline JPEG or a PNG, and try again."
+    )
     assert MAX_MEMORY == 256 * 1024 * 1024
 
 
@@ -849,6 +945,7 @@ def left_right(mode: str, left, right, fmt: str, **params) -> Callable[[], bytes
         image = Image.new(mode, (16, 16), left)
         image.paste(right, (8, 0, 16, 16))
         return encode(image, fmt, **params)
+
     return make
 
 
@@ -872,30 +969,48 @@ READ = {
     "EXIF orientation 2 (mirrored)": Read(lambda: exif_jpeg(2), BLUE, RED, ("flipped by EXIF orientation",), 0.05),
     "EXIF orientation 3 (upside down)": Read(lambda: exif_jpeg(3), BLUE, RED, ("rotated by EXIF orientation",), 0.05),
     "EXIF orientation out of range": Read(lambda: exif_jpeg(9), RED, BLUE, (), 0.05),
-    "animated GIF": Read(lambda: encode(Image.new("RGB", (16, 16), BLUE), "GIF", save_all=True,
-                                        append_images=[Image.new("RGB", (16, 16), RED)]),
-                         BLUE, BLUE, ("first frame of an animated GIF",)),
+    "animated GIF": Read(
+        lambda: encode(
+            Image.new("RGB", (16, 16), BLUE), "GIF", save_all=True, append_images=[Image.new("RGB", (16, 16), RED)]
+        ),
+        BLUE,
+        BLUE,
+        ("first frame of an animated GIF",),
+    ),
     "animated WebP": Read(animated_webp, GREEN, GREEN, ("first frame of an animated WebP",)),
     "multi-page TIFF": Read(multi_page_tiff, RED, RED, ("first page of a multi-page TIFF",)),
-    "1 x 1": Read(lambda: encode(Image.new("RGB", (1, 1), GREEN), "PNG"), GREEN, GREEN, ("upscaled from 1x1",),
-                  fit="crop"),
-    "20,000 px wide strip": Read(lambda: encode(halves(20000, 8), "PNG"), RED, BLUE,
-                                 ("centre-cropped from 20000x8 to a square",), 0.02, fit="crop"),
+    "1 x 1": Read(
+        lambda: encode(Image.new("RGB", (1, 1), GREEN), "PNG"), GREEN, GREEN, ("upscaled from 1x1",), fit="crop"
+    ),
+    "20,000 px wide strip": Read(
+        lambda: encode(halves(20000, 8), "PNG"),
+        RED,
+        BLUE,
+        ("centre-cropped from 20000x8 to a square",),
+        0.02,
+        fit="crop",
+    ),
     "16-bit RGBA PNG": Read(rgba_16_bit_png, RED, RED),
-    "float TIFF in [0, 1]": Read(solid("F", 0.25, "TIFF"), (64, 64, 64), (64, 64, 64),
-                                 ("floating-point image converted from [0, 1]",)),
-    "float TIFF out of range": Read(left_right("F", -3.0, 5.0, "TIFF"), BLACK, WHITE,
-                                    ("floating-point image rescaled from [-3, 5]",)),
-    "32-bit integer TIFF": Read(left_right("I", -100, 155, "TIFF"), BLACK, WHITE,
-                                ("32-bit image rescaled from [-100, 155]",)),
-    "palette PNG with transparency": Read(solid("P", 0, "PNG", transparency=0), MID_GREY, MID_GREY,
-                                          ("alpha composited on grey",)),
+    "float TIFF in [0, 1]": Read(
+        solid("F", 0.25, "TIFF"), (64, 64, 64), (64, 64, 64), ("floating-point image converted from [0, 1]",)
+    ),
+    "float TIFF out of range": Read(
+        left_right("F", -3.0, 5.0, "TIFF"), BLACK, WHITE, ("floating-point image rescaled from [-3, 5]",)
+    ),
+    "32-bit integer TIFF": Read(
+        left_right("I", -100, 155, "TIFF"), BLACK, WHITE, ("32-bit image rescaled from [-100, 155]",)
+    ),
+    "palette PNG with transparency": Read(
+        solid("P", 0, "PNG", transparency=0), MID_GREY, MID_GREY, ("alpha composited on grey",)
+    ),
     "GIF with transparency": Read(gif_with_transparency, MID_GREY, BLUE, ("alpha composited on grey",)),
-    "LA PNG": Read(left_right("LA", (30, 0), (200, 255), "PNG"), MID_GREY, (200, 200, 200),
-                   ("alpha composited on grey",)),
+    "LA PNG": Read(
+        left_right("LA", (30, 0), (200, 255), "PNG"), MID_GREY, (200, 200, 200), ("alpha composited on grey",)
+    ),
     "1-bit PNG": Read(left_right("1", 0, 1, "PNG"), BLACK, WHITE),
-    "PNG whose data stops after one row of 4000": Read(lambda: header_claims(4000, 4000), MID_GREY, MID_GREY,
-                                                       ("alpha composited on grey",), fit="crop"),
+    "PNG whose data stops after one row of 4000": Read(
+        lambda: header_claims(4000, 4000), MID_GREY, MID_GREY, ("alpha composited on grey",), fit="crop"
+    ),
     "progressive JPEG": Read(solid("RGB", GREEN, "JPEG", progressive=True, quality=95), GREEN, GREEN, (), 0.03),
 }
 
@@ -964,18 +1079,21 @@ def big_png(kind: str) -> bytes:
 
 def peak_rss_mb(*command: str) -> float:
     """Peak resident memory, in MB, of ``python *command`` run on its own (ru_maxrss of the child)."""
-    code = ("import resource, subprocess, sys; "
-            "done = subprocess.run([sys.executable, *sys.argv[1:]], capture_output=True, text=True); "
-            "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss; "
-            "print(done.returncode, peak, repr(done.stdout + done.stderr))")
+    code = (
+        "import resource, subprocess, sys; "
+        "done = subprocess.run([sys.executable, *sys.argv[1:]], capture_output=True, text=True); "
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss; "
+        "print(done.returncode, peak, repr(done.stdout + done.stderr))"
+    )
     done = subprocess.run([sys.executable, "-c", code, *command], cwd=REPO, capture_output=True, text=True, timeout=300)
     returncode, kilobytes, output = done.stdout.split(" ", 2)
     assert returncode == "0", output
     return int(kilobytes) / 1024
 
 
-def test_classify_an_8000_square_16_bit_or_rgba_png_within_300_mb_of_the_dalmatian(tmp_path, dalmatian_path,
-                                                                                   weights_dir):
+def test_classify_an_8000_square_16_bit_or_rgba_png_within_300_mb_of_the_dalmatian(
+    tmp_path, dalmatian_path, weights_dir
+):
     """Measured before the fix: 2.35 GB (16-bit) and 1.29 GB (RGBA) against the dalmatian's 0.31 GB."""
     files = {}
     for kind in ("16-bit", "RGBA"):
@@ -1008,7 +1126,7 @@ def test_decoding_any_8000_square_costs_at_most_the_memory_limit(tmp_path, kind,
         path.write_bytes(big_png("LA"))
     elif kind == "float TIFF":
         values = np.zeros((BIG, BIG), dtype=np.float32)
-        values[:, BIG // 2:] = 0.75
+        values[:, BIG // 2 :] = 0.75
         Image.fromarray(values).save(path, "TIFF", compression="tiff_deflate")
         del values
     else:

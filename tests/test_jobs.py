@@ -95,8 +95,16 @@ def test_never_more_than_slots_run_and_admission_is_first_come_first_served():
     planted.join()
     assert planted.started == names
     assert planted.most == 2 and planted.scheduler.max_running == 2
-    assert planted.scheduler.stats() == {"slots": 2, "running": 0, "waiting": 0, "max_running": 2, "max_waiting": 5,
-                                         "admitted": 7, "finished": 7, "cancelled": 0}
+    assert planted.scheduler.stats() == {
+        "slots": 2,
+        "running": 0,
+        "waiting": 0,
+        "max_running": 2,
+        "max_waiting": 5,
+        "admitted": 7,
+        "finished": 7,
+        "cancelled": 0,
+    }
 
 
 def test_ahead_counts_the_running_jobs_and_the_earlier_waiters_exactly():
@@ -144,6 +152,57 @@ def test_a_waiter_whose_session_has_gone_is_skipped_at_admission():
     with pytest.raises(Cancelled):
         gone.wait(0)
     last.release()
+
+
+def in_a_thread(work) -> threading.Thread:
+    """``work()`` in a daemon thread, joined for at most TIMEOUT seconds: a deadlock fails the test, never hangs it."""
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    thread.join(TIMEOUT)
+    return thread
+
+
+def test_alive_checks_run_outside_the_scheduler_lock():
+    """A token's alive() reaches into the Streamlit runtime, which has locks of its own: asked under the
+    scheduler's lock, an alive() that needs the scheduler (here: it reads its stats, which takes the lock) would
+    deadlock. Each path that asks the tokens (admission after a release, a resize, a submit, ahead()) must
+    finish, and answer as before."""
+    scheduler = Scheduler(1)
+    asked = []
+
+    def alive() -> bool:
+        asked.append(scheduler.stats()["running"])  # takes the scheduler's lock
+        return True
+
+    holder = scheduler.submit("holder")
+    waiter = scheduler.submit("waiter", token=CancelToken(alive=alive))
+    last = scheduler.submit("last")
+    outcome = {}
+    thread = in_a_thread(lambda: outcome.update(ahead=last.ahead()))  # asks the waiter's token
+    assert not thread.is_alive(), "ahead() asked alive() under the lock"
+    assert outcome["ahead"] == 2 and asked == [1]
+    thread = in_a_thread(holder.release)  # admission asks the waiter's token too
+    assert not thread.is_alive(), "admission asked alive() under the lock"
+    assert waiter.state == jobs.RUNNING and last.state == jobs.WAITING and len(asked) == 2
+    waiter.release()
+    assert last.state == jobs.RUNNING
+    last.release()
+
+    def reentrant() -> bool:  # a session found gone, by a check that needs the scheduler
+        scheduler.stats()
+        return False
+
+    scheduler.resize(1)
+    holder = scheduler.submit("holder")
+    gone = scheduler.submit("gone", token=CancelToken(alive=reentrant))
+    thread = in_a_thread(lambda: scheduler.resize(2))  # room for it: its token is asked, and says it has gone
+    assert not thread.is_alive(), "resize asked alive() under the lock"
+    assert gone.state == jobs.CANCELLED
+    holder.release()
+    fresh = scheduler.submit("fresh", token=CancelToken(alive=alive))  # admitted at once: a slot is free
+    assert fresh.state == jobs.RUNNING
+    fresh.release()
+    assert scheduler.stats()["running"] == 0 and scheduler.stats()["waiting"] == 0
 
 
 def test_a_cancelled_runner_stops_at_its_next_check_and_frees_its_slot():
@@ -249,6 +308,7 @@ def test_a_render_inside_a_cancelled_job_stops_at_the_next_step(model):
     seen = []
 
     with scheduler.slot("render") as ticket:
+
         def progress(step, images):
             seen.append(step)
             if step == 2:

@@ -14,9 +14,15 @@ from interp.network.layers import (
 
 # From shared/specs/inceptionv1.md: block -> (1x1, 3x3, 5x5, pool_reduce, total)
 SPEC_BLOCKS = {
-    "mixed3a": (64, 128, 32, 32, 256), "mixed3b": (128, 192, 96, 64, 480), "mixed4a": (192, 204, 48, 64, 508),
-    "mixed4b": (160, 224, 64, 64, 512), "mixed4c": (128, 256, 64, 64, 512), "mixed4d": (112, 288, 64, 64, 528),
-    "mixed4e": (256, 320, 128, 128, 832), "mixed5a": (256, 320, 128, 128, 832), "mixed5b": (384, 384, 128, 128, 1024),
+    "mixed3a": (64, 128, 32, 32, 256),
+    "mixed3b": (128, 192, 96, 64, 480),
+    "mixed4a": (192, 204, 48, 64, 508),
+    "mixed4b": (160, 224, 64, 64, 512),
+    "mixed4c": (128, 256, 64, 64, 512),
+    "mixed4d": (112, 288, 64, 64, 528),
+    "mixed4e": (256, 320, 128, 128, 832),
+    "mixed5a": (256, 320, 128, 128, 832),
+    "mixed5b": (384, 384, 128, 128, 1024),
 }
 
 
@@ -26,7 +32,13 @@ def test_block_widths_and_sizes_match_the_spec():
         assert LAYERS[block].channels == total
         assert [LAYERS[f"{block}_{b}"].channels for b in ("1x1", "3x3", "5x5", "pool_reduce")] == [b1, b3, b5, bp]
         assert LAYERS[block].size_at_224 == sizes[block[:6]]
-    assert [LAYERS[n].size_at_224 for n in ("conv2d0", "maxpool0", "conv2d1", "conv2d2", "maxpool1")] == [112, 56, 56, 56, 28]
+    assert [LAYERS[n].size_at_224 for n in ("conv2d0", "maxpool0", "conv2d1", "conv2d2", "maxpool1")] == [
+        112,
+        56,
+        56,
+        56,
+        28,
+    ]
     assert LAYERS["logits"].channels == 1008
 
 

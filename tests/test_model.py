@@ -27,9 +27,21 @@ from interp.network.predict import classify
 SPEC_STATE_DICT = SHARED / "specs" / "inception5h_state_dict.json"
 # Output shapes at 224 px from the spec's layer table: (channels, side)
 SPEC_SHAPES = {
-    "conv2d0": (64, 112), "maxpool0": (64, 56), "conv2d1": (64, 56), "conv2d2": (192, 56), "maxpool1": (192, 28),
-    "mixed3a": (256, 28), "mixed3b": (480, 28), "maxpool4": (480, 14), "mixed4a": (508, 14), "mixed4b": (512, 14),
-    "mixed4c": (512, 14), "mixed4d": (528, 14), "mixed4e": (832, 14), "maxpool10": (832, 7), "mixed5a": (832, 7),
+    "conv2d0": (64, 112),
+    "maxpool0": (64, 56),
+    "conv2d1": (64, 56),
+    "conv2d2": (192, 56),
+    "maxpool1": (192, 28),
+    "mixed3a": (256, 28),
+    "mixed3b": (480, 28),
+    "maxpool4": (480, 14),
+    "mixed4a": (508, 14),
+    "mixed4b": (512, 14),
+    "mixed4c": (512, 14),
+    "mixed4d": (528, 14),
+    "mixed4e": (832, 14),
+    "maxpool10": (832, 7),
+    "mixed5a": (832, 7),
     "mixed5b": (1024, 7),
 }
 
@@ -72,7 +84,7 @@ def test_lrn_equals_the_spec_formula():
     torch.testing.assert_close(_lrn(x), expected, rtol=1e-5, atol=1e-4)
     # and by hand for one channel: TF's depth radius 5 window
     c = 20
-    window = x[:, c - 5: c + 6].square().sum(dim=1)
+    window = x[:, c - 5 : c + 6].square().sum(dim=1)
     torch.testing.assert_close(_lrn(x)[:, c], x[:, c] / (2 + 1e-4 * window) ** 0.5, rtol=1e-5, atol=1e-4)
 
 
@@ -133,8 +145,16 @@ def test_deepcopy_runs_its_own_weights(model):
 def test_concurrent_capture_from_eight_threads_matches_sequential(model):
     generator = torch.Generator().manual_seed(0)
     images = [torch.rand(1, 3, 128, 128, generator=generator) for _ in range(8)]
-    layer_sets = [["conv2d0"], ["mixed3b"], ["mixed4c", "mixed3a_5x5"], ["logits"], ["mixed5b"], ["mixed4a_pre_relu"],
-                  ["maxpool1", "mixed4e"], ["mixed3b_3x3_bottleneck"]]
+    layer_sets = [
+        ["conv2d0"],
+        ["mixed3b"],
+        ["mixed4c", "mixed3a_5x5"],
+        ["logits"],
+        ["mixed5b"],
+        ["mixed4a_pre_relu"],
+        ["maxpool1", "mixed4e"],
+        ["mixed3b_3x3_bottleneck"],
+    ]
     expected = [capture(model, img, names) for img, names in zip(images, layer_sets)]
     results: dict[int, list] = {i: [] for i in range(8)}
     barrier = threading.Barrier(8)
@@ -164,8 +184,9 @@ def test_every_relu_is_its_own_module_used_once(model):
     relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
     assert len(relus) == 3 + 9 * 6
     counts = {id(m): 0 for m in relus}
-    twin_handles = [m.register_forward_hook(lambda mod, a, o: counts.__setitem__(id(mod), counts[id(mod)] + 1))
-                    for m in relus]
+    twin_handles = [
+        m.register_forward_hook(lambda mod, a, o: counts.__setitem__(id(mod), counts[id(mod)] + 1)) for m in relus
+    ]
     try:
         capture(model, torch.rand(1, 3, 64, 64), ["logits"])
     finally:

@@ -32,14 +32,21 @@ from interp.dataset.samples import (
 from interp.network.weights import cache_dir
 
 SHARED_PHOTOS = Path(os.environ.get("INTERP_TEST_IMAGES") or SHARED / "images") / "imagenet-samples"
-LABEL_FILES = [Path(os.environ["INTERP_WEIGHTS_DIR"]) / "inception5h_labels.txt"] if os.environ.get("INTERP_WEIGHTS_DIR") else []
-LABEL_FILES += [SHARED / "weights" / "inception5h_labels.txt", REPO / "interp" / "data" / "weights" / "inception5h_labels.txt"]
+LABEL_FILES = (
+    [Path(os.environ["INTERP_WEIGHTS_DIR"]) / "inception5h_labels.txt"] if os.environ.get("INTERP_WEIGHTS_DIR") else []
+)
+LABEL_FILES += [
+    SHARED / "weights" / "inception5h_labels.txt",
+    REPO / "interp" / "data" / "weights" / "inception5h_labels.txt",
+]
 
 
 def shared_photos() -> Path:
     if not SHARED_PHOTOS.is_dir():
-        pytest.skip(f"the local copy of the photos is not at {SHARED_PHOTOS} (set INTERP_TEST_IMAGES to the folder "
-                    "holding imagenet-samples/)")
+        pytest.skip(
+            f"the local copy of the photos is not at {SHARED_PHOTOS} (set INTERP_TEST_IMAGES to the folder "
+            "holding imagenet-samples/)"
+        )
     return SHARED_PHOTOS
 
 
@@ -66,7 +73,12 @@ def test_the_list_has_1000_distinct_classes_in_file_order():
 
 def test_lookups_and_source():
     reel = photos.photo("n04067472_reel")
-    assert (reel.file, reel.synset, reel.label, reel.id) == ("n04067472_reel.JPEG", "n04067472", "reel", "n04067472_reel")
+    assert (reel.file, reel.synset, reel.label, reel.id) == (
+        "n04067472_reel.JPEG",
+        "n04067472",
+        "reel",
+        "n04067472_reel",
+    )
     assert photos.photo("n04067472_reel.JPEG") is reel
     assert photos.by_synset("n04067472") is reel and photos.by_index(reel.index) is reel
     assert photos.by_index(41).label == "dalmatian"
@@ -77,8 +89,10 @@ def test_lookups_and_source():
     assert photos.photo("n02966687_carpenter's_kit").url.endswith("/n02966687_carpenter%27s_kit.JPEG")
 
 
-@pytest.mark.parametrize("lookup, value", [(photos.photo, "n04067472_reels"), (photos.by_synset, "n00000000"),
-                                           (photos.by_index, 0), (photos.by_index, 1001)])
+@pytest.mark.parametrize(
+    "lookup, value",
+    [(photos.photo, "n04067472_reels"), (photos.by_synset, "n00000000"), (photos.by_index, 0), (photos.by_index, 1001)],
+)
 def test_unknown_lookups_say_so(lookup, value):
     with pytest.raises(PhotoError) as info:
         lookup(value)
@@ -120,8 +134,12 @@ def test_images_dir_is_used_when_set(monkeypatch):
 
 def test_images_dir_that_does_not_exist_is_an_error_naming_the_variable(monkeypatch, tmp_path):
     monkeypatch.setenv("INTERP_IMAGES_DIR", str(tmp_path / "nowhere"))
-    for call in (photos.images_dir, lambda: photos.photo_path("n04067472_reel"),
-                 lambda: photos.is_available("n04067472_reel"), photos.prefetch):
+    for call in (
+        photos.images_dir,
+        lambda: photos.photo_path("n04067472_reel"),
+        lambda: photos.is_available("n04067472_reel"),
+        photos.prefetch,
+    ):
         with pytest.raises(PhotoUnavailable) as info:
             call()
         assert "INTERP_IMAGES_DIR" in str(info.value) and str(tmp_path / "nowhere") in str(info.value)
@@ -144,7 +162,13 @@ def test_offline_refusal_says_how_to_get_the_photos():
     with pytest.raises(PhotoUnavailable) as info:
         photos.photo_path(reel)
     message = str(info.value)
-    for needed in ("reel", "INTERP_OFFLINE", "python -m interp prefetch", "INTERP_IMAGES_DIR", str(cache_dir() / "photos")):
+    for needed in (
+        "reel",
+        "INTERP_OFFLINE",
+        "python -m interp prefetch",
+        "INTERP_IMAGES_DIR",
+        str(cache_dir() / "photos"),
+    ):
         assert needed in message
     assert not (cache_dir() / "photos" / reel.file).exists()
 
@@ -204,8 +228,13 @@ def test_photo_path_fetches_once_into_the_cache(server, monkeypatch):
 def test_prefetch_fetches_all_then_nothing(server):
     rows = fake_photos(server)
     done = []
-    report = photos.prefetch(photos=rows, include_samples=False, url_pattern=server.url("/p/{file}"), workers=3,
-                             progress=lambda d, t: done.append((d, t)))
+    report = photos.prefetch(
+        photos=rows,
+        include_samples=False,
+        url_pattern=server.url("/p/{file}"),
+        workers=3,
+        progress=lambda d, t: done.append((d, t)),
+    )
     assert report.ok and [i.name for i in report.fetched] == [p.file for p in rows]
     assert report.bytes_fetched == sum(p.bytes for p in rows)
     assert done[0] == (0, len(rows)) and done[-1] == (len(rows), len(rows))
@@ -226,7 +255,9 @@ def test_interrupted_run_leaves_no_partial_files_and_resumes(server):
     report = photos.prefetch(photos=rows, include_samples=False, url_pattern=pattern, workers=2)
     assert not report.ok and {i.name for i in report.failed} == cut
     assert all("connection closed" in i.reason for i in report.failed)
-    assert sorted(p.name for p in (cache_dir() / "photos").iterdir()) == sorted(p.file for p in rows if p.file not in cut)
+    assert sorted(p.name for p in (cache_dir() / "photos").iterdir()) == sorted(
+        p.file for p in rows if p.file not in cut
+    )
     assert leftovers() == []
     for file in cut:  # the server is fixed
         server.add(f"/p/{file}", bodies[file])
@@ -257,7 +288,8 @@ def test_stopped_run_keeps_whole_files_and_resumes(server):
     assert second.ok and {i.name for i in second.cached} == kept
     assert {i.name for i in second.fetched} == {p.file for p in rows} - kept
     assert set(requests_per_path(server)).isdisjoint({f"/p/{f}" for f in kept}) and set(first_requests) >= {
-        f"/p/{f}" for f in kept}
+        f"/p/{f}" for f in kept
+    }
 
 
 def test_damaged_cached_files_are_fetched_again(server):
@@ -272,8 +304,11 @@ def test_damaged_cached_files_are_fetched_again(server):
     stale.write_bytes(b"half")
     os.utime(stale, (0, 0))
     report = photos.prefetch(photos=rows, include_samples=False, url_pattern=server.url("/p/{file}"))
-    assert {i.name: i.status for i in report.items} == {rows[0].file: "fetched", rows[1].file: "cached",
-                                                        rows[2].file: "fetched"}
+    assert {i.name: i.status for i in report.items} == {
+        rows[0].file: "fetched",
+        rows[1].file: "cached",
+        rows[2].file: "fetched",
+    }
     assert not stale.exists()
     report = photos.prefetch(photos=rows, include_samples=False, url_pattern=server.url("/p/{file}"), verify=True)
     assert [i.name for i in report.fetched] == [rows[1].file]
@@ -289,9 +324,17 @@ def test_prefetch_offline_fetches_nothing_and_says_why(server, monkeypatch):
 
 
 def test_prefetch_samples_land_where_the_app_looks(server):
-    cat = Sample(id="cat", title="Cat", kind="photo", credit="someone", licence="CC BY-SA 3.0",
-                 licence_url="https://creativecommons.org/licenses/by-sa/3.0/", source_page="https://example.org/cat",
-                 why="a test", url=server.add("/samples/Cat_November.jpg", b"\xff\xd8 a cat " * 100))
+    cat = Sample(
+        id="cat",
+        title="Cat",
+        kind="photo",
+        credit="someone",
+        licence="CC BY-SA 3.0",
+        licence_url="https://creativecommons.org/licenses/by-sa/3.0/",
+        source_page="https://example.org/cat",
+        why="a test",
+        url=server.add("/samples/Cat_November.jpg", b"\xff\xd8 a cat " * 100),
+    )
     committed = next(s for s in load_catalog() if s.url is None)  # drawn or committed: nothing to fetch
     report = photos.prefetch(photos=[], samples=[cat, committed])
     assert [(i.kind, i.name, i.status) for i in report.items] == [("sample", "cat", "fetched")]
@@ -322,7 +365,13 @@ def test_cli_prefetch_json_in_process(server, monkeypatch, capsys):
     assert main(["prefetch", "--json", "--photos-only", "--workers", "2"]) == 0
     out, err = capsys.readouterr()
     payload = json.loads(out)
-    assert payload["ok"] and payload["photos"] == {"total": 4, "fetched": 4, "cached": 0, "failed": 0, "source": "cache"}
+    assert payload["ok"] and payload["photos"] == {
+        "total": 4,
+        "fetched": 4,
+        "cached": 0,
+        "failed": 0,
+        "source": "cache",
+    }
     assert payload["samples"]["total"] == 0 and payload["cache_dir"] == str(cache_dir())
     assert "photos 4/4" in err
     del server.routes[f"/p/{rows[0].file}"]
@@ -353,14 +402,19 @@ def test_cli_prefetch_end_to_end_against_a_local_server(online, tmp_path):
         env = {**os.environ, "INTERP_CACHE_DIR": str(cache), "INTERP_IMAGES_URL": server.url("/mirror/{file}")}
         env.pop("INTERP_OFFLINE", None)
         env.pop("INTERP_IMAGES_DIR", None)
-        result = subprocess.run([sys.executable, "-m", "interp", "prefetch", "--json"], cwd=REPO, env=env,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "interp", "prefetch", "--json"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr
         payload = json.loads(result.stdout)
         assert payload["photos"] == {"total": 1000, "fetched": 5, "cached": 995, "failed": 0, "source": "cache"}
         assert payload["samples"]["cached"] == payload["samples"]["total"] and payload["ok"]
-        assert sorted(path for path, _ in server.requests) == sorted(
-            "/mirror/" + quote(p.file) for p in missing)
+        assert sorted(path for path, _ in server.requests) == sorted("/mirror/" + quote(p.file) for p in missing)
         assert "photos 1000/1000" in result.stderr
     for p in missing:
         assert hashlib.sha256((cache / "photos" / p.file).read_bytes()).hexdigest() == p.sha256
@@ -368,6 +422,7 @@ def test_cli_prefetch_end_to_end_against_a_local_server(online, tmp_path):
 
 def test_cli_prefetch_with_a_missing_images_dir_fails_cleanly(tmp_path):
     env = {**os.environ, "INTERP_IMAGES_DIR": str(tmp_path / "nowhere")}
-    result = subprocess.run([sys.executable, "-m", "interp", "prefetch"], cwd=REPO, env=env, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "interp", "prefetch"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 1 and "INTERP_IMAGES_DIR" in result.stderr and "Traceback" not in result.stderr

@@ -37,7 +37,11 @@ def test_colour_maps_have_known_ends():
     pixels = np.asarray(colorize(ramp))
     assert tuple(pixels[0, 0]) == (0, 0, 4) and tuple(pixels[0, 1]) == (252, 255, 164)
     signed = np.asarray(colorize_signed(np.array([[-2.0, 0.0, 2.0]])))
-    assert signed[0, 0, 2] > signed[0, 0, 0] and tuple(signed[0, 1]) == (247, 247, 247) and signed[0, 2, 0] > signed[0, 2, 2]
+    assert (
+        signed[0, 0, 2] > signed[0, 0, 0]
+        and tuple(signed[0, 1]) == (247, 247, 247)
+        and signed[0, 2, 0] > signed[0, 2, 2]
+    )
     assert normalise(np.array([-1.0, 2.0, 4.0])).tolist() == [0.0, 0.5, 1.0]
     assert normalise(np.zeros(3)).tolist() == [0.0, 0.0, 0.0]
 

@@ -1,10 +1,12 @@
 """Presenter mode, the stage view and the follower without a browser: the talk store, and the app under AppTest.
 (The keys, the clock and a follower window that really follows are in tests/browser.)"""
 
+import json
+import re
 import threading
 
 import pytest
-from conftest import in_threads, new_app
+from conftest import in_threads, new_app, open_page
 
 from ui import presenter
 from ui.chapters import load_chapter
@@ -54,7 +56,7 @@ def test_talk_codes():
 
 def test_a_presenter_link_opens_presenter_mode_and_the_code_stays_in_the_address():
     at = new_app()
-    at.switch_page("pages/02_how-a-cnn-sees.py")
+    open_page(at, "how-a-cnn-sees")
     at.query_params["step"] = "convolution"
     at.query_params["presenter"] = "Demo-1"
     at.run()
@@ -70,7 +72,7 @@ def test_a_presenter_link_opens_presenter_mode_and_the_code_stays_in_the_address
 
 def test_the_next_chapter_key_keeps_presenter_mode():
     at = new_app()
-    at.switch_page("pages/02_how-a-cnn-sees.py")
+    open_page(at, "how-a-cnn-sees")
     at.query_params["step"] = "last"  # ?step=first and ?step=last name a chapter's ends
     at.run()
     assert at.segmented_control(key="step").value == load_chapter("02_cnn").steps[-1].id
@@ -80,7 +82,7 @@ def test_the_next_chapter_key_keeps_presenter_mode():
     assert at.title[0].value == load_chapter("03_neuron").title
     assert at.session_state["presenter_mode"]  # Streamlit forgets widgets on a page change; we do not
     at = new_app()
-    at.switch_page("pages/03_what-a-neuron-wants.py").run()
+    open_page(at, "what-a-neuron-wants").run()
     at.button(key="prev_chapter").click().run()  # before the first step: the previous chapter's last
     assert at.title[0].value == load_chapter("02_cnn").title
     assert at.segmented_control(key="step").value == load_chapter("02_cnn").steps[-1].id
@@ -102,3 +104,15 @@ def test_a_follower_gets_the_stage_view_and_the_presenters_page():
         at.run()
     assert at.title[0].value == load_chapter("02_cnn").title
     assert at.segmented_control(key="step").value == "channels"
+
+
+def test_the_keys_script_is_the_shipped_file_with_the_views_settings_filled_in_safely():
+    # a tool page keeps whatever ?step= its link had: the page's script must carry it as data, never as markup
+    config = {"follow": False, "where": "microscope?</script><script>alert(1)</script><!--&", "readAloud": True}
+    script = presenter.keys_script(config)
+    assert script.startswith("<script>") and script.count("</script>") == 1 and script.endswith("</script>")
+    assert "<!--" not in script and presenter.CONFIG_MARKER not in script
+    assert script.count("addEventListener('keydown'") == 1  # the shipped file's body
+    filled = re.search(r"w\.__interpTour = (.*);\n", script).group(1)
+    assert json.loads(filled) == config  # escaped for HTML, the same value for JavaScript
+    assert "display: none" in presenter.asset("stage.css") and ".interp-clock" in presenter.asset("presenter.css")

@@ -17,7 +17,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from conftest import in_threads, new_app
+from conftest import in_threads, new_app, open_page
 
 from interp import jobs
 
@@ -115,7 +115,7 @@ def small_renders(monkeypatch):
 
 def render_in_a_session(seed: int) -> dict:
     at = new_app()
-    at.switch_page("pages/03_what-a-neuron-wants.py").run()
+    open_page(at, "what-a-neuron-wants").run()
     at.segmented_control(key="step").set_value("live").run()
     at.selectbox(key="live_size").set_value(RENDER["size"])
     at.selectbox(key="live_steps").set_value(RENDER["steps"])
@@ -128,14 +128,15 @@ def render_in_a_session(seed: int) -> dict:
 
 
 def test_eight_sessions_get_what_one_gets_alone_and_memory_follows_the_slots(
-        monkeypatch, concurrent_apptests, small_renders, model, dalmatian):
-    from interp.ablation import ablate
+    monkeypatch, concurrent_apptests, small_renders, model, dalmatian
+):
     from interp.attribution import attribute
+    from interp.circuits.ablation import ablate
     from interp.featvis import objectives as obj
     from interp.featvis import render
     from ui.attribution import method_result
     from ui.featvis import as_array
-    from ui.visuals.circuits import ablation_result
+    from ui.visuals.circuit_live import ablation_result
 
     monkeypatch.setenv(jobs.SLOTS_ENV, str(SLOTS))
     queue = jobs.scheduler()
@@ -151,8 +152,9 @@ def test_eight_sessions_get_what_one_gets_alone_and_memory_follows_the_slots(
 
     def alone(_: int) -> None:
         for s in sorted(set(seeds)):
-            alone_render[s] = render(model, obj.unit(RENDER["unit"]), size=RENDER["size"], steps=RENDER["steps"],
-                                     seed=s)
+            alone_render[s] = render(
+                model, obj.unit(RENDER["unit"]), size=RENDER["size"], steps=RENDER["steps"], seed=s
+            )
         for t in sorted(set(targets)):
             alone_ig[t] = attribute(model, tensor, "ig", target=t, **dict(IG)).heat()
         for z in zeroed:
@@ -164,7 +166,7 @@ def test_eight_sessions_get_what_one_gets_alone_and_memory_follows_the_slots(
 
     def light(i: int) -> None:  # the sessions' work that is not queued: their page, and an ablation each
         at = new_app()
-        at.switch_page("pages/03_what-a-neuron-wants.py").run()
+        open_page(at, "what-a-neuron-wants").run()
         at.segmented_control(key="step").set_value("live").run()
         assert not at.exception, [e.value for e in at.exception]
         if i < len(PARTS):  # the sessions ask for three different ablations (the others wait for them, cached)
@@ -206,8 +208,12 @@ def test_eight_sessions_get_what_one_gets_alone_and_memory_follows_the_slots(
         assert np.array_equal(got[i]["ablation"]["before"], alone_ablation[tuple(zeroed[i])].before.map)
 
     # memory: eight sessions through a queue of two need what two jobs side by side need, plus their light work
-    figures = {"eight": round(eight.growth), "two jobs": round(two_jobs.growth), "light": round(light_work.growth),
-               "seconds": round(seconds, 1)}
+    figures = {
+        "eight": round(eight.growth),
+        "two jobs": round(two_jobs.growth),
+        "light": round(light_work.growth),
+        "seconds": round(seconds, 1),
+    }
     print(f"peak RSS growth (MB): {figures}")
     assert eight.growth <= two_jobs.growth + light_work.growth + SLACK_MB, figures
 
@@ -221,7 +227,7 @@ def test_a_waiting_render_can_be_cancelled_and_asked_for_again(monkeypatch, with
     monkeypatch.setenv(jobs.SLOTS_ENV, "1")
     queue = jobs.scheduler()
     at = new_app()
-    at.switch_page("pages/11_microscope.py")
+    open_page(at, "microscope")
     at.query_params["unit"] = "mixed4a:1"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -261,8 +267,9 @@ def wait_for(condition, what: str, page: threading.Thread, seconds: float = 120)
         time.sleep(0.02)
 
 
-def test_a_session_that_goes_away_leaves_the_queue_and_stops_its_running_job(monkeypatch, concurrent_apptests,
-                                                                              with_weights):
+def test_a_session_that_goes_away_leaves_the_queue_and_stops_its_running_job(
+    monkeypatch, concurrent_apptests, with_weights
+):
     """The runtime says the session is no longer active (its tab was closed): a waiting render leaves the queue
     without running, a running one stops at its next step; either page run ends quietly."""
     import ui.microscope
@@ -273,7 +280,7 @@ def test_a_session_that_goes_away_leaves_the_queue_and_stops_its_running_job(mon
     queue = jobs.scheduler()
     queue.reset_stats()
     at = new_app()
-    at.switch_page("pages/11_microscope.py")
+    open_page(at, "microscope")
     at.query_params["unit"] = "mixed4a:2"
     at.run()
 
@@ -293,7 +300,7 @@ def test_a_session_that_goes_away_leaves_the_queue_and_stops_its_running_job(mon
 
     runtime.is_active_session.return_value = True  # another visit: now it runs ...
     at = new_app()
-    at.switch_page("pages/11_microscope.py")
+    open_page(at, "microscope")
     at.query_params["unit"] = "mixed4a:2"
     at.run()
     page = threading.Thread(target=at.button(key="render_negative").click().run)

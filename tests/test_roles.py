@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from interp.network.layers import LAYERS, Unit
+from interp.story.find_roles import geometry, rank_with_article
 from interp.story.hierarchy import (
     GROUP_NAMES,
     KINDS,
@@ -24,8 +25,6 @@ from interp.story.hierarchy import (
 from interp.story.roles import (
     SPEC_IDS,
     RoleError,
-    _rank_with_article,
-    geometry,
     load_roles,
     parts_of,
     role,
@@ -35,8 +34,18 @@ from interp.story.roles import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-ISSUE_ROLE_IDS = ("curve-detector", "high-low-frequency", "car-detector", "car-windows", "car-wheels", "car-body",
-                  "dog-head-left", "dog-head-right", "dog-head", "polysemantic")
+ISSUE_ROLE_IDS = (
+    "curve-detector",
+    "high-low-frequency",
+    "car-detector",
+    "car-windows",
+    "car-wheels",
+    "car-body",
+    "dog-head-left",
+    "dog-head-right",
+    "dog-head",
+    "polysemantic",
+)
 
 
 # -- the pieces ------------------------------------------------------------------------------------------------
@@ -44,9 +53,9 @@ ISSUE_ROLE_IDS = ("curve-detector", "high-low-frequency", "car-detector", "car-w
 
 def test_rank_rule_keeps_the_articles_unit_only_in_the_top_tenth():
     score = np.arange(100, dtype=float)[::-1]  # unit c has rank c + 1
-    assert _rank_with_article(score, "mixed3b:5") == (5, {"of": 100, "article_rank": 6, "rank": 6})
-    assert _rank_with_article(score, "mixed3b:10") == (0, {"of": 100, "article_rank": 11, "rank": 1})
-    assert _rank_with_article(score, None) == (0, {"of": 100, "rank": 1})
+    assert rank_with_article(score, "mixed3b:5") == (5, {"of": 100, "article_rank": 6, "rank": 6})
+    assert rank_with_article(score, "mixed3b:10") == (0, {"of": 100, "article_rank": 11, "rank": 1})
+    assert rank_with_article(score, None) == (0, {"of": 100, "rank": 1})
 
 
 def test_geometry_in_words():
@@ -85,6 +94,26 @@ def test_drawn_stimuli():
     assert full.std() > 0.4 and flat.std() == 0
 
 
+# -- the rooms --------------------------------------------------------------------------------------------------
+
+
+def test_reading_the_catalogue_needs_no_pytorch_and_no_finder():
+    """The app reads roles.json through interp.story.roles, which imports neither PyTorch nor the offline finder;
+    the finder takes its specs from there (one list of roles)."""
+    code = (
+        "import sys; from interp.story import roles; r = roles.role('car-detector'); "
+        "assert 'torch' not in sys.modules, 'torch imported'; "
+        "assert 'interp.story.find_roles' not in sys.modules, 'the finder imported'; "
+        "assert not hasattr(roles, 'find_roles') and not hasattr(roles, 'curve_scores'); print(r.unit)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(role("car-detector").unit)
+    from interp.story import find_roles, roles
+
+    assert find_roles.SPECS is roles.SPECS and find_roles.load_roles is roles.load_roles
+
+
 # -- the shipped catalogue ---------------------------------------------------------------------------------------
 
 
@@ -106,22 +135,33 @@ def test_catalogue_has_every_role_of_the_story():
 def test_each_role_meets_its_bar():
     e = {r.id: r.evidence for r in load_roles()}
     assert e["curve-detector"]["rank"] <= 48 and e["curve-detector"]["family_median_rank"] < 120
-    assert e["high-low-frequency"]["rank"] <= 25 and e["high-low-frequency"]["boundary_response"] > 5 * e["high-low-frequency"]["control_response"]
+    assert (
+        e["high-low-frequency"]["rank"] <= 25
+        and e["high-low-frequency"]["boundary_response"] > 5 * e["high-low-frequency"]["control_response"]
+    )
     car = e["car-detector"]
     assert car["auc"] >= 0.95 and car["rank"] == 1 and car["article_auc"] < car["auc"]
     for part in ("car-windows", "car-wheels", "car-body"):
-        assert e[part]["car_auc"] >= 0.85 and e[part]["strength_rank"] <= 51 and e[part]["into"] == str(role("car-detector").unit)
+        assert (
+            e[part]["car_auc"] >= 0.85
+            and e[part]["strength_rank"] <= 51
+            and e[part]["into"] == str(role("car-detector").unit)
+        )
     assert len({role(p).unit for p in ("car-windows", "car-wheels", "car-body")}) == 3
     assert e["car-wheels"]["wheel_auc"] >= max(e["car-windows"]["wheel_auc"], e["car-body"]["wheel_auc"])
     assert e["car-windows"]["window_auc"] >= e["car-body"]["window_auc"]
     wheels = np.array(e["car-wheels"]["kernel"])
     assert wheels.sum(1)[-1] > wheels.sum(1)[0]  # measured: the wheels excite the bottom of the detector's window
     for side in ("dog-head-left", "dog-head-right"):
-        assert e[side]["dog_auc"] >= 0.85 and e[side]["mirror_correlation"] >= 0.9 and e[side]["plain_correlation"] <= 0.5
+        assert (
+            e[side]["dog_auc"] >= 0.85 and e[side]["mirror_correlation"] >= 0.9 and e[side]["plain_correlation"] <= 0.5
+        )
     assert e["dog-head-left"]["partner"] == str(role("dog-head-right").unit)
     assert e["dog-head-right"]["reference_ratio"] > 1 > e["dog-head-left"]["reference_ratio"]
     head = e["dog-head"]
-    assert head["flip_correlation"] >= 0.9 and head["dog_auc"] >= 0.8 and max(head["left_rank"], head["right_rank"]) <= 10
+    assert (
+        head["flip_correlation"] >= 0.9 and head["dog_auc"] >= 0.8 and max(head["left_rank"], head["right_rank"]) <= 10
+    )
     (g, n, _), (h, m, _) = e["polysemantic"]["groups"]
     assert unrelated(g, h) and min(n, m) >= 4 and n + m >= 10
 
@@ -129,7 +169,7 @@ def test_each_role_meets_its_bar():
 def test_a_fresh_measurement_gives_the_shipped_catalogue(model, photos_dir):
     """find_roles on the real weights, the atlas and the shared photos chooses the same unit for every role."""
     from interp.dataset.atlas import load_atlas
-    from interp.story.roles import find_roles
+    from interp.story.find_roles import find_roles
 
     fresh = {r.id: r for r in find_roles(model, load_atlas(), photos_dir)}
     for shipped in load_roles():
@@ -140,8 +180,9 @@ def test_a_fresh_measurement_gives_the_shipped_catalogue(model, photos_dir):
 
 
 def test_cli_roles_json():
-    done = subprocess.run([sys.executable, "-m", "interp", "roles", "--json"], capture_output=True, text=True,
-                          cwd=REPO, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "interp", "roles", "--json"], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     roles = json.loads(done.stdout)["roles"]
     assert [r["role"] for r in roles] == list(ISSUE_ROLE_IDS)

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from interp import sae as sae_module
 from interp.cli import main as cli_main
 from interp.dataset.photos import load_photos
 from interp.sae import (
+    ATLAS_NAME,
     EXAMPLES_FILE,
     FILE_KEYS,
     LOG_FILE,
@@ -35,6 +35,7 @@ from interp.sae import (
     topk_relu,
     train,
 )
+from interp.sae.training import Decoded, Selected
 from interp.story.roles import role
 
 GOAL_EV, GOAL_L0, GOAL_BYTES = 0.8, 32, 10_000_000
@@ -48,6 +49,36 @@ def identity_sae(d: int, k: int) -> SparseAutoencoder:
         sae.W_enc.copy_(torch.eye(d))
         sae.W_dec.copy_(torch.eye(d))
     return sae
+
+
+# -- the package's rooms ---------------------------------------------------------------------------------------
+
+README_NAMES = (
+    "load_sae",
+    "SparseAutoencoder",
+    "encode_image",
+    "evaluate",
+    "load_feature_atlas",
+    "feature_examples",
+    "features_of_neuron",
+    "neurons_of_feature",
+    "purity_comparison",
+    "train",
+)
+
+
+def test_the_package_reexports_what_the_readme_documents():
+    """``from interp import sae; sae.load_sae()``: every documented name is the one of the room that holds it."""
+    from interp import sae
+    from interp.sae import autoencoder, features, training
+
+    rooms = (autoencoder, features, training)
+    for name in README_NAMES:
+        assert name in sae.__all__, name
+        homes = [room for room in rooms if getattr(vars(room).get(name), "__module__", None) == room.__name__]
+        assert len(homes) == 1 and getattr(sae, name) is getattr(homes[0], name), name
+    assert all(hasattr(sae, name) for name in sae.__all__)
+    assert load_feature_atlas is features.load_feature_atlas and train is training.train
 
 
 # -- TopK and the figures --------------------------------------------------------------------------------------
@@ -116,8 +147,8 @@ def test_sparse_training_step_has_the_dense_gradients():
 
     def loss_sparse():
         pre = (x @ W_enc + bias).detach()
-        values = sae_module._Selected.apply(x, W_enc, bias, pre, indices).clamp_min(0)
-        return (sae_module._Decoded.apply(indices, values, W_dec, False) * weights).sum()
+        values = Selected.apply(x, W_enc, bias, pre, indices).clamp_min(0)
+        return (Decoded.apply(indices, values, W_dec, False) * weights).sum()
 
     def loss_dense():
         values = (x @ W_enc + bias).gather(1, indices).clamp_min(0)
@@ -211,7 +242,8 @@ def test_training_log_and_atlas_belong_to_the_shipped_file():
     assert len(log["epochs"]) == log["settings"]["epochs"]
     assert log["held_out"]["explained_variance"] >= GOAL_EV and log["held_out"]["l0"] <= GOAL_L0
     atlas = load_feature_atlas()
-    assert [p.id for p in atlas.photos] == [p.id for p in load_photos()] and atlas.features == load_sae().features
+    assert [p.id for p in atlas.photos] == [p.id for p in load_photos()]
+    assert atlas.count(ATLAS_NAME) == load_sae().features
 
 
 # -- live, on the photos ---------------------------------------------------------------------------------------
@@ -240,7 +272,7 @@ def test_held_out_figures_meet_the_goals_and_equal_the_log(live):
 def two_features() -> list[int]:
     """The feature leaning most on the polysemantic unit, and the feature that fires on the most photos."""
     atlas = load_feature_atlas()
-    busiest = int(np.argmax((atlas.act > 0).sum(axis=1)))
+    busiest = int(np.argmax((atlas.arrays(ATLAS_NAME)["act"] > 0).sum(axis=1)))
     return [features_of_neuron(POLYSEMANTIC, top=1)[0].feature, busiest]
 
 
@@ -252,8 +284,8 @@ def test_feature_examples_equal_fresh_forward_passes(held_out_acts):
         maps = sae.encode(held_out_acts)[:, :, feature]  # photos x positions
         best, where = maps.max(dim=1)
         stored = atlas.activations(feature)[held]
-        step = atlas.scale[feature] / 255
-        np.testing.assert_allclose(stored, best.numpy(), atol=step / 2 + 1e-3 * atlas.scale[feature])
+        scale = atlas.arrays(ATLAS_NAME)["scale"][feature]
+        np.testing.assert_allclose(stored, best.numpy(), atol=scale / 255 / 2 + 1e-3 * scale)
         examples = {e.photo.id: e for e in feature_examples(feature, top=100)}
         checked = 0
         for row, photo in enumerate(held_out_photos()):
@@ -289,7 +321,7 @@ def test_features_of_a_neuron_and_neurons_of_a_feature():
     sae, atlas = load_sae(), load_feature_atlas()
     column = sae.W_dec[:, POLYSEMANTIC].numpy()
     found = features_of_neuron(POLYSEMANTIC, top=5)
-    firing = atlas.firing()
+    firing = atlas.firing(ATLAS_NAME)
     expected = [int(f) for f in np.argsort(-np.where(firing, column, -np.inf), kind="stable")[:5]]
     assert [x.feature for x in found] == expected
     assert all(x.weight == pytest.approx(float(column[x.feature])) and x.channel == POLYSEMANTIC for x in found)
@@ -312,7 +344,7 @@ def test_feature_rankings_and_purity_comparison():
     assert ranks.shape == (load_sae().features, 12)
     assert [e.photo.id for e in feature_examples(7, top=12)] == [load_feature_atlas().photos[i].id for i in ranks[7]]
     result = purity_comparison()
-    firing = load_feature_atlas().firing(12)
+    firing = load_feature_atlas().firing(ATLAS_NAME, 12)
     synsets = [p.synset for p in load_photos()]
     expected = measure(ranks[firing], synsets, 12)
     assert result.features.mean_purity == pytest.approx(expected.mean_purity)
@@ -348,11 +380,14 @@ def test_cli_sae_examples_json(capsys):
     assert set(out["examples"][0]) == {"image", "label", "activation", "y", "x"}
 
 
-@pytest.mark.parametrize("args, message", [
-    (["sae", "examples", "999999"], "no feature 999999"),
-    (["sae", "examples", "3", "--top", "0"], "between 1 and 1000"),
-    (["sae", "info"], "photos needed are not in"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["sae", "examples", "999999"], "no feature 999999"),
+        (["sae", "examples", "3", "--top", "0"], "between 1 and 1000"),
+        (["sae", "info"], "photos needed are not in"),
+    ],
+)
 def test_cli_sae_errors(args, message, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("INTERP_IMAGES_DIR", str(tmp_path))  # an empty folder: no photos
     assert cli_main(args) == 1

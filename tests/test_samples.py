@@ -171,28 +171,39 @@ def test_a_missing_committed_photo_says_so(catalog, tmp_path):
 
 
 def entry(**changes):
-    base = {"id": "x", "title": "X", "kind": "photo", "url": "https://example.org/x.jpg", "credit": "someone",
-            "licence": "CC BY 4.0", "licence_url": "https://creativecommons.org/licenses/by/4.0/",
-            "source_page": "https://example.org/x", "why": "because"}
+    base = {
+        "id": "x",
+        "title": "X",
+        "kind": "photo",
+        "url": "https://example.org/x.jpg",
+        "credit": "someone",
+        "licence": "CC BY 4.0",
+        "licence_url": "https://creativecommons.org/licenses/by/4.0/",
+        "source_page": "https://example.org/x",
+        "why": "because",
+    }
     return {k: v for k, v in {**base, **changes}.items() if v is not None}
 
 
-@pytest.mark.parametrize("entries, complaint", [
-    ([entry(), entry(title="again")], "used twice"),
-    ([entry(url=None)], "url"),
-    ([entry(path="samples/x.jpg")], "not both"),
-    ([entry(url=None, path="../x.jpg")], "path"),
-    ([entry(url="ftp://example.org/x.jpg")], "http"),
-    ([entry(kind="video")], "kind"),
-    ([entry(kind="generated", url=None)], "path"),
-    ([entry(kind="generated", url=None, path="../outside.png")], "path"),
-    ([entry(credit="")], "credit"),
-    ([entry(licence=None)], "licence"),
-    ([entry(sha256="abc")], "sha256"),
-    ([entry(expected={"index": "41"})], "expected"),
-    ([entry(licence_ur="typo")], "licence_ur"),
-    ({"samples": "nope"}, "list"),
-])
+@pytest.mark.parametrize(
+    "entries, complaint",
+    [
+        ([entry(), entry(title="again")], "used twice"),
+        ([entry(url=None)], "url"),
+        ([entry(path="samples/x.jpg")], "not both"),
+        ([entry(url=None, path="../x.jpg")], "path"),
+        ([entry(url="ftp://example.org/x.jpg")], "http"),
+        ([entry(kind="video")], "kind"),
+        ([entry(kind="generated", url=None)], "path"),
+        ([entry(kind="generated", url=None, path="../outside.png")], "path"),
+        ([entry(credit="")], "credit"),
+        ([entry(licence=None)], "licence"),
+        ([entry(sha256="abc")], "sha256"),
+        ([entry(expected={"index": "41"})], "expected"),
+        ([entry(licence_ur="typo")], "licence_ur"),
+        ({"samples": "nope"}, "list"),
+    ],
+)
 def test_bad_catalogs_are_refused_clearly(tmp_path, entries, complaint):
     path = tmp_path / "samples.json"
     path.write_text(json.dumps(entries))
@@ -203,11 +214,24 @@ def test_bad_catalogs_are_refused_clearly(tmp_path, entries, complaint):
 
 def test_good_small_catalog_loads(tmp_path):
     path = tmp_path / "samples.json"
-    path.write_text(json.dumps({"samples": [entry(), entry(id="y", kind="generated", url=None, path="samples/y.png"),
-                                            entry(id="z", url=None, path="samples/z.jpg")]}))
+    path.write_text(
+        json.dumps(
+            {
+                "samples": [
+                    entry(),
+                    entry(id="y", kind="generated", url=None, path="samples/y.png"),
+                    entry(id="z", url=None, path="samples/z.jpg"),
+                ]
+            }
+        )
+    )
     first, second, third = load_catalog(path)
-    assert (first.id, first.url, second.path, third.path) == ("x", "https://example.org/x.jpg", "samples/y.png",
-                                                              "samples/z.jpg")
+    assert (first.id, first.url, second.path, third.path) == (
+        "x",
+        "https://example.org/x.jpg",
+        "samples/y.png",
+        "samples/z.jpg",
+    )
     assert not is_cached(first) and is_cached(second) and is_cached(third)
 
 

@@ -58,9 +58,17 @@ def test_licence_and_notice_ship_with_the_weights():
     assert "Apache License" in licence and "Version 2.0, January 2004" in licence
     assert "END OF TERMS AND CONDITIONS" in licence
     notice = (BUNDLED_WEIGHTS / "NOTICE").read_text()
-    for needed in ("Going Deeper with Convolutions", "2015", "Apache License, Version 2.0",
-                   "github.com/soumith/inception.torch", "dump/", "Lucent", "SYNSET INDEX NAME",
-                   weights.WEIGHTS_SHA256, weights.LABELS_SHA256):
+    for needed in (
+        "Going Deeper with Convolutions",
+        "2015",
+        "Apache License, Version 2.0",
+        "github.com/soumith/inception.torch",
+        "dump/",
+        "Lucent",
+        "SYNSET INDEX NAME",
+        weights.WEIGHTS_SHA256,
+        weights.LABELS_SHA256,
+    ):
         assert needed in notice, needed
 
 
@@ -168,8 +176,15 @@ def test_status_reports_the_bundled_files_and_their_hashes():
     report = status()
     for resource in RESOURCES:
         entry = report[resource.name]
-        assert entry == {"file": resource.filename, "found": True, "path": str(BUNDLED_WEIGHTS / resource.filename),
-                         "source": "bundled", "error": None, "sha256": None, "reference": resource.sha256}
+        assert entry == {
+            "file": resource.filename,
+            "found": True,
+            "path": str(BUNDLED_WEIGHTS / resource.filename),
+            "source": "bundled",
+            "error": None,
+            "sha256": None,
+            "reference": resource.sha256,
+        }
         assert status(hashes=True)[resource.name]["sha256"] == resource.sha256
     assert report["cache_dir"] == str(cache_dir()) and report["weights_dir"] is None
 
@@ -205,7 +220,7 @@ def test_no_code_path_downloads_weights(monkeypatch):
     assert loading.load_labels().name(41) == "dalmatian"
 
 
-SITECUSTOMIZE = '''\
+SITECUSTOMIZE = """\
 import socket
 
 
@@ -214,7 +229,7 @@ def _refuse(self, *args, **kwargs):
 
 
 socket.socket.connect = _refuse
-'''
+"""
 
 
 def test_a_fresh_clone_classifies_the_dalmatian_offline_with_no_setup(tmp_path):
@@ -225,24 +240,42 @@ def test_a_fresh_clone_classifies_the_dalmatian_offline_with_no_setup(tmp_path):
         pytest.skip(f"{REPO} is not a git checkout with a commit to clone")
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True, capture_output=True, timeout=300)
-    for needed in ("interp/data/weights/inception5h.pth", "interp/data/weights/inception5h_labels.txt",
-                   "assets/samples/dalmatian.jpg"):
+    for needed in (
+        "interp/data/weights/inception5h.pth",
+        "interp/data/weights/inception5h_labels.txt",
+        "assets/samples/dalmatian.jpg",
+    ):
         if not (clone / needed).is_file():
             pytest.skip(f"the clone of HEAD has no {needed}: commit the bundled weights and the dalmatian first")
     offline = tmp_path / "no-network"
     offline.mkdir()
     (offline / "sitecustomize.py").write_text(SITECUSTOMIZE)
     (tmp_path / "home").mkdir()
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith("INTERP_") and key not in ("XDG_CACHE_HOME", "PYTHONPATH")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("INTERP_") and key not in ("XDG_CACHE_HOME", "PYTHONPATH")
+    }
     env.update(HOME=str(tmp_path / "home"), PYTHONPATH=str(offline))
 
-    probe = subprocess.run([sys.executable, "-c", "import socket; socket.create_connection(('127.0.0.1', 9))"],
-                           cwd=clone, env=env, capture_output=True, text=True, timeout=60)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import socket; socket.create_connection(('127.0.0.1', 9))"],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "network disabled in this test" in probe.stderr  # the network really is off in there
 
-    result = subprocess.run([sys.executable, "-m", "interp", "classify", "assets/samples/dalmatian.jpg", "--json"],
-                            cwd=clone, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "interp", "classify", "assets/samples/dalmatian.jpg", "--json"],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     first = json.loads(result.stdout)["top"][0]
     assert first["index"] == 41 and first["label"] == "dalmatian" and first["probability"] > 0.99

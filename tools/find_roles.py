@@ -14,18 +14,19 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from interp.dataset.atlas import load_atlas  # noqa: E402
-from interp.dataset.photos import load_photos, photo_path  # noqa: E402
-from interp.errors import InterpError  # noqa: E402
-from interp.network.loading import load_model  # noqa: E402
-from interp.story.roles import ROLES_FILE, find_roles, write_roles  # noqa: E402
+from interp.dataset.atlas import load_atlas
+from interp.dataset.photos import load_photos, photo_path
+from interp.errors import InterpError
+from interp.network.loading import load_model
+from interp.story.find_roles import find_roles, write_roles
+from interp.story.roles import ROLES_FILE
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", default=None, help="folder holding the 1,000 photos (default: where the app finds them)")
+    parser.add_argument(
+        "--images", default=None, help="folder holding the 1,000 photos (default: where the app finds them)"
+    )
     parser.add_argument("--out", default=str(ROLES_FILE))
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -36,8 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     except InterpError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    write_roles(roles, args.out, meta={"atlas_built": atlas.meta.get("built"),
-                                       "weights_sha256": atlas.meta.get("weights_sha256")})
+    write_roles(
+        roles,
+        args.out,
+        meta={"atlas_built": atlas.meta.get("built"), "weights_sha256": atlas.meta.get("weights_sha256")},
+    )
     for r in roles:
         print(r.summary())
     print(f"{args.out}: {len(roles)} roles in {time.perf_counter() - started:.1f} s", file=sys.stderr)

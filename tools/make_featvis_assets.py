@@ -3,31 +3,30 @@
     python tools/make_featvis_assets.py [--size 128] [--steps 512]      # with the bundled weights
 
 Everything is rendered by this project from the real weights: the named units of the circuits thread and
-the sample photo's building blocks for the attribution lab with the gallery (``interp.featvis.gallery.render_gallery``, the code behind ``python -m interp gallery``; it
-resumes, so an interrupted run continues), and chapter 3's comparisons with ``render`` at the settings each
-one needs. Writes compact JPEGs under ``assets/featvis/`` and ``assets/featvis/manifest.json`` (which
-pictures illustrate which step). Takes about 15 minutes on two CPU cores.
+the sample photo's building blocks for the attribution lab with the gallery
+(``interp.featvis.gallery.render_gallery``, the code behind ``python -m interp gallery``; it resumes, so an
+interrupted run continues), and chapter 3's comparisons with ``render`` at the settings each one needs. Writes
+compact JPEGs under ``assets/featvis/`` and ``assets/featvis/manifest.json`` (which pictures illustrate which
+step). Takes about 15 minutes on two CPU cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from interp.dataset.intake import tensor_to_pil
+from interp.featvis import objectives as obj
+from interp.featvis import render
+from interp.featvis.gallery import render_gallery, save_image
+from interp.featvis.objectives import DIVERSITY_WEIGHT
+from interp.network.loading import load_model
+from interp.story.catalogue import load_catalogue
+from interp.story.roles import load_roles
 
-from interp.dataset.intake import tensor_to_pil  # noqa: E402
-from interp.featvis import objectives as obj  # noqa: E402
-from interp.featvis import render  # noqa: E402
-from interp.featvis.gallery import render_gallery, save_image  # noqa: E402
-from interp.featvis.objectives import DIVERSITY_WEIGHT  # noqa: E402
-from interp.network.loading import load_model  # noqa: E402
-from interp.story.catalogue import load_catalogue  # noqa: E402
-from interp.story.roles import load_roles  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 OUT = REPO / "assets" / "featvis"
 EMERGENCE_UNIT, EMERGENCE_STEPS = "mixed4a:11", (0, 8, 16, 32, 64, 128, 256, 512)
@@ -55,10 +54,17 @@ def building_block_units(model) -> list[str]:
 def polysemantic_facets(model, size: int, steps: int) -> list[dict]:
     """Four facets of the polysemantic role's unit in one optimisation (chapter 5; the Microscope shows them too)."""
     unit = str(next(r.unit for r in load_roles() if r.id == "polysemantic"))
-    result = render(model, obj.unit(unit) + DIVERSITY_WEIGHT * obj.diversity(unit.split(":")[0]), batch=4,
-                    size=size, steps=steps)
-    return [{"unit": unit, "label": f"{unit}, facet {i + 1}",
-             "file": save(result.images[i], f"diversity/{unit.replace(':', '_')}_{i}.jpg")} for i in range(4)]
+    result = render(
+        model, obj.unit(unit) + DIVERSITY_WEIGHT * obj.diversity(unit.split(":")[0]), batch=4, size=size, steps=steps
+    )
+    return [
+        {
+            "unit": unit,
+            "label": f"{unit}, facet {i + 1}",
+            "file": save(result.images[i], f"diversity/{unit.replace(':', '_')}_{i}.jpg"),
+        }
+        for i in range(4)
+    ]
 
 
 def save(tensor, name: str) -> str:
@@ -79,10 +85,22 @@ def main() -> None:
     # The microscope's precomputed units: every unit the articles name, every unit that plays one of the story's
     # roles in these weights (interp/data/roles.json), and the sample photo's building blocks, at the gallery's
     # standard settings.
-    named = sorted({str(note.unit) for note in load_catalogue().units} | {str(r.unit) for r in load_roles()}
-                   | set(building_block_units(model)))
-    summary = render_gallery(model, [], named, out_dir=OUT / "gallery", size=size, steps=steps, batch_size=6,
-                             fmt="jpg", progress=lambda p: print(f"gallery {p}", flush=True))
+    named = sorted(
+        {str(note.unit) for note in load_catalogue().units}
+        | {str(r.unit) for r in load_roles()}
+        | set(building_block_units(model))
+    )
+    summary = render_gallery(
+        model,
+        [],
+        named,
+        out_dir=OUT / "gallery",
+        size=size,
+        steps=steps,
+        batch_size=6,
+        fmt="jpg",
+        progress=lambda p: print(f"gallery {p}", flush=True),
+    )
     print(f"gallery: rendered {len(summary['rendered'])}, skipped {len(summary['skipped'])}", flush=True)
 
     def gallery_file(unit: str) -> str:
@@ -90,19 +108,29 @@ def main() -> None:
 
     # Emergence: snapshots of one render.
     snapshots: dict[int, object] = {}
-    render(model, obj.unit(EMERGENCE_UNIT), size=size, steps=max(EMERGENCE_STEPS), every=8,
-           progress=lambda step, images: snapshots.__setitem__(step, images[0]))
+    render(
+        model,
+        obj.unit(EMERGENCE_UNIT),
+        size=size,
+        steps=max(EMERGENCE_STEPS),
+        every=8,
+        progress=lambda step, images: snapshots.__setitem__(step, images[0]),
+    )
     from interp.featvis.param import FourierImage
 
     snapshots[0] = FourierImage([0], size)()[0].detach()
-    sets["emergence"] = [{"unit": EMERGENCE_UNIT, "label": f"step {s}", "file": save(snapshots[s], f"emergence/{s:04d}.jpg")}
-                         for s in EMERGENCE_STEPS]
+    sets["emergence"] = [
+        {"unit": EMERGENCE_UNIT, "label": f"step {s}", "file": save(snapshots[s], f"emergence/{s:04d}.jpg")}
+        for s in EMERGENCE_STEPS
+    ]
 
     # Naive versus robust, for one unit: pixels alone; pixels + transforms; Fourier + transforms.
     naive = []
-    for label, param, transforms, name in (("raw pixels, no transforms", "pixel", "none", "pixel-none"),
-                                           ("raw pixels + transforms", "pixel", "standard", "pixel-standard"),
-                                           ("Fourier + decorrelated colour + transforms (the recipe)", "fft", "standard", "fft-standard")):
+    for label, param, transforms, name in (
+        ("raw pixels, no transforms", "pixel", "none", "pixel-none"),
+        ("raw pixels + transforms", "pixel", "standard", "pixel-standard"),
+        ("Fourier + decorrelated colour + transforms (the recipe)", "fft", "standard", "fft-standard"),
+    ):
         result = render(model, obj.unit(DOG), size=size, steps=steps, param=param, transforms=transforms)
         naive.append({"unit": DOG, "label": label, "file": save(result.images[0], f"naive/{name}.jpg")})
     sets["naive_vs_robust"] = naive
@@ -111,8 +139,13 @@ def main() -> None:
     pairs = []
     for unit in (DOG, CURVE):
         result = render(model, obj.unit(unit, kind="neuron"), size=size, steps=steps)
-        pairs.append({"unit": unit, "label": f"{unit}: neuron (centre position)",
-                      "file": save(result.images[0], f"neuron/{unit.replace(':', '_')}.jpg")})
+        pairs.append(
+            {
+                "unit": unit,
+                "label": f"{unit}: neuron (centre position)",
+                "file": save(result.images[0], f"neuron/{unit.replace(':', '_')}.jpg"),
+            }
+        )
         pairs.append({"unit": unit, "label": f"{unit}: channel (every position)", "file": gallery_file(unit)})
     sets["neuron_vs_channel"] = pairs
 
@@ -120,9 +153,17 @@ def main() -> None:
     facets = []
     for unit in FACETS:
         layer = unit.split(":")[0]
-        result = render(model, obj.unit(unit) + DIVERSITY_WEIGHT * obj.diversity(layer), batch=4, size=size, steps=steps)
-        facets += [{"unit": unit, "label": f"{unit}, facet {i + 1}",
-                    "file": save(result.images[i], f"diversity/{unit.replace(':', '_')}_{i}.jpg")} for i in range(4)]
+        result = render(
+            model, obj.unit(unit) + DIVERSITY_WEIGHT * obj.diversity(layer), batch=4, size=size, steps=steps
+        )
+        facets += [
+            {
+                "unit": unit,
+                "label": f"{unit}, facet {i + 1}",
+                "file": save(result.images[i], f"diversity/{unit.replace(':', '_')}_{i}.jpg"),
+            }
+            for i in range(4)
+        ]
     sets["diversity"] = facets
 
     # Chapter 5: the facets of the polysemantic unit found in these weights (interp/data/roles.json), the same way.
@@ -133,14 +174,19 @@ def main() -> None:
     for unit in (CURVE, DOG):
         result = render(model, obj.unit(unit, negative=True), size=size, steps=steps)
         negatives.append({"unit": unit, "label": f"{unit}: positive", "file": gallery_file(unit)})
-        negatives.append({"unit": unit, "label": f"{unit}: negative (minimised before its ReLU)",
-                          "file": save(result.images[0], f"negative/{unit.replace(':', '_')}.jpg")})
+        negatives.append(
+            {
+                "unit": unit,
+                "label": f"{unit}: negative (minimised before its ReLU)",
+                "file": save(result.images[0], f"negative/{unit.replace(':', '_')}.jpg"),
+            }
+        )
     sets["negative"] = negatives
 
     manifest = {
         "about": "Written by tools/make_featvis_assets.py from the real weights. Do not edit by hand.",
         "recipe": f"Rendered by this project: {size} px, {steps} steps of Adam (lr 0.05) unless the label says "
-                  f"otherwise; Fourier parameterisation with decorrelated colour and the standard transforms.",
+        f"otherwise; Fourier parameterisation with decorrelated colour and the standard transforms.",
         "sets": sets,
     }
     (OUT / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")

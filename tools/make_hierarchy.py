@@ -79,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     notice = (folder / "LICENSE").read_text(encoding="utf-8").strip()
     doc = {
         "about": "Ancestors of each ImageNet class in WordNet 3.0 (nearest first), derived by tools/make_hierarchy.py. "
-                 "ImageNet synset ids are WordNet 3.0 noun offsets.",
+        "ImageNet synset ids are WordNet 3.0 noun offsets.",
         "source": "WordNet 3.0, Princeton University (George A. Miller, 'WordNet: A Lexical Database for English', "
-                  "Communications of the ACM 38(11), 1995), https://wordnet.princeton.edu/",
+        "Communications of the ACM 38(11), 1995), https://wordnet.princeton.edu/",
         "licence": notice,
         "names": dict(sorted(names.items())),
         "ancestors": classes,

@@ -2,7 +2,7 @@
 
     python tools/screenshots.py --out /tmp/shots                      # every step of every chapter
     python tools/screenshots.py --out /tmp/shots --steps first --also "how-a-cnn-sees?step=convolution"
-    python tools/screenshots.py --out /tmp/shots --env INTERP_IMAGES_DIR=/work/shared/images/imagenet-samples --presenter
+    python tools/screenshots.py --out /tmp/shots --presenter --env INTERP_IMAGES_DIR=../shared/images/imagenet-samples
     python tools/screenshots.py --out /tmp/shots --upload ~/photo.jpg --pages why
 
 What it does:
@@ -51,12 +51,18 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ui.chapters import load_chapter  # neither imports Streamlit: the tour's pages, their URLs and steps
+from ui.tour import chapters
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # ui.tour (no Streamlit import) is the list of pages and their URLs
-CHAPTERS_DIR = ROOT / "assets" / "chapters"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 # The frontend first looks for the server under the page's own path (/cnn/_stcore/health), then under /: noise.
@@ -99,76 +105,32 @@ class PageSteps:
     steps: tuple[tuple[str, str], ...]  # (id, title)
 
 
-def _chapter_for(url_path: str) -> str:
-    """``what-a-neuron-wants`` -> ``03_neuron``: the chapter its page script (from ``ui.tour``) renders, else by
-    the chapter file's name."""
-    try:
-        from ui.tour import TOUR  # noqa: PLC0415 (no Streamlit import there)
-
-        for stop in TOUR:
-            if stop.page and stop.url_path == url_path:
-                named = re.search(r'render_chapter,\s*"([^"]+)"', (ROOT / stop.page).read_text(encoding="utf-8"))
-                if named:
-                    return named.group(1)
-    except Exception:  # noqa: BLE001 (fall back to the file names)
-        pass
-    matches = sorted(CHAPTERS_DIR.glob(f"*_{url_path}.md"))
-    if not matches:
-        raise SystemExit(f"No chapter file for page '{url_path}' in {CHAPTERS_DIR}.")
-    return matches[0].stem
-
-
 def load_page_steps(url_path: str) -> PageSteps:
-    chapter = _chapter_for(url_path)
-    try:
-        from ui.chapters import load_chapter  # noqa: PLC0415
-
-        loaded = load_chapter(chapter)
-        return PageSteps(url_path, chapter, loaded.title, tuple((s.id, s.title) for s in loaded.steps))
-    except ImportError:
-        text = (CHAPTERS_DIR / f"{chapter}.md").read_text(encoding="utf-8")
-        title = re.search(r"^# (.+)$", text, re.MULTILINE)
-        steps = re.findall(r"^## (.+)\n<!--\s*step:.*?\bid=(\S+)", text, re.MULTILINE)
-        return PageSteps(url_path, chapter, title.group(1).strip() if title else "",
-                         tuple((sid, stitle.strip()) for stitle, sid in steps))
+    """The chapter at ``/<url_path>`` (``what-a-neuron-wants``) and its steps, as ``ui.tour`` and its content
+    file say."""
+    stop = next((stop for stop in chapters() if stop.url_path == url_path), None)
+    if stop is None:
+        raise SystemExit(f"No chapter of the tour lives at /{url_path}; the chapters are {', '.join(_tour_pages())}.")
+    loaded = load_chapter(stop.chapter)
+    return PageSteps(url_path, stop.chapter, loaded.title, tuple((s.id, s.title) for s in loaded.steps))
 
 
-def _default_page() -> str | None:
-    """The url path of the router's default page (the tour's first chapter with a page)."""
-    try:
-        from ui.tour import TOUR  # noqa: PLC0415
-
-        return next(stop.url_path for stop in TOUR if stop.page)
-    except Exception:  # noqa: BLE001
-        return None
+def _default_page() -> str:
+    """The url path of the page the router's front door ``/`` hands over to: the tour's first chapter."""
+    return chapters()[0].url_path
 
 
 def _tour_pages() -> list[str]:
     """The url paths of the tour's chapters that have a page (``why-look-inside``, ``how-a-cnn-sees``, ...)."""
-    try:
-        from ui.tour import TOUR  # noqa: PLC0415
-
-        return [stop.url_path for stop in TOUR if stop.page and stop.url_path]
-    except Exception:  # noqa: BLE001
-        return [path.stem.split("_", 1)[1] for path in sorted(CHAPTERS_DIR.glob("[0-9]*_*.md"))]
+    return [stop.url_path for stop in chapters()]
 
 
 def _tour_title(url_path: str) -> str | None:
-    try:
-        from ui.tour import TOUR  # noqa: PLC0415
-
-        return next((stop.title for stop in TOUR if stop.page and stop.url_path == url_path), None)
-    except Exception:  # noqa: BLE001
-        return None
+    return next((stop.title for stop in chapters() if stop.url_path == url_path), None)
 
 
 def _tour_titles() -> list[str]:
-    try:
-        from ui.tour import TOUR  # noqa: PLC0415
-
-        return [stop.title for stop in TOUR if stop.page]
-    except Exception:  # noqa: BLE001
-        return []
+    return [stop.title for stop in chapters()]
 
 
 # ---------------------------------------------------------------------------------------------- server
@@ -188,10 +150,23 @@ def start_server(python: str, port: int, env_pairs: list[str], log_path: Path) -
             raise SystemExit(f"--env wants KEY=VALUE, got '{pair}'.")
         env[key] = value
     cmd = [
-        python, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-        "--server.address", "127.0.0.1", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+        python,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
     ]
-    log = open(log_path, "wb")  # noqa: SIM115 (closed with the process in stop_server)
+    log = open(log_path, "wb")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     proc.log_file = log  # type: ignore[attr-defined]
     return proc
@@ -204,7 +179,7 @@ def wait_healthy(proc: subprocess.Popen, port: int, timeout: float) -> None:
         if proc.poll() is not None:
             raise RuntimeError(f"streamlit exited with status {proc.returncode} before it was healthy.")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (localhost)
+            with urllib.request.urlopen(url, timeout=2) as response:
                 if response.read().decode().strip() == "ok":
                     return
         except OSError:
@@ -257,8 +232,12 @@ def wait_for_app(page, timeout: float, settle: float, stable_polls: int = 4) -> 
     settled = False
     while time.monotonic() < deadline:
         state = page.evaluate(_APP_STATE_JS)
-        idle = (state["script"] == "notRunning" and not state["running"]
-                and not state["spinners"] and not state["skeletons"])
+        idle = (
+            state["script"] == "notRunning"
+            and not state["running"]
+            and not state["spinners"]
+            and not state["skeletons"]
+        )
         stable = stable + 1 if idle else 0
         if stable >= stable_polls:
             settled = True
@@ -277,8 +256,13 @@ _IMAGES_LOADED_JS = "() => Array.from(document.images).every(i => i.complete)"
 
 def _is_done(page) -> bool:
     state = page.evaluate(_APP_STATE_JS)
-    return (state["script"] == "notRunning" and not state["running"] and not state["spinners"]
-            and not state["skeletons"] and page.evaluate(_IMAGES_LOADED_JS))
+    return (
+        state["script"] == "notRunning"
+        and not state["running"]
+        and not state["spinners"]
+        and not state["skeletons"]
+        and page.evaluate(_IMAGES_LOADED_JS)
+    )
 
 
 def wait_done(page, timeout: float, confirm: float = 0.8, poll: float = 0.05) -> float | None:
@@ -288,8 +272,9 @@ def wait_done(page, timeout: float, confirm: float = 0.8, poll: float = 0.05) ->
     return wait_all_done([page], timeout, confirm=confirm, poll=poll)[0]
 
 
-def wait_all_done(pages: list, timeout: float, ready=None, confirm: float = 0.8,
-                  poll: float = 0.05) -> list[float | None]:
+def wait_all_done(
+    pages: list, timeout: float, ready=None, confirm: float = 0.8, poll: float = 0.05
+) -> list[float | None]:
     """:func:`wait_done` for several windows at once, watched side by side (each one's moment is its own, not
     delayed by waiting for the others first). ``ready(page)``, if given, must also hold for a page to count as
     done (e.g. that a follower window has reached the step). None for a page that did not finish in time."""
@@ -423,8 +408,9 @@ def upload_file(page, path: Path, timeout: float, settle: float) -> bool:
     inputs.first.set_input_files(str(path))
     try:
         # the file's chip (stFileChip in Streamlit 1.5x+, stFileUploaderFile before)
-        page.locator('[data-testid="stFileChip"], [data-testid="stFileUploaderFile"]',
-                     has_text=path.name).first.wait_for(timeout=timeout * 1000)
+        page.locator(
+            '[data-testid="stFileChip"], [data-testid="stFileUploaderFile"]', has_text=path.name
+        ).first.wait_for(timeout=timeout * 1000)
     except Exception:  # noqa: BLE001
         print("  ! --upload: the uploaded file's name did not appear under the uploader")
     page.wait_for_timeout(500)  # let the rerun the upload triggers begin
@@ -434,7 +420,9 @@ def upload_file(page, path: Path, timeout: float, settle: float) -> bool:
 def click_to(page, target: PageSteps, step_index: int, current_path: str | None, timeout: float) -> bool:
     """In-app navigation: the sidebar's page link (if the page changes), then the step's segmented button."""
     if current_path != target.url_path:
-        link = page.locator('[data-testid="stSidebarNavLink"]', has_text=_tour_title(target.url_path) or target.url_path)
+        link = page.locator(
+            '[data-testid="stSidebarNavLink"]', has_text=_tour_title(target.url_path) or target.url_path
+        )
         if link.count() == 0:
             return False
         link.first.click()
@@ -467,22 +455,44 @@ def _wait_for_step(page, step_title: str, timeout: float) -> bool:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", required=True, type=Path, help="folder for the PNGs, report.json, server.log")
-    parser.add_argument("--pages", default=None,
-                        help="comma-separated url paths, e.g. why-look-inside,how-a-cnn-sees (default: every page of ui.tour.TOUR)")
+    parser.add_argument(
+        "--pages",
+        default=None,
+        help="comma-separated url paths, e.g. why-look-inside,how-a-cnn-sees (default: every page of ui.tour.TOUR)",
+    )
     parser.add_argument("--steps", choices=("all", "first"), default="all", help="every step, or each page's first")
-    parser.add_argument("--also", action="append", default=[], metavar="PAGE?step=ID",
-                        help="an extra page/step to shoot, e.g. 'how-a-cnn-sees?step=convolution' (repeatable)")
-    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", nargs="+",
-                        help="environment variable for the app (repeatable)")
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="PAGE?step=ID",
+        help="an extra page/step to shoot, e.g. 'how-a-cnn-sees?step=convolution' (repeatable)",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        nargs="+",
+        help="environment variable for the app (repeatable)",
+    )
     parser.add_argument("--upload", type=Path, help="picture to set into the first page's file input")
     parser.add_argument("--presenter", action="store_true", help="switch the sidebar's 'Presenter mode' on")
-    parser.add_argument("--navigate", choices=("goto", "click"), default="goto",
-                        help="load each step's URL (default), or click through in one session")
-    parser.add_argument("--deep-link-first", action="store_true",
-                        help="skip the front door ('/'): the server's first visitor opens the first step's URL")
+    parser.add_argument(
+        "--navigate",
+        choices=("goto", "click"),
+        default="goto",
+        help="load each step's URL (default), or click through in one session",
+    )
+    parser.add_argument(
+        "--deep-link-first",
+        action="store_true",
+        help="skip the front door ('/'): the server's first visitor opens the first step's URL",
+    )
     parser.add_argument("--width", type=int, default=1400)
     parser.add_argument("--height", type=int, default=1000)
     parser.add_argument("--settle", type=float, default=1.5, help="extra seconds after the app is idle (default 1.5)")
@@ -490,7 +500,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--start-timeout", type=float, default=60, help="seconds to wait for /_stcore/health")
     parser.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
     parser.add_argument("--python", default=sys.executable, help="python that has streamlit (default: this one)")
-    parser.add_argument("--chromium", default="/usr/bin/chromium", help="browser executable (default /usr/bin/chromium)")
+    parser.add_argument(
+        "--chromium", default="/usr/bin/chromium", help="browser executable (default /usr/bin/chromium)"
+    )
     args = parser.parse_args(argv)
     args.env = [pair for group in args.env for pair in group]
     return args
@@ -518,7 +530,7 @@ def plan(args: argparse.Namespace) -> list[tuple[PageSteps, int]]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        from playwright.sync_api import sync_playwright  # noqa: PLC0415
+        from playwright.sync_api import sync_playwright
     except ImportError:
         print("Playwright is missing: pip install playwright (the browser itself comes from --chromium).")
         return 2
@@ -557,10 +569,22 @@ def main(argv: list[str] | None = None) -> int:
             console: list[str] = []
             http_errors: list[str] = []
             # "Failed to load resource" console lines are covered, with their URL, by the response hook
-            page.on("console", lambda msg: console.append(f"console.{msg.type}: {msg.text}")
-                    if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
-            page.on("response", lambda r: http_errors.append(f"HTTP {r.status} {r.url}")
-                    if r.status >= 400 and not _BASE_PATH_PROBE.search(r.url) else None)
+            page.on(
+                "console",
+                lambda msg: (
+                    console.append(f"console.{msg.type}: {msg.text}")
+                    if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+                    else None
+                ),
+            )
+            page.on(
+                "response",
+                lambda r: (
+                    http_errors.append(f"HTTP {r.status} {r.url}")
+                    if r.status >= 400 and not _BASE_PATH_PROBE.search(r.url)
+                    else None
+                ),
+            )
             expected_nav = _tour_titles()
             page.on("pageerror", lambda exc: console.append(f"pageerror: {exc}"))
 
@@ -570,7 +594,7 @@ def main(argv: list[str] | None = None) -> int:
             uploaded = False
             if not args.deep_link_first:
                 # The front door, as a visitor types it: the default page (the tour's first chapter) at "/".
-                front = load_page_steps(_default_page() or todo[0][0].url_path)
+                front = load_page_steps(_default_page())
                 print("[front door] /", flush=True)
                 t_step = time.monotonic()
                 try:
@@ -586,15 +610,27 @@ def main(argv: list[str] | None = None) -> int:
                         if href and href.rstrip("/") != f"{base}/{url_path}":
                             addresses[url_path] = href.rstrip("/")
                             landed = probe(context, f"{base}/{url_path}", args.step_timeout)
-                            notes.append(f"the sidebar links page '{url_path}' as {href}, not {base}/{url_path} "
-                                         f"(the router's default page lives at /); opening {base}/{url_path} "
-                                         f"ends at {landed}: shooting it at the sidebar's address")
+                            notes.append(
+                                f"the sidebar links page '{url_path}' as {href}, not {base}/{url_path} "
+                                f"(the router's default page lives at /); opening {base}/{url_path} "
+                                f"ends at {landed}: shooting it at the sidebar's address"
+                            )
                             print(f"  ! {notes[-1]}")
                     if args.presenter:
                         presenter_on = ensure_presenter(page, args.step_timeout, args.settle)
                         page.wait_for_timeout(args.settle * 1000)
-                    shots.append(_shoot(page, args, "front-door.png", page.url, time.monotonic() - t_step, settled,
-                                        console, list(http_errors)))
+                    shots.append(
+                        _shoot(
+                            page,
+                            args,
+                            "front-door.png",
+                            page.url,
+                            time.monotonic() - t_step,
+                            settled,
+                            console,
+                            list(http_errors),
+                        )
+                    )
                 except Exception as error:  # noqa: BLE001
                     failures.append(f"front door: {type(error).__name__}: {error}")
                     print(f"  ! FAILED: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
@@ -630,16 +666,24 @@ def main(argv: list[str] | None = None) -> int:
                     landed = page.url
                     navs = nav_titles(page)
                     if expected_nav and not set(expected_nav) & set(navs):
-                        problems.append(f"sidebar navigation shows {navs}, not the tour's pages {expected_nav}: "
-                                        "Streamlit ran the pages/ script directly (app.py's router did not run)")
+                        problems.append(
+                            f"sidebar navigation shows {navs}, not the tour's pages {expected_nav}: "
+                            "app.py's router did not run"
+                        )
                     if page.get_by_text("Page not found", exact=True).count():
                         problems.append("a 'Page not found' dialog is showing")
                     step_title = ps.steps[index][1]
                     if step_title not in shown_step_titles(page):
                         shown = shown_step_titles(page)
-                        problems.append(f"loaded {url}, landed on {landed}, which shows step {shown[:1]} instead of "
-                                        f"'{step_title}'" + ("; reached it by clicking its button" if
-                                                             click_step(page, ps, index, args.step_timeout) else ""))
+                        problems.append(
+                            f"loaded {url}, landed on {landed}, which shows step {shown[:1]} instead of "
+                            f"'{step_title}'"
+                            + (
+                                "; reached it by clicking its button"
+                                if click_step(page, ps, index, args.step_timeout)
+                                else ""
+                            )
+                        )
                         settled = wait_for_app(page, args.step_timeout, args.settle)
                     if args.presenter and not presenter_on:
                         presenter_on = ensure_presenter(page, args.step_timeout, args.settle)
@@ -648,16 +692,36 @@ def main(argv: list[str] | None = None) -> int:
                             problems.append("could not switch 'Presenter mode' on (no such switch in the sidebar)")
                     if proc.poll() is not None:
                         raise RuntimeError(f"the server exited (status {proc.returncode}); see server.log")
-                    shots.append(_shoot(page, args, name, page.url, time.monotonic() - t_step, settled, console,
-                                        problems + http_errors))
+                    shots.append(
+                        _shoot(
+                            page,
+                            args,
+                            name,
+                            page.url,
+                            time.monotonic() - t_step,
+                            settled,
+                            console,
+                            problems + http_errors,
+                        )
+                    )
                     http_errors.clear()
                     if args.upload and not uploaded and n == 0:
                         uploaded = True
                         t_up = time.monotonic()
                         settled = upload_file(page, args.upload, args.step_timeout, args.settle)
                         up_name = name.replace(".png", "-upload.png")
-                        shots.append(_shoot(page, args, up_name, page.url, time.monotonic() - t_up, settled, console,
-                                            list(http_errors)))
+                        shots.append(
+                            _shoot(
+                                page,
+                                args,
+                                up_name,
+                                page.url,
+                                time.monotonic() - t_up,
+                                settled,
+                                console,
+                                list(http_errors),
+                            )
+                        )
                         http_errors.clear()
                 except Exception as error:  # noqa: BLE001 (report it, go on with the next step)
                     failures.append(f"{name}: {type(error).__name__}: {error}")
@@ -689,8 +753,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if not failures and not any(s.exceptions for s in shots) else 1
 
 
-def _shoot(page, args, name: str, url: str, seconds: float, settled: bool, console: list[str],
-           problems: list[str]) -> Shot:
+def _shoot(
+    page, args, name: str, url: str, seconds: float, settled: bool, console: list[str], problems: list[str]
+) -> Shot:
     full_page_screenshot(page, args.out / name, args.width, args.height)
     exceptions, alerts = page_problems(page)
     shot = Shot(name, url, round(seconds, 1), settled, exceptions, alerts, list(console), list(problems))
@@ -715,13 +780,18 @@ def _summary(args, shots: list[Shot], failures: list[str], timing: dict[str, flo
         print(f"app start to first step done    {timing['first_chapter_rendered_s']:.1f} s (script finished)")
     print(f"screenshots written: {len(shots)} in {args.out}")
     for shot in shots:
-        marks = (["EXCEPTION"] * bool(shot.exceptions) + [f"{len(shot.alerts)} alert(s)"] * bool(shot.alerts)
-                 + [f"{len(shot.console_errors)} console error(s)"] * bool(shot.console_errors)
-                 + [f"{len(shot.problems)} problem(s)"] * bool(shot.problems)
-                 + ["not settled"] * (not shot.settled))
+        marks = (
+            ["EXCEPTION"] * bool(shot.exceptions)
+            + [f"{len(shot.alerts)} alert(s)"] * bool(shot.alerts)
+            + [f"{len(shot.console_errors)} console error(s)"] * bool(shot.console_errors)
+            + [f"{len(shot.problems)} problem(s)"] * bool(shot.problems)
+            + ["not settled"] * (not shot.settled)
+        )
         print(f"  {shot.file:40s} {shot.seconds:6.1f} s  {', '.join(marks)}")
     n_exc = sum(len(s.exceptions) for s in shots)
-    print(f"exceptions found: {n_exc}" + ("" if not n_exc else " in " + ", ".join(s.file for s in shots if s.exceptions)))
+    print(
+        f"exceptions found: {n_exc}" + ("" if not n_exc else " in " + ", ".join(s.file for s in shots if s.exceptions))
+    )
     if failures:
         print(f"failures: {len(failures)}")
         for failure in failures:

@@ -29,15 +29,13 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
 
-import torch  # noqa: E402
-
-from interp.dataset.download import file_sha256  # noqa: E402
-from interp.dataset.photos import load_photos, local_path  # noqa: E402
-from interp.errors import InterpError  # noqa: E402
-from interp.network.loading import load_model  # noqa: E402
-from interp.sae import (  # noqa: E402
+from interp.dataset.download import file_sha256
+from interp.dataset.photos import load_photos, local_path
+from interp.errors import InterpError
+from interp.network.loading import load_model
+from interp.sae import (
     EXAMPLES_FILE,
     HELD_OUT_EVERY,
     LAYER,
@@ -71,29 +69,41 @@ def write_json(path: Path, data: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", default=None,
-                        help="folder holding the 1,000 photos (default: where the app finds them)")
+    parser.add_argument(
+        "--images", default=None, help="folder holding the 1,000 photos (default: where the app finds them)"
+    )
     parser.add_argument("--out-dir", default=str(SAE_FILE.parent), help=f"output folder (default {SAE_FILE.parent})")
     parser.add_argument("--photos", type=int, default=None, help="use only the first N photos (a smoke run)")
-    parser.add_argument("--views", default=",".join(VIEWS), help=f"how training sees each photo, a comma list of "
-                        f"{', '.join(VIEWS)} (default: all; the held-out figures use the centre crop only)")
+    parser.add_argument(
+        "--views",
+        default=",".join(VIEWS),
+        help=f"how training sees each photo, a comma list of "
+        f"{', '.join(VIEWS)} (default: all; the held-out figures use the centre crop only)",
+    )
     parser.add_argument("--features", type=int, default=DEFAULTS.features, help=f"default {DEFAULTS.features}")
-    parser.add_argument("--k", type=int, default=DEFAULTS.k,
-                        help=f"active features per position (default {DEFAULTS.k})")
+    parser.add_argument(
+        "--k", type=int, default=DEFAULTS.k, help=f"active features per position (default {DEFAULTS.k})"
+    )
     parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help=f"default {DEFAULTS.epochs}")
-    parser.add_argument("--batch", type=int, default=DEFAULTS.batch,
-                        help=f"positions per step (default {DEFAULTS.batch})")
+    parser.add_argument(
+        "--batch", type=int, default=DEFAULTS.batch, help=f"positions per step (default {DEFAULTS.batch})"
+    )
     parser.add_argument("--lr", type=float, default=DEFAULTS.lr, help=f"Adam's learning rate (default {DEFAULTS.lr})")
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"default {DEFAULTS.seed}")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads (default: torch's)")
     parser.add_argument("--weights", default=None, help="weights file or folder (default: the bundled copy)")
-    parser.add_argument("--cache", default=None, help="folder where each view's activations are kept and reused "
-                        "(to try other training settings without running the model again)")
+    parser.add_argument(
+        "--cache",
+        default=None,
+        help="folder where each view's activations are kept and reused "
+        "(to try other training settings without running the model again)",
+    )
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
-    settings = TrainingSettings(features=args.features, k=args.k, epochs=args.epochs, batch=args.batch, lr=args.lr,
-                                seed=args.seed)
+    settings = TrainingSettings(
+        features=args.features, k=args.k, epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed
+    )
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     sae_path, atlas_path, log_path = out_dir / SAE_FILE.name, out_dir / EXAMPLES_FILE.name, out_dir / LOG_FILE.name
@@ -114,8 +124,12 @@ def main(argv: list[str] | None = None) -> int:
             chosen = photos if view == "centre" else training_photos
 
             def extracted(done: int, total: int | None, view: str = view) -> None:
-                print(f"\r{view}: {done}/{total} photos, {time.perf_counter() - started:.0f} s", end="",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"\r{view}: {done}/{total} photos, {time.perf_counter() - started:.0f} s",
+                    end="",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
             cached = Path(args.cache) / f"{LAYER}-{view}-{len(chosen)}-{weights_sha256[:16]}.pt" if args.cache else None
             if cached is not None and cached.is_file():
@@ -140,18 +154,24 @@ def main(argv: list[str] | None = None) -> int:
     held_acts = acts[held].reshape(-1, acts.shape[-1])
     train_acts = torch.cat(train_parts)
     del train_parts
-    print(f"{len(training_photos)} training photos x {len(views)} views ({len(train_acts):,} positions), "
-          f"{int(held.sum())} held out ({len(held_acts):,} positions); {settings}", file=sys.stderr)
+    print(
+        f"{len(training_photos)} training photos x {len(views)} views ({len(train_acts):,} positions), "
+        f"{int(held.sum())} held out ({len(held_acts):,} positions); {settings}",
+        file=sys.stderr,
+    )
 
     def validate(sae) -> dict:
         stats = reconstruction_stats(sae, held_acts)
-        return {"held_out_explained_variance": round(stats["explained_variance"], 5),
-                "held_out_dead": stats["dead"]}
+        return {"held_out_explained_variance": round(stats["explained_variance"], 5), "held_out_dead": stats["dead"]}
 
     def report(record: dict) -> None:
-        print(f"epoch {record['epoch']}/{settings.epochs}: loss {record['loss']:.4f}, aux {record['aux_loss']:.4f}, "
-              f"dead {record['dead']}, held-out EV {record['held_out_explained_variance']:.4f} "
-              f"({record['seconds']:.0f} s)", file=sys.stderr, flush=True)
+        print(
+            f"epoch {record['epoch']}/{settings.epochs}: loss {record['loss']:.4f}, aux {record['aux_loss']:.4f}, "
+            f"dead {record['dead']}, held-out EV {record['held_out_explained_variance']:.4f} "
+            f"({record['seconds']:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     train_started = time.perf_counter()
     sae, history = train(train_acts, settings, validate=validate, progress=report)
@@ -170,39 +190,64 @@ def main(argv: list[str] | None = None) -> int:
     seconds_atlas = time.perf_counter() - atlas_started
 
     log = {
-        "layer": LAYER, "features": shipped.features, "k": shipped.k, "input_scale": shipped.input_scale,
+        "layer": LAYER,
+        "features": shipped.features,
+        "k": shipped.k,
+        "input_scale": shipped.input_scale,
         "settings": settings.as_dict(),
-        "data": {"photos": len(photos), "training_photos": len(training_photos),
-                 "held_out_rule": f"photo i of the collection (file order) with i % {HELD_OUT_EVERY} == 0",
-                 "views": {view: VIEWS[view] for view in views}, "train_positions": len(train_acts),
-                 "held_out_positions": len(held_acts),
-                 "held_out_view": "centre crop, 224 px (interp.dataset.intake.load_image), 14 x 14 positions; post-ReLU"},
+        "data": {
+            "photos": len(photos),
+            "training_photos": len(training_photos),
+            "held_out_rule": f"photo i of the collection (file order) with i % {HELD_OUT_EVERY} == 0",
+            "views": {view: VIEWS[view] for view in views},
+            "train_positions": len(train_acts),
+            "held_out_positions": len(held_acts),
+            "held_out_view": "centre crop, 224 px (interp.dataset.intake.load_image), 14 x 14 positions; post-ReLU",
+        },
         "epochs": history,
-        "definitions": {"explained_variance": "1 - sum |a - a_hat|^2 / sum |a - mean(a)|^2 over the positions",
-                        "l0": "mean number of active features per position",
-                        "dead": "features active at none of the positions"},
+        "definitions": {
+            "explained_variance": "1 - sum |a - a_hat|^2 / sum |a - mean(a)|^2 over the positions",
+            "l0": "mean number of active features per position",
+            "dead": "features active at none of the positions",
+        },
         "held_out": {key: held_out[key] for key in ("explained_variance", "l0", "dead", "positions")},
         "train": {key: trained_on[key] for key in ("explained_variance", "l0", "dead", "positions")},
         "held_out_photos": [photo.id for photo in held_out_photos(photos)],
         "files": {path.name: {"bytes": path.stat().st_size} for path in (sae_path, atlas_path)},
         "sae_sha256": sae_sha256,
         "activations_from_cache": reused,
-        "seconds": {"activations": round(seconds_activations, 1), "training": round(seconds_training, 1),
-                    "feature_atlas": round(seconds_atlas, 1), "total": round(time.perf_counter() - started, 1)},
+        "seconds": {
+            "activations": round(seconds_activations, 1),
+            "training": round(seconds_training, 1),
+            "feature_atlas": round(seconds_atlas, 1),
+            "total": round(time.perf_counter() - started, 1),
+        },
         "peak_rss_mb": round(peak_rss_mb(), 1),
-        "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count(),
-                    "torch_threads": torch.get_num_threads(), "gpu": None, "python": platform.python_version(),
-                    "torch": torch.__version__},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.machine(),
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "gpu": None,
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+        },
         "weights_sha256": weights_sha256,
         "built": time.strftime("%Y-%m-%d"),
     }
     write_json(log_path, log)
-    print(f"held out: explained variance {held_out['explained_variance']:.4f}, L0 {held_out['l0']:.2f}, dead "
-          f"{held_out['dead']} of {shipped.features}; training positions: explained variance "
-          f"{trained_on['explained_variance']:.4f}", file=sys.stderr)
-    print(f"{sae_path} ({sae_path.stat().st_size / 1e6:.2f} MB), "
-          f"{atlas_path} ({atlas_path.stat().st_size / 1e6:.2f} MB), "
-          f"{log_path}; {log['seconds']['total']:.0f} s in all, peak RSS {log['peak_rss_mb']:.0f} MB", file=sys.stderr)
+    print(
+        f"held out: explained variance {held_out['explained_variance']:.4f}, L0 {held_out['l0']:.2f}, dead "
+        f"{held_out['dead']} of {shipped.features}; training positions: explained variance "
+        f"{trained_on['explained_variance']:.4f}",
+        file=sys.stderr,
+    )
+    print(
+        f"{sae_path} ({sae_path.stat().st_size / 1e6:.2f} MB), "
+        f"{atlas_path} ({atlas_path.stat().st_size / 1e6:.2f} MB), "
+        f"{log_path}; {log['seconds']['total']:.0f} s in all, peak RSS {log['peak_rss_mb']:.0f} MB",
+        file=sys.stderr,
+    )
     return 0
 
 

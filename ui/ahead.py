@@ -106,6 +106,7 @@ def _settle(asked: float) -> None:
 def _quiet() -> bool:
     """No heavy job runs or waits (a render or an attribution in progress keeps its cores)."""
     from interp import jobs
+
     stats = jobs.scheduler().stats()
     return stats["running"] == 0 and stats["waiting"] == 0
 
@@ -139,7 +140,7 @@ def _work() -> None:
                     log.info("prepared %s in %.2f s", visual_id, time.monotonic() - started)
                 except Skipped:
                     log.info("prepared %s up to its heavy work", visual_id)
-                except Exception:  # noqa: BLE001 (the reader's own run shows any error, with its message)
+                except Exception:  # the reader's own run shows any error, with its message
                     log.info("preparing %s stopped early", visual_id, exc_info=True)
                 finally:
                     _local.active = False
@@ -155,8 +156,11 @@ class _BareCallsFilter(logging.Filter):
 
 
 def _silence_bare_warnings() -> None:
-    for name in ("streamlit.runtime.scriptrunner_utils.script_run_context", "streamlit.runtime.state.session_state_proxy",
-                 "streamlit.runtime.caching.cache_data_api"):  # the modules that log those warnings
+    for name in (
+        "streamlit.runtime.scriptrunner_utils.script_run_context",
+        "streamlit.runtime.state.session_state_proxy",
+        "streamlit.runtime.caching.cache_data_api",
+    ):  # the modules that log those warnings
         logger = logging.getLogger(name)
         if not any(isinstance(f, _BareCallsFilter) for f in logger.filters):
             logger.addFilter(_BareCallsFilter())

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from ui.roles import RoleTextError, expand_roles
@@ -81,7 +81,9 @@ def parse_chapter(text: str, source: str = "<text>") -> Chapter:
         step_title, _, body = section.partition("\n")
         marker = _MARKER.search(body)
         if not marker or marker.group(1) != "step":
-            raise ContentError(f"{source}: step '{step_title.strip()}' has no '<!-- step: id=... visual=... -->' marker.")
+            raise ContentError(
+                f"{source}: step '{step_title.strip()}' has no '<!-- step: id=... visual=... -->' marker."
+            )
         attrs = _attributes(marker.group(2))
         if "id" not in attrs or "visual" not in attrs:
             raise ContentError(f"{source}: step '{step_title.strip()}' needs both id= and visual=.")
@@ -101,22 +103,14 @@ def _split_notes(body: str) -> tuple[str, str]:
     return parts[0].strip(), (parts[1].strip() if len(parts) > 1 else "")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_chapter(name: str, directory: Path = CHAPTERS_DIR) -> Chapter:
     """Load ``assets/chapters/<name>.md`` (``name`` like ``01_why``)."""
     path = Path(directory) / f"{name}.md"
     return parse_chapter(path.read_text(encoding="utf-8"), source=path.name)
 
 
-def chapter_of_page(page: str, directory: Path = CHAPTERS_DIR) -> str | None:
-    """The content file a chapter page draws (``pages/02_how-a-cnn-sees.py`` -> ``02_cnn``): page and content
-    share their number. ``None`` for a page with no chapter of that number."""
-    number = re.match(r"[0-9]+", Path(page).name)
-    found = sorted(Path(directory).glob(f"{number.group()}_*.md")) if number else []
-    return found[0].stem if len(found) == 1 else None
-
-
-@lru_cache(maxsize=None)
+@cache
 def load_sections(name: str, directory: Path = ASSETS_DIR) -> dict[str, str]:
     """A tool page's text (``assets/<name>``): ``{"intro": text before the first '## ', title: body, ...}``."""
     text = (Path(directory) / name).read_text(encoding="utf-8")

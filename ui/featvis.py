@@ -7,10 +7,8 @@ work (``ui.jobs``): while other renders hold the machine, the picture's place sa
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +18,7 @@ from interp.dataset.intake import tensor_to_pil
 from interp.errors import UnitError
 from interp.featvis import objectives as obj
 from interp.featvis import render
+from interp.featvis.manifest import read_manifest
 from interp.network.layers import parse_unit
 from interp.story.catalogue import load_catalogue
 from interp.story.roles import roles_named_for, roles_played_by
@@ -35,13 +34,10 @@ MAX_KEPT = 12  # finished renders kept per browser session
 FEATVIS_ASSETS = Path(__file__).resolve().parents[1] / "assets" / "featvis"
 
 
-@lru_cache(maxsize=1)
 def manifest() -> dict:
-    """The precomputed pictures (tools/make_featvis_assets.py writes assets/featvis/manifest.json)."""
-    path = FEATVIS_ASSETS / "manifest.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"sets": {}}
-
-
+    """The precomputed pictures (tools/make_featvis_assets.py writes assets/featvis/manifest.json), re-read
+    when the file changes (:func:`interp.featvis.manifest.read_manifest`)."""
+    return read_manifest(FEATVIS_ASSETS / "manifest.json")
 
 
 @dataclass(frozen=True)
@@ -56,14 +52,19 @@ class RenderRequest:
 
     def label(self) -> str:
         sign = "negative " if self.negative else ""
-        return f"{sign}{self.unit} · {self.objective} · {self.param} · {self.size} px · {self.steps} steps · seed {self.seed}"
+        return (
+            f"{sign}{self.unit} · {self.objective} · {self.param} · {self.size} px · {self.steps} steps "
+            f"· seed {self.seed}"
+        )
 
 
 def _kept() -> dict:
     return st.session_state.setdefault("featvis_renders", {})
 
 
-def _keep(request: RenderRequest, image: np.ndarray, step: int, done: bool, value: float | None, seconds: float) -> None:
+def _keep(
+    request: RenderRequest, image: np.ndarray, step: int, done: bool, value: float | None, seconds: float
+) -> None:
     kept = _kept()
     kept.pop(request, None)
     kept[request] = {"image": image, "step": step, "done": done, "value": value, "seconds": seconds}
@@ -89,11 +90,21 @@ def live_render(key: str, default_unit: str = "mixed3b:379") -> None:
     model, _ = loaded
     presets = unit_presets()
     left, right = st.columns([3, 2])
-    typed = left.text_input("Unit (layer:channel)", value=default_unit, key=f"{key}_unit",
-                            help=f"Any unit, e.g. {_examples_hint()}. Short names like 3b:379 work.")
+    typed = left.text_input(
+        "Unit (layer:channel)",
+        value=default_unit,
+        key=f"{key}_unit",
+        help=f"Any unit, e.g. {_examples_hint()}. Short names like 3b:379 work.",
+    )
     note = _describe(typed)
-    right.selectbox("Or one of the story's units (roles first)", ["(type one)"] + presets, key=f"{key}_preset",
-                    on_change=_use_preset, args=(key,), format_func=lambda u: _preset_label(u))
+    right.selectbox(
+        "Or one of the story's units (roles first)",
+        ["(type one)"] + presets,
+        key=f"{key}_preset",
+        on_change=_use_preset,
+        args=(key,),
+        format_func=lambda u: _preset_label(u),
+    )
     a, b, c, d = st.columns(4)
     size = a.selectbox("Size (px)", SIZES, index=1, key=f"{key}_size")
     steps = b.selectbox("Steps", STEPS, index=2, key=f"{key}_steps")
@@ -132,12 +143,21 @@ def _run(model, request: RenderRequest, bar, frame) -> None:
         nonlocal started
         started = time.perf_counter()  # the render's own time, not the wait
         bar.progress(0.0, text=f"Step 0 of {request.steps}")
-        return render(model, objective, size=request.size, steps=request.steps, seed=request.seed,
-                      param=request.param, progress=progress, every=max(4, request.steps // 32))
+        return render(
+            model,
+            objective,
+            size=request.size,
+            steps=request.steps,
+            seed=request.seed,
+            param=request.param,
+            progress=progress,
+            every=max(4, request.steps // 32),
+        )
 
     result = jobs.run(f"Render of {request.unit}", work, place=frame)
-    _keep(request, as_array(result.images[0]), result.steps, not result.stopped, float(result.values[0]),
-          result.seconds)
+    _keep(
+        request, as_array(result.images[0]), result.steps, not result.stopped, float(result.values[0]), result.seconds
+    )
     bar.empty()
 
 
@@ -146,8 +166,11 @@ def _show_kept(request: RenderRequest, frame) -> None:
     if kept is None:
         frame.info("Press Render to start from noise and watch the image emerge.")
         return
-    status = (f"finished {kept['step']} steps in {kept['seconds']:.1f} s; objective {kept['value']:.1f}" if kept["done"]
-              else f"stopped after {kept['step']} of {request.steps} steps")
+    status = (
+        f"finished {kept['step']} steps in {kept['seconds']:.1f} s; objective {kept['value']:.1f}"
+        if kept["done"]
+        else f"stopped after {kept['step']} of {request.steps} steps"
+    )
     frame.image(kept["image"], caption=f"{request.label()} ({status})", width=min(4 * request.size, 448))
 
 
@@ -171,8 +194,11 @@ def preset_label(unit: str) -> str:
 
 def _examples_hint() -> str:
     roles = {r.id: r for r in roles_or_none() or ()}
-    named = [f"{r.unit} ({r.spec.title.lower()})" for key in ("curve-detector", "car-detector", "dog-head")
-             if (r := roles.get(key))]
+    named = [
+        f"{r.unit} ({r.spec.title.lower()})"
+        for key in ("curve-detector", "car-detector", "dog-head")
+        if (r := roles.get(key))
+    ]
     return ", ".join(named) if named else "mixed3b:379"
 
 
@@ -188,10 +214,16 @@ def _describe(text: str) -> str | None:
     named = roles_named_for(u, roles, only_elsewhere=True)
     said = []
     for r in plays:
-        article = ("as in the articles" if r.agrees else "the articles name no single unit" if r.agrees is None
-                   else f"the articles' number is {r.article_unit}")
-        said.append(f"plays the {r.spec.title.lower()} in these weights ({article}; its Microscope page shows how "
-                    "we know)")
+        article = (
+            "as in the articles"
+            if r.agrees
+            else "the articles name no single unit"
+            if r.agrees is None
+            else f"the articles' number is {r.article_unit}"
+        )
+        said.append(
+            f"plays the {r.spec.title.lower()} in these weights ({article}; its Microscope page shows how we know)"
+        )
     for r in named:
         said.append(f"the articles' {r.spec.title.lower()}; in these weights the role is played by {r.unit}")
     if note:
@@ -200,4 +232,3 @@ def _describe(text: str) -> str | None:
     elif family:
         said.append(f"one of the {family.name.lower()} ({family.source})")
     return f"{u}: " + "; ".join(said) if said else None
-

@@ -93,8 +93,14 @@ def _wait_visibly(ticket: jobs.Ticket, key: str, label: str, sticky: bool, place
     outer = place if place is not None else st.empty()
     with outer.container(border=True):
         text = st.empty()
-        st.button("Cancel", key=f"jobs_cancel_{_digest(key)}", icon=":material/close:", on_click=_cancel_clicked,
-                  args=(key, sticky), help="Leave the queue; nothing is computed.")
+        st.button(
+            "Cancel",
+            key=f"jobs_cancel_{_digest(key)}",
+            icon=":material/close:",
+            on_click=_cancel_clicked,
+            args=(key, sticky),
+            help="Leave the queue; nothing is computed.",
+        )
     try:
         _show_place(ticket, label, text, yield_check)
     except Cancelled:  # cancelled while it waited (not by a rerun, which redraws the page anyway)
@@ -117,9 +123,11 @@ def _show_place(ticket: jobs.Ticket, label: str, text, yield_check) -> None:
 
 
 def waiting_message(label: str, ahead: int, slots: int) -> str:
-    return (f":material/hourglass_top: **{label}**: waiting: {ahead} ahead  \n"
-            f":gray[This machine runs {slots} heavy job{'s' if slots != 1 else ''} at once; yours starts when "
-            f"{'one' if slots != 1 else 'it'} finishes.]")
+    return (
+        f":material/hourglass_top: **{label}**: waiting: {ahead} ahead  \n"
+        f":gray[This machine runs {slots} heavy job{'s' if slots != 1 else ''} at once; yours starts when "
+        f"{'one' if slots != 1 else 'it'} finishes.]"
+    )
 
 
 def _cancelled() -> set[str]:
@@ -142,8 +150,13 @@ def _forget(key: str) -> None:
 def cancelled_note(error: Cancelled) -> None:
     """Say that a computation was cancelled, with a button that asks for it again."""
     st.info(f"**{error.label}**: cancelled.", icon=":material/cancel:")
-    st.button("Compute it again", key=f"jobs_again_{_digest(error.key)}", icon=":material/replay:",
-              on_click=_forget, args=(error.key,))
+    st.button(
+        "Compute it again",
+        key=f"jobs_again_{_digest(error.key)}",
+        icon=":material/replay:",
+        on_click=_forget,
+        args=(error.key,),
+    )
 
 
 def _digest(key: str) -> str:

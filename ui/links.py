@@ -54,5 +54,7 @@ def note_unused(reads: set[str]) -> None:
     """Say which of the app's parameters in the link this page does not read (it ignores them)."""
     for name, owner in APP_PARAMETERS.items():
         if name not in reads and name in st.query_params:
-            st.info(f"This page does not use **{name}** in its link ({shown(st.query_params[name])}): that "
-                    f"belongs to {owner}'s links, so it was ignored.")
+            st.info(
+                f"This page does not use **{name}** in its link ({shown(st.query_params[name])}): that "
+                f"belongs to {owner}'s links, so it was ignored."
+            )

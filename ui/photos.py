@@ -7,6 +7,7 @@ tile; the page gets one message saying why (:func:`photo_notice`), never one per
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import threading
@@ -14,6 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import streamlit as st
@@ -27,6 +29,9 @@ from interp.errors import InterpError
 from interp.network.layers import Unit, parse_unit
 from ui.chapters import load_sections
 from ui.roles import fill
+
+if TYPE_CHECKING:
+    import torch
 
 THUMB = 128  # px, a grid cell's top-photo crop
 TILE = 192  # px, a dataset example's crop (with or without heat)
@@ -46,8 +51,9 @@ def credit() -> str:
     """The caption line naming where the photos come from."""
     info = collection.source()
     repository = info.repository.rstrip("/").removeprefix("https://github.com/")
-    return fill(_text().get("Photo credit", ""), {"repository": repository, "url": info.repository,
-                                                  "commit": info.commit[:7]})
+    return fill(
+        _text().get("Photo credit", ""), {"repository": repository, "url": info.repository, "commit": info.commit[:7]}
+    )
 
 
 # -- one message per page -----------------------------------------------------------------------------------------
@@ -97,9 +103,15 @@ def _message(reasons: list[Exception]) -> str:
     failed = [r for r in reasons if isinstance(r, download.DownloadError)]  # a download's own reason, if one ran
     photos = [r for r in reasons if not isinstance(r, download.DownloadError)] or reasons
     first = str((failed or photos)[0]).split(". ")[0]
-    return fill(text.get(key, "{count} photos could not be shown: {reason}."), {
-        "count": len(photos), "reason": first, "folder": os.environ.get(collection.IMAGES_DIR_ENV, ""),
-        "cache": str(collection.photos_cache_dir())})
+    return fill(
+        text.get(key, "{count} photos could not be shown: {reason}."),
+        {
+            "count": len(photos),
+            "reason": first,
+            "folder": os.environ.get(collection.IMAGES_DIR_ENV, ""),
+            "cache": str(collection.photos_cache_dir()),
+        },
+    )
 
 
 # -- getting photos -----------------------------------------------------------------------------------------------
@@ -126,8 +138,9 @@ def ensure(photos: Sequence[Photo]) -> None:
     what = "photo" if len(missing) == 1 else f"{len(missing)} photos"
     with st.spinner(f"Fetching {what} of the ImageNet sample collection (kept in the cache for next time) ..."):
         try:
-            report = collection.prefetch(photos=missing, include_samples=False,
-                                         workers=min(FETCH_WORKERS, len(missing)), timeout=20)
+            report = collection.prefetch(
+                photos=missing, include_samples=False, workers=min(FETCH_WORKERS, len(missing)), timeout=20
+            )
         except InterpError as error:
             _missing(error)
             return
@@ -157,10 +170,20 @@ def photo_image(photo: Photo) -> np.ndarray | None:
 PICKER = "__picker__"  # the option "a sample picture, or your upload" (ui.picker) beside photos of the collection
 
 
-def photo_or_upload(choice: str, picker_key: str):
-    """The picture a step runs on, from a select box of photo ids plus ``PICKER``: (cache key, 1 x 3 x 224 x 224
-    tensor, 224 px RGB array, name, whether it is one of the 1,000 photos), or None until the reader picks one.
-    A photo that cannot be had falls back to the sample picker (ui.picker), as does ``PICKER`` itself."""
+class PhotoChoice(NamedTuple):
+    """The picture a step runs on: a photo of the collection, or the sample picker's picture. A named tuple, so
+    ``key, tensor, image, name, in_collection = photo_or_upload(...)`` reads it as well as its fields do."""
+
+    key: str  # cache key: the photo's id, or the picture's digest
+    tensor: torch.Tensor  # 1 x 3 x 224 x 224, as the model takes it
+    image: np.ndarray  # 224 px RGB array, as the page shows it
+    name: str  # the photo's class label, or the picture's name
+    in_collection: bool  # one of the 1,000 photos (it has atlas activations), not a sample or an upload
+
+
+def photo_or_upload(choice: str, picker_key: str) -> PhotoChoice | None:
+    """The picture a step runs on, from a select box of photo ids plus ``PICKER``, or None until the reader picks
+    one. A photo that cannot be had falls back to the sample picker (ui.picker), as does ``PICKER`` itself."""
     from interp.dataset.intake import pil_to_tensor
     from interp.dataset.photos import photo as photo_named
     from ui.picker import picture_picker
@@ -170,12 +193,12 @@ def photo_or_upload(choice: str, picker_key: str):
         ensure([found])
         image = photo_image(found)
         if image is not None:
-            return found.id, pil_to_tensor(Image.fromarray(image)).unsqueeze(0), image, found.label, True
+            return PhotoChoice(found.id, pil_to_tensor(Image.fromarray(image)).unsqueeze(0), image, found.label, True)
     with st.expander("A sample picture, or your upload", expanded=choice == PICKER):
         picture = picture_picker(picker_key)
     if picture is None:
         return None
-    return picture.key, picture.tensor, np.asarray(picture.display.convert("RGB")), picture.name, False
+    return PhotoChoice(picture.key, picture.tensor, np.asarray(picture.display.convert("RGB")), picture.name, False)
 
 
 def _jpeg(image: Image.Image, quality: int = 88) -> bytes:
@@ -189,9 +212,10 @@ def _crop(image: np.ndarray, unit: Unit, y: int, x: int, side: int) -> Image.Ima
     return Image.fromarray(image).crop((left, top, right, bottom)).resize((side, side), Image.LANCZOS)
 
 
-@st.cache_data(show_spinner=False, max_entries=1)
+@functools.lru_cache(maxsize=8)
 def placeholder(side: int = THUMB, text: str = "photo not available") -> bytes:
-    """A light grey tile saying a photo is missing."""
+    """A light grey tile saying a photo is missing; each (size, text) made once per process (the pages ask for
+    two sizes, grid cells and dataset examples, turn about: a cache of one would make both every time)."""
     tile = Image.new("RGB", (side, side), (236, 236, 236))
     draw = ImageDraw.Draw(tile)
     box = draw.textbbox((0, 0), text)
@@ -296,10 +320,13 @@ def show_examples(unit: Unit, examples: Sequence[Example], heat: bool, columns: 
     ensure([e.photo for e in examples])
     vmax = max((e.activation for e in examples), default=1.0) or 1.0
     for start in range(0, len(examples), columns):
-        for col, example in zip(st.columns(columns), examples[start: start + columns]):
+        for col, example in zip(st.columns(columns), examples[start : start + columns]):
             tile = example_tile(unit, example, heat, vmax)
-            col.image(tile or placeholder(TILE), width="stretch",
-                      caption=f"#{example.rank} · {example.photo.label} · {example.activation:.0f}")
+            col.image(
+                tile or placeholder(TILE),
+                width="stretch",
+                caption=f"#{example.rank} · {example.photo.label} · {example.activation:.0f}",
+            )
 
 
 def heat_possible() -> bool:

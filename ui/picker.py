@@ -72,7 +72,7 @@ def picture_picker(key: str = "picker") -> Picture | None:
         on_change=_on_upload,
         args=(key,),
         help=f"JPEG, PNG, WebP, BMP, TIFF or GIF, up to {MAX_BYTES // 2**20} MB and {MAX_PIXELS // 10**6} megapixels; "
-             "large photos are scaled down.",
+        "large photos are scaled down.",
     )
     return current_picture()
 
@@ -143,5 +143,7 @@ def credit_line() -> str | None:
         return None
     if sample.kind == "generated":
         return f"{sample.title}: {sample.credit}, {sample.licence}"
-    return f"{sample.title}: photo by {sample.credit}, [{sample.licence}]({sample.licence_url}), [source]({sample.source_page})"
-
+    return (
+        f"{sample.title}: photo by {sample.credit}, [{sample.licence}]({sample.licence_url}), "
+        f"[source]({sample.source_page})"
+    )

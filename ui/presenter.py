@@ -16,11 +16,13 @@ The keys (:func:`install_keys`) are one small script in the page: Right/PageDown
 send) click Next and Back, Home and End jump to the chapter's first and last step, P switches presenter mode,
 S reads the step's narration aloud with the browser's own speech synthesis (no server, no network). A text field
 keeps its keys; a widget used with the mouse gives its focus back at once, and Esc releases any focus, so the
-next key press moves the tour. This module imports no PyTorch.
+next key press moves the tour. The script and the styles are files, ``assets/presenter/``. This module imports
+no PyTorch.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import secrets
@@ -30,17 +32,17 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from ui.tour import TOUR
+from interp.paths import ASSETS_DIR
 
 PRESENTER = "presenter_mode"  # the sidebar switch's key (ui.sidebar), read by the frame (ui.frame)
-READ_ALOUD = "read_aloud"      # the sidebar switch: read each step's narration aloud
-TALK = "talk_code"             # this presenter's talk code
-STARTED = "talk_started"       # when the presenter's clock started (time.time())
+READ_ALOUD = "read_aloud"  # the sidebar switch: read each step's narration aloud
+TALK = "talk_code"  # this presenter's talk code
+STARTED = "talk_started"  # when the presenter's clock started (time.time())
 STAGE = "stage_view"
-FOLLOW = "follow_code"         # the talk this window follows
-_URL_READ = "_view_from_url"   # the URL's view parameters are read once per session
-_FOLLOWED = "_follow_seq"      # the last published state this follower applied
-_SHOWN = "_follow_shown"       # the page this follower shows
+FOLLOW = "follow_code"  # the talk this window follows
+_URL_READ = "_view_from_url"  # the URL's view parameters are read once per session
+_FOLLOWED = "_follow_seq"  # the last published state this follower applied
+_SHOWN = "_follow_shown"  # the page this follower shows
 
 CONTROL_PARAMS = ("presenter", "stage", "follow")  # URL parameters that choose the view, not the content
 FOLLOW_POLL_S = 0.7
@@ -54,9 +56,9 @@ _CODE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 @dataclass
 class Talk:
-    page: str | None = None                      # the url path of the page the presenter shows
+    page: str | None = None  # the url path of the page the presenter shows
     params: dict[str, str] = field(default_factory=dict)  # its query parameters (?step=, ?unit=, ...)
-    seq: int = 0                                 # grows with every change the presenter publishes
+    seq: int = 0  # grows with every change the presenter publishes
     started: float = field(default_factory=time.time)  # the presenter's clock
     updated: float = field(default_factory=time.time)
 
@@ -187,8 +189,11 @@ def read_view_from_url() -> None:
 
 def keep_view_in_url() -> None:
     """Write the view back into the URL (page changes drop query parameters), so a reload keeps it."""
-    wanted = {"follow": following(), "presenter": talk_code(),
-              "stage": "1" if st.session_state.get(STAGE) and not following() else None}
+    wanted = {
+        "follow": following(),
+        "presenter": talk_code(),
+        "stage": "1" if st.session_state.get(STAGE) and not following() else None,
+    }
     for name, value in wanted.items():
         if value and st.query_params.get(name) != value:
             st.query_params[name] = value
@@ -201,39 +206,12 @@ def content_params() -> dict[str, str]:
     return {k: v for k, v in st.query_params.to_dict().items() if k not in CONTROL_PARAMS}
 
 
-def publish(url_path: str | None = None) -> None:
-    """The presenter's window says where it is: by the chapter frame as soon as the step is known, and by the
-    router after every page (a tool page's own parameters, ``?unit=``, are known only then)."""
+def publish(url_path: str | None) -> None:
+    """The presenter's window says it shows the page at ``/<url_path>``: by the chapter frame as soon as the step is
+    known, and by the router after every page (a tool page's own parameters, ``?unit=``, are known only then)."""
     code = talk_code()
-    url_path = current_page() if url_path is None else url_path
     if code and not following() and url_path is not None:
         TALKS.publish(code, url_path, content_params())
-
-
-# -- the page the router is running, and its neighbours in the tour --------------------------------------------------
-
-_current = threading.local()  # Streamlit runs each session's script in its own thread
-
-
-def set_current_page(url_path: str | None) -> None:
-    _current.url_path = url_path
-
-
-def current_page() -> str | None:
-    return getattr(_current, "url_path", None)
-
-
-def neighbours() -> tuple[object | None, object | None]:
-    """(previous, next) chapters of the tour around the page being run; ``None`` at either end. A chapter still
-    in preparation (no page) is returned as it is, so the caller can say so instead of linking it."""
-    here = current_page()
-    stops = list(TOUR)
-    index = next((i for i, stop in enumerate(stops) if stop.page and stop.url_path == here), None)
-    if index is None:
-        return None, None
-    before = next((s for s in reversed(stops[:index]) if s.page), None)
-    after = stops[index + 1] if index + 1 < len(stops) else None
-    return before, after
 
 
 # -- the follower ------------------------------------------------------------------------------------------------
@@ -244,10 +222,10 @@ def remember_shown(url_path: str) -> None:
 
 
 @st.fragment(run_every=FOLLOW_POLL_S)
-def follow_talk(code: str, pages: dict[str, str]) -> None:
+def follow_talk(code: str, pages: dict[str, st.Page]) -> None:
     """Poll the store; when the presenter has moved since this window last looked, go where they are.
 
-    ``pages`` maps url paths to the page scripts (``st.switch_page`` takes their paths)."""
+    ``pages`` maps url paths to the app's pages (``ui.tour.Stop.page``)."""
     talk = TALKS.get(code)
     if talk is None or talk.page is None:
         st.caption(f"Waiting for the presenter of talk **{code}** (presenter mode, code {code}).")
@@ -271,8 +249,10 @@ def follow_talk(code: str, pages: dict[str, str]) -> None:
 def clock_html(started: float) -> str:
     """An elapsed-time clock: the server says how long it has run, the page's script keeps it ticking."""
     elapsed = max(0, int(time.time() - started))
-    return (f'<span class="interp-clock" data-elapsed="{elapsed}" title="Time since presenter mode started">'
-            f"{elapsed // 60}:{elapsed % 60:02d}</span>")
+    return (
+        f'<span class="interp-clock" data-elapsed="{elapsed}" title="Time since presenter mode started">'
+        f"{elapsed // 60}:{elapsed % 60:02d}</span>"
+    )
 
 
 def render_presenter_bar(index: int, count: int, next_up: str, notes: str) -> None:
@@ -284,16 +264,30 @@ def render_presenter_bar(index: int, count: int, next_up: str, notes: str) -> No
         code = talk_code()
     with st.container(border=True, key="presenter_bar"):
         clock, where, restart, stage = st.columns([2.4, 4.4, 1.7, 1.7], vertical_alignment="center")
-        clock.html(f'<div class="interp-bar">{clock_html(st.session_state.get(STARTED, time.time()))}'
-                   f' <span class="interp-where">step {index + 1}/{count} · {code}</span></div>')
+        clock.html(
+            f'<div class="interp-bar">{clock_html(st.session_state.get(STARTED, time.time()))}'
+            f' <span class="interp-where">step {index + 1}/{count} · {code}</span></div>'
+        )
         where.markdown(f"**Next up:** {next_up}")
-        restart.button("Restart clock", key="restart_clock", on_click=start_presenting, kwargs={"restart": True},
-                       icon=":material/timer:", width="stretch", type="tertiary")
+        restart.button(
+            "Restart clock",
+            key="restart_clock",
+            on_click=start_presenting,
+            kwargs={"restart": True},
+            icon=":material/timer:",
+            width="stretch",
+            type="tertiary",
+        )
         # this page's own address with ?follow= (whatever path the app is served under)
-        stage.link_button("Stage view", f"?follow={code}", icon=":material/open_in_new:", width="stretch",
-                          help=f"The audience's window: the stage view of this talk (code **{code}**), which follows "
-                               "this window step by step. Open it on the projector; on another device, open "
-                               f"`/?follow={code}` on this app's address.")
+        stage.link_button(
+            "Stage view",
+            f"?follow={code}",
+            icon=":material/open_in_new:",
+            width="stretch",
+            help=f"The audience's window: the stage view of this talk (code **{code}**), which follows "
+            "this window step by step. Open it on the projector; on another device, open "
+            f"`/?follow={code}` on this app's address.",
+        )
     if notes:
         with st.container(border=True, key="speaker_notes"):
             st.markdown("**Speaker notes**")
@@ -302,148 +296,45 @@ def render_presenter_bar(index: int, count: int, next_up: str, notes: str) -> No
 
 # -- the keys, the clock, read-aloud and the type scale: one script in the page ----------------------------------------
 
-_SCRIPT = r"""
-<script>
-(() => {
-  const w = window, doc = document;
-  w.__interpTour = %CONFIG%;
-  const cfg = () => w.__interpTour || {};
-  if (!w.__interpTourInstalled) {
-    w.__interpTourInstalled = true;
-    const TEXT = new Set(['text', 'search', 'email', 'url', 'tel', 'password', 'number', 'date', 'time',
-                          'datetime-local', 'month', 'week']);
-    const OWN_ARROWS = 'input[type=range],[role=slider],[role=spinbutton],[role=tablist],[role=tab],[role=listbox],' +
-                       '[role=option],[role=menu],[role=menuitem],[role=grid],[role=tree],[role=radiogroup]';
-    const openCombo = (el) => !!el && el.getAttribute && el.getAttribute('aria-expanded') === 'true';
-    // a field that takes text: keys are the reader's, not the tour's (a select box's field shows its choice and
-    // filters the options while they are open: only then is it typed in)
-    const typing = (el) => {
-      if (!el || el === doc.body) return false;
-      if (el.isContentEditable || el.tagName === 'TEXTAREA' || el.tagName === 'SELECT') return true;
-      if (el.tagName !== 'INPUT') return false;
-      if (el.getAttribute('role') === 'combobox') return openCombo(el);
-      return TEXT.has((el.type || 'text').toLowerCase());
-    };
-    const press = (selector) => {
-      const button = doc.querySelector(selector);
-      if (!button || button.disabled) return false;
-      button.click();
-      return true;
-    };
-    const step = (last) => {
-      const options = Array.from(doc.querySelectorAll('.st-key-step button'));
-      const option = last ? options[options.length - 1] : options[0];
-      if (!option || option.disabled) return false;
-      option.click();
-      return true;
-    };
-    const narration = () => {
-      const node = doc.querySelector('.st-key-narration');
-      return node ? node.innerText.trim() : '';
-    };
-    const speak = () => {
-      const synth = w.speechSynthesis;
-      const text = narration();
-      if (!synth || !text) return false;
-      synth.cancel();
-      const utterance = new SpeechSynthesisUtterance(text);
-      utterance.lang = doc.documentElement.lang || 'en';
-      synth.speak(utterance);
-      return true;
-    };
-    w.__interpSpeak = speak;
-    const toggleSpeech = () => {
-      const synth = w.speechSynthesis;
-      if (synth && (synth.speaking || synth.pending)) { synth.cancel(); return true; }
-      return speak();
-    };
-    doc.addEventListener('keydown', (event) => {
-      if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
-      const target = (event.composedPath && event.composedPath()[0]) || event.target;
-      if (event.key === 'Escape') {  // let go of the widget (an open select box first closes its menu)
-        const a = doc.activeElement;
-        if (a && a !== doc.body && !openCombo(a) && a.blur) a.blur();
-        return;
-      }
-      if (typing(target)) return;
-      const clicker = event.key === 'PageDown' || event.key === 'PageUp';
-      if (!clicker && target && target.closest && target.closest(OWN_ARROWS)) return;
-      const c = cfg();
-      const moves = ['ArrowRight', 'ArrowLeft', 'PageDown', 'PageUp', 'Home', 'End'];
-      if (c.follow && moves.includes(event.key)) { event.preventDefault(); return; }  // the presenter leads
-      let done = false;
-      switch (event.key) {
-        case 'ArrowRight': case 'PageDown':
-          done = press('.st-key-next_step button') || press('.st-key-next_chapter button'); break;
-        case 'ArrowLeft': case 'PageUp':
-          done = press('.st-key-prev_step button') || press('.st-key-prev_chapter button'); break;
-        case 'Home': done = step(false); break;
-        case 'End': done = step(true); break;
-        case 'p': case 'P': done = press('.st-key-presenter_mode input'); break;
-        case 's': case 'S': done = toggleSpeech(); break;
-      }
-      if (done) { event.preventDefault(); event.stopPropagation(); }
-    }, true);
-    // A widget used with the mouse hands its focus back, so the next key press still moves the tour (a choice
-    // in a select box gives the focus back to its field a moment after the click: look again then).
-    const letGo = () => {
-      const a = doc.activeElement;
-      if (!a || a === doc.body || a.tagName === 'IFRAME' || typing(a) || openCombo(a)) return;
-      if (a.closest && a.closest('[data-baseweb="popover"]')) return;
-      a.blur();
-    };
-    for (const type of ['pointerup', 'click']) {
-      doc.addEventListener(type, () => { setTimeout(letGo, 0); setTimeout(letGo, 150); }, true);
-    }
-    setInterval(() => {
-      for (const clock of doc.querySelectorAll('.interp-clock')) {
-        if (!clock.dataset.t0) clock.dataset.t0 = String(Date.now() - Number(clock.dataset.elapsed || 0) * 1000);
-        const s = Math.floor((Date.now() - Number(clock.dataset.t0)) / 1000);
-        const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, sec = String(s % 60).padStart(2, '0');
-        clock.textContent = h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
-      }
-    }, 1000);
-  }
-  const c = cfg();
-  if (c.readAloud && c.where && c.where !== w.__interpSpoken) {
-    w.__interpSpoken = c.where;
-    setTimeout(() => w.__interpSpeak && w.__interpSpeak(), 400);
-  } else if (!c.readAloud && w.__interpSpoken) {
-    w.__interpSpoken = null;
-    if (w.speechSynthesis) w.speechSynthesis.cancel();
-  }
-})();
-</script>
-"""
+PRESENTER_ASSETS = ASSETS_DIR / "presenter"
+CONFIG_MARKER = "/*CONFIG*/null"  # in keys.js: where this view's settings go, as a JavaScript value
+_HIDE_KEYS = ".st-key-interp_keys { display: none !important; }\n"  # the router's container for the script
 
-_STYLE_PRESENTER = """
-.st-key-narration p, .st-key-narration li { font-size: 1.18rem; line-height: 1.55; }
-.st-key-speaker_notes p, .st-key-speaker_notes li { font-size: 1.2rem; line-height: 1.45; }
-.st-key-speaker_notes { background: rgba(255, 190, 0, 0.10); }
-.st-key-presenter_bar p, .interp-bar { font-size: 1.15rem; margin: 0; }
-.interp-clock { font-size: 1.6rem; font-weight: 700; font-variant-numeric: tabular-nums; }
-.interp-where { opacity: 0.65; }
-"""
 
-_STYLE_STAGE = """
-[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
-[data-testid="stToolbar"], .st-key-step_bar, .st-key-step_nav { display: none !important; }
-[data-testid="stMainBlockContainer"] { padding-top: 1.5rem; max-width: 100%; }
-[data-testid="stMain"] h1 { font-size: 3rem; }
-.st-key-narration h3 { font-size: 2.1rem; }
-.st-key-narration p, .st-key-narration li { font-size: 1.55rem; line-height: 1.5; }
-"""
+@functools.cache
+def asset(name: str) -> str:
+    """A shipped file of ``assets/presenter`` (``keys.js``, ``presenter.css``, ``stage.css``), read once."""
+    return (PRESENTER_ASSETS / name).read_text(encoding="utf-8")
+
+
+def script_value(value: object) -> str:
+    """``value`` as JSON that is safe inside an HTML ``<script>``: no ``</script>`` or ``<!--`` can close it or
+    change how it is read, whatever text (a link's ``?step=``) the value holds."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def keys_script(config: dict[str, object]) -> str:
+    """The page's ``<script>``: ``keys.js`` with ``config`` filled in."""
+    source = asset("keys.js")
+    if source.count(CONFIG_MARKER) != 1:
+        raise ValueError(f"{PRESENTER_ASSETS / 'keys.js'} must hold {CONFIG_MARKER} exactly once.")
+    return f"<script>\n{source.replace(CONFIG_MARKER, script_value(config))}</script>"
 
 
 def install_keys(slot, where: str) -> None:
     """Fill ``slot`` (a container the router keeps hidden) with the page's script and this view's styles."""
-    config = {"follow": bool(following()), "presenter": presenter_mode(), "stage": stage_view(),
-              "readAloud": bool(st.session_state.get(READ_ALOUD)), "where": where}
-    style = ".st-key-interp_keys { display: none !important; }\n"
+    config = {
+        "follow": bool(following()),
+        "presenter": presenter_mode(),
+        "stage": stage_view(),
+        "readAloud": bool(st.session_state.get(READ_ALOUD)),
+        "where": where,
+    }
+    style = _HIDE_KEYS
     if presenter_mode() and not stage_view():
-        style += _STYLE_PRESENTER
+        style += asset("presenter.css")
     if stage_view():
-        style += _STYLE_STAGE
-    body = f"<style>{style}</style>" + _SCRIPT.replace("%CONFIG%", json.dumps(config))
+        style += asset("stage.css")
+    body = f"<style>{style}</style>" + keys_script(config)
     with slot:
         st.html(body, unsafe_allow_javascript=True)

@@ -58,5 +58,6 @@ def digest(data: bytes) -> str:
 
 @st.cache_data(show_spinner=False, max_entries=24)
 def intake(key: str, _data: bytes, size: int = 224, fit: str = "crop") -> IntakeResult:
-    """``interp.dataset.intake.load_image`` cached by the bytes' digest ``key`` (the bytes themselves are not hashed)."""
+    """``interp.dataset.intake.load_image`` cached by the bytes' digest ``key`` (the bytes themselves are not
+    hashed)."""
     return load_image(_data, size=size, fit=fit)

@@ -50,9 +50,11 @@ def unit_link(unit: Unit | str) -> str:
     return f"[{unit}]({MICROSCOPE_PATH}?unit={unit})"
 
 
-ROLES_MISSING = ("The list of the story's characters could not be read, so this part cannot say which units play "
-                 "them. This copy of the app is incomplete: the README (\"The story's characters\") says how to "
-                 "rebuild it.")
+ROLES_MISSING = (
+    "The list of the story's characters could not be read, so this part cannot say which units play "
+    'them. This copy of the app is incomplete: the README ("The story\'s characters") says how to '
+    "rebuild it."
+)
 
 
 def roles_or_none() -> tuple[Role, ...] | None:
@@ -96,8 +98,10 @@ def _field(role_id: str, name: str | None, source: str) -> str:
         return role.name
     if name in role.evidence:
         return format_value(role.evidence[name])
-    raise RoleTextError(f"{source}: the role '{role_id}' has no field '{name}' (unit, link, article, title, or one "
-                        f"of its figures: {', '.join(sorted(role.evidence))}).")
+    raise RoleTextError(
+        f"{source}: the role '{role_id}' has no field '{name}' (unit, link, article, title, or one "
+        f"of its figures: {', '.join(sorted(role.evidence))})."
+    )
 
 
 def expand_roles(text: str, source: str = "<text>") -> str:
@@ -110,8 +114,9 @@ def format_value(value) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, list) and value and isinstance(value[0], list) and len(value[0]) == 3:
-        return "; ".join(f"{n} {name} ({', '.join(labels[:3])}{', ...' if len(labels) > 3 else ''})"
-                         for name, n, labels in value)
+        return "; ".join(
+            f"{n} {name} ({', '.join(labels[:3])}{', ...' if len(labels) > 3 else ''})" for name, n, labels in value
+        )
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     return str(value)
@@ -119,16 +124,26 @@ def format_value(value) -> str:
 
 def fill(template: str, fields: dict) -> str:
     """``{name}`` fields of a content template filled from ``fields`` (unknown names are left as they are)."""
-    return re.sub(r"\{(\w+)\}", lambda m: format_value(fields[m.group(1)]) if m.group(1) in fields else m.group(0),
-                  template)
+    return re.sub(
+        r"\{(\w+)\}", lambda m: format_value(fields[m.group(1)]) if m.group(1) in fields else m.group(0), template
+    )
 
 
 def role_fields(role: Role) -> dict:
     """Everything a template may name: the evidence, and the role's own words."""
-    return {**role.evidence, "unit": str(role.unit), "unit_link": unit_link(role.unit), "title": role.spec.title,
-            "role": role.name, "article": short(role.article_unit),
-            "article_full": str(role.article_unit) if role.article_unit else "none", "method": role.spec.method,
-            "claim": role.spec.claim, "source": role.spec.source, "layer": role.unit.layer}
+    return {
+        **role.evidence,
+        "unit": str(role.unit),
+        "unit_link": unit_link(role.unit),
+        "title": role.spec.title,
+        "role": role.name,
+        "article": short(role.article_unit),
+        "article_full": str(role.article_unit) if role.article_unit else "none",
+        "method": role.spec.method,
+        "claim": role.spec.claim,
+        "source": role.spec.source,
+        "layer": role.unit.layer,
+    }
 
 
 def templates(section: str) -> dict[str, str]:

@@ -17,12 +17,19 @@ from ui.presenter import PRESENTER, READ_ALOUD, on_presenter_switch
 def render_sidebar():
     """Draw the settings; returns the slot that :func:`fill_model_status` fills after the page ran."""
     with st.sidebar:
-        st.toggle("Presenter mode", key=PRESENTER, on_change=on_presenter_switch,
-                  help="Speaker notes, a clock, what comes next, and a stage view for the projector that follows "
-                       "this window. Keys: → or PageDown next, ← or PageUp back, Home and End, P switches this, "
-                       "S reads the step aloud, Esc lets go of a widget.")
-        st.toggle("Read aloud", key=READ_ALOUD,
-                  help="Read each step's narration aloud with your browser's own voice (nothing leaves the browser).")
+        st.toggle(
+            "Presenter mode",
+            key=PRESENTER,
+            on_change=on_presenter_switch,
+            help="Speaker notes, a clock, what comes next, and a stage view for the projector that follows "
+            "this window. Keys: → or PageDown next, ← or PageUp back, Home and End, P switches this, "
+            "S reads the step aloud, Esc lets go of a widget.",
+        )
+        st.toggle(
+            "Read aloud",
+            key=READ_ALOUD,
+            help="Read each step's narration aloud with your browser's own voice (nothing leaves the browser).",
+        )
         return st.empty()
 
 
@@ -41,9 +48,11 @@ def fill_model_status(slot) -> None:
                 st.caption(f"Running on {device}." if device else "The model loads on first use.")
             elif report["weights_dir"]:
                 st.markdown(f":orange[●] **No weights: {weights.WEIGHTS_DIR_ENV} points at the wrong folder**")
-                st.caption(f"{weights.WEIGHTS_DIR_ENV} is set to `{report['weights_dir']}`, which lacks "
-                           f"{weights.WEIGHTS_FILE} or {weights.LABELS_FILE}. Put them there, or unset it to use the "
-                           "copy bundled with the app. The narration works without them.")
+                st.caption(
+                    f"{weights.WEIGHTS_DIR_ENV} is set to `{report['weights_dir']}`, which lacks "
+                    f"{weights.WEIGHTS_FILE} or {weights.LABELS_FILE}. Put them there, or unset it to use the "
+                    "copy bundled with the app. The narration works without them."
+                )
             else:
                 st.markdown(":orange[●] **No weights: this copy of the app is incomplete**")
                 st.caption(report["weights"]["error"] or report["labels"]["error"])

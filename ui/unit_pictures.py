@@ -47,7 +47,10 @@ def picture_for(unit: Unit) -> tuple[str, str] | None:
     """(file, where) of the best picture we have of ``unit``'s channel objective, or None. A branch's unit
     (mixed4c_5x5:63) is the same activation as its block's (mixed4c:447): either name finds the picture."""
     names = [str(unit)] + ([str(block_unit(unit))] if LAYERS[unit.layer].kind == "branch" else [])
-    for folder, where in ((PRECOMPUTED, "precomputed, 128 px, 512 steps"), (on_demand_dir(), "rendered on this machine")):
+    for folder, where in (
+        (PRECOMPUTED, "precomputed, 128 px, 512 steps"),
+        (on_demand_dir(), "rendered on this machine"),
+    ):
         index = _index(str(folder))
         for name in names:
             entry = index.get(name)
@@ -70,8 +73,11 @@ def unit_picture(unit: Unit) -> tuple[object, str]:
 
 def precomputed_variant(unit: Unit, set_name: str, marker: str) -> list[str]:
     """Files of chapter 3's precomputed pictures of ``unit`` whose label contains ``marker``."""
-    return [str(FEATVIS_ASSETS / e["file"]) for e in manifest()["sets"].get(set_name, [])
-            if e["unit"] == str(unit) and marker in e["label"]]
+    return [
+        str(FEATVIS_ASSETS / e["file"])
+        for e in manifest()["sets"].get(set_name, [])
+        if e["unit"] == str(unit) and marker in e["label"]
+    ]
 
 
 def render_missing(units: list[Unit]) -> None:
@@ -90,8 +96,18 @@ def render_missing(units: list[Unit]) -> None:
 
     def work() -> dict:
         place.progress(0.0, text="Starting ...")
-        return render_gallery(model, [], [str(u) for u in units], out_dir=on_demand_dir(), size=size, steps=steps,
-                              batch_size=len(units), fmt="jpg", on_step=on_step, every=16)
+        return render_gallery(
+            model,
+            [],
+            [str(u) for u in units],
+            out_dir=on_demand_dir(),
+            size=size,
+            steps=steps,
+            batch_size=len(units),
+            fmt="jpg",
+            on_step=on_step,
+            every=16,
+        )
 
     try:
         jobs.run(f"Render of {len(units)} unit{'s' if len(units) != 1 else ''}", work, place=place)

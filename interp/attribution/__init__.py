@@ -4,8 +4,9 @@
     attribute(model, image, "gradcam", target=41, layer="mixed4d")
 
 Input methods (``attribute``), "building blocks" (which channels of a layer carried the class), neuron
-attribution (which pixels made a unit fire) and the weight-randomisation sanity check. Nothing here imports
-streamlit; Captum is imported on first use.
+attribution (which pixels made a unit fire) and the weight-randomisation sanity check; what the lab draws and
+exports of them is :mod:`interp.attribution.report`'s. Nothing here imports streamlit; Captum is imported on
+first use.
 """
 
 from interp.attribution.blocks import (
@@ -38,7 +39,28 @@ from interp.attribution.sanity import (
     spearman,
 )
 
-__all__ = ["attribute", "Attribution", "AttributionError", "Method", "METHODS", "DEFAULTS", "DEFAULT_LAYER",
-           "BASELINES", "make_baseline", "gaussian_blur", "top_class", "channel_attribution", "ChannelAttribution",
-           "ChannelScore", "LAYER_METHODS", "neuron_attribution", "NeuronAttribution", "randomisation_check",
-           "SanityCheck", "SanityStage", "CASCADE", "randomise", "spearman"]
+__all__ = [
+    "attribute",
+    "Attribution",
+    "AttributionError",
+    "Method",
+    "METHODS",
+    "DEFAULTS",
+    "DEFAULT_LAYER",
+    "BASELINES",
+    "make_baseline",
+    "gaussian_blur",
+    "top_class",
+    "channel_attribution",
+    "ChannelAttribution",
+    "ChannelScore",
+    "LAYER_METHODS",
+    "neuron_attribution",
+    "NeuronAttribution",
+    "randomisation_check",
+    "SanityCheck",
+    "SanityStage",
+    "CASCADE",
+    "randomise",
+    "spearman",
+]

@@ -17,8 +17,8 @@ from torch import nn
 
 from interp.attribution.methods import (
     AttributionError,
-    _as_batch,
-    _checked_target,
+    as_batch,
+    checked_target,
     make_baseline,
     resolve_layer,
     top_class,
@@ -52,8 +52,11 @@ class ChannelAttribution:
         scores = self.per_channel * sign
         total = float(self.per_channel.abs().sum()) or 1.0
         values, index = scores.topk(min(k, len(scores)))
-        return [ChannelScore(int(i), float(self.per_channel[i]), float(self.per_channel[i]) / total)
-                for v, i in zip(values, index) if v > 0]
+        return [
+            ChannelScore(int(i), float(self.per_channel[i]), float(self.per_channel[i]) / total)
+            for v, i in zip(values, index)
+            if v > 0
+        ]
 
     @property
     def total(self) -> float:
@@ -81,28 +84,37 @@ def channel_attribution(
 
     if method not in LAYER_METHODS:
         raise AttributionError(f"Unknown layer method '{method}': use ig or gxa.")
-    image = _as_batch(image, model)
+    image = as_batch(image, model)
     start = time.perf_counter()
     with borrowed(model) as replica:
         module = resolve_layer(replica, layer, model)
         with torch.no_grad():
             logits = replica(image)[0].float()
-        target = top_class(logits) if target is None else _checked_target(target, logits)
+        target = top_class(logits) if target is None else checked_target(target, logits)
         baseline_logit = None
         if method == "ig":
             base = make_baseline(image, baseline)
             with torch.no_grad():
                 baseline_logit = float(replica(base)[0, target])
             attributions = LayerIntegratedGradients(replica, module).attribute(
-                image, baselines=base, target=target, n_steps=steps, internal_batch_size=batch)
+                image, baselines=base, target=target, n_steps=steps, internal_batch_size=batch
+            )
         else:
             attributions = LayerGradientXActivation(replica, module).attribute(image, target=target)
     if attributions.dim() != 4:
         raise AttributionError(f"{layer} has no spatial map: choose a convolutional layer or block.")
     values = attributions[0].detach().float().cpu()
     name = layer if isinstance(layer, str) else type(layer).__name__
-    return ChannelAttribution(name, target, method, values.sum(dim=(1, 2)), values.sum(dim=0),
-                              time.perf_counter() - start, float(logits[target]), baseline_logit)
+    return ChannelAttribution(
+        name,
+        target,
+        method,
+        values.sum(dim=(1, 2)),
+        values.sum(dim=0),
+        time.perf_counter() - start,
+        float(logits[target]),
+        baseline_logit,
+    )
 
 
 @dataclass
@@ -133,7 +145,7 @@ def neuron_attribution(
     from captum.attr import LayerActivation, NeuronGradient, NeuronIntegratedGradients
 
     unit = parse_unit(unit) if isinstance(unit, str) else unit  # a Unit made by hand may name any submodule
-    image = _as_batch(image, model)
+    image = as_batch(image, model)
     start = time.perf_counter()
     with borrowed(model) as replica:
         module = resolve_layer(replica, unit.layer, model)
@@ -148,7 +160,9 @@ def neuron_attribution(
         if position is not None:
             y, x = position
             if not (0 <= y < act.shape[0] and 0 <= x < act.shape[1]):
-                raise AttributionError(f"position {position} is outside {unit.layer}'s {act.shape[0]} x {act.shape[1]} grid.")
+                raise AttributionError(
+                    f"position {position} is outside {unit.layer}'s {act.shape[0]} x {act.shape[1]} grid."
+                )
             selector = (unit.channel, y, x)
             value = float(act[y, x])
         else:
@@ -157,11 +171,20 @@ def neuron_attribution(
             value = float(act.mean())
         if method == "ig":
             attributions = NeuronIntegratedGradients(replica, module).attribute(
-                image, neuron_selector=selector, baselines=torch.zeros_like(image), n_steps=steps,
-                internal_batch_size=batch)
+                image,
+                neuron_selector=selector,
+                baselines=torch.zeros_like(image),
+                n_steps=steps,
+                internal_batch_size=batch,
+            )
         elif method == "gradient":
             attributions = NeuronGradient(replica, module).attribute(image, neuron_selector=selector)
         else:
             raise AttributionError(f"Unknown neuron method '{method}': use ig or gradient.")
-    return NeuronAttribution(str(unit), tuple(position) if position is not None else None,
-                             attributions[0].detach().float().cpu(), value, time.perf_counter() - start)
+    return NeuronAttribution(
+        str(unit),
+        tuple(position) if position is not None else None,
+        attributions[0].detach().float().cpu(),
+        value,
+        time.perf_counter() - start,
+    )

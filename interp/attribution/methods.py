@@ -45,15 +45,18 @@ class Method:
     input_shaped: bool  # the raw map is C x H x W (else H x W)
 
 
-METHODS: dict[str, Method] = {m.name: m for m in (
-    Method("saliency", "Saliency (gradient)", signed=False, uses_layer=False, input_shaped=True),
-    Method("ig", "Integrated Gradients", signed=True, uses_layer=False, input_shaped=True),
-    Method("smoothgrad", "SmoothGrad", signed=False, uses_layer=False, input_shaped=True),
-    Method("guided-backprop", "Guided Backprop", signed=True, uses_layer=False, input_shaped=True),
-    Method("gradcam", "Grad-CAM", signed=False, uses_layer=True, input_shaped=False),
-    Method("guided-gradcam", "Guided Grad-CAM", signed=True, uses_layer=True, input_shaped=True),
-    Method("occlusion", "Occlusion", signed=True, uses_layer=False, input_shaped=True),
-)}
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("saliency", "Saliency (gradient)", signed=False, uses_layer=False, input_shaped=True),
+        Method("ig", "Integrated Gradients", signed=True, uses_layer=False, input_shaped=True),
+        Method("smoothgrad", "SmoothGrad", signed=False, uses_layer=False, input_shaped=True),
+        Method("guided-backprop", "Guided Backprop", signed=True, uses_layer=False, input_shaped=True),
+        Method("gradcam", "Grad-CAM", signed=False, uses_layer=True, input_shaped=False),
+        Method("guided-gradcam", "Guided Grad-CAM", signed=True, uses_layer=True, input_shaped=True),
+        Method("occlusion", "Occlusion", signed=True, uses_layer=False, input_shaped=True),
+    )
+}
 
 # Grad-CAM's layer: the last block, as in the Grad-CAM paper. Earlier layers (mixed4d, 14 x 14) look finer but
 # can light up flat background: on the test photo shrunk into one corner of a grey canvas, mixed4d put 4% of
@@ -98,9 +101,14 @@ class Attribution:
 
     def as_dict(self) -> dict[str, Any]:
         """What ``--json`` prints (without the map)."""
-        out = {"method": self.method, "target": self.target, "probability": round(self.probability, 6),
-               "params": self.params,
-               "seconds": round(self.seconds, 4), **self.extra}
+        out = {
+            "method": self.method,
+            "target": self.target,
+            "probability": round(self.probability, 6),
+            "params": self.params,
+            "seconds": round(self.seconds, 4),
+            **self.extra,
+        }
         if self.delta is not None:
             out["convergence_delta"] = self.delta
         return out
@@ -132,18 +140,25 @@ def attribute(
     unknown = set(params) - set(DEFAULTS.get(method, {}))
     if unknown:
         raise AttributionError(f"{method} takes no option {', '.join(sorted(unknown))}.")
-    image = _as_batch(image, model)
+    image = as_batch(image, model)
     start = time.perf_counter()
     with borrowed(model) as replica:
         with torch.no_grad():
             logits = replica(image)[0].float()
-        target = top_class(logits) if target is None else _checked_target(target, logits)
+        target = top_class(logits) if target is None else checked_target(target, logits)
         raw, delta, layer_map = _RUNNERS[method](replica, image, target, params, logits=logits, shared=model)
     seconds = time.perf_counter() - start
     shown = {k: (v if isinstance(v, (int, float, str, bool)) else type(v).__name__) for k, v in params.items()}
-    return Attribution(method, target, raw[0].detach().float().cpu(), shown, seconds,
-                       probability=float(logits.softmax(dim=0)[target]), delta=delta,
-                       layer_map=None if layer_map is None else layer_map.detach().float().cpu())
+    return Attribution(
+        method,
+        target,
+        raw[0].detach().float().cpu(),
+        shown,
+        seconds,
+        probability=float(logits.softmax(dim=0)[target]),
+        delta=delta,
+        layer_map=None if layer_map is None else layer_map.detach().float().cpu(),
+    )
 
 
 def top_class(logits: torch.Tensor) -> int:
@@ -151,22 +166,26 @@ def top_class(logits: torch.Tensor) -> int:
     logits = logits.reshape(-1).float()
     if logits.numel() == NUM_LOGITS:
         masked = torch.full_like(logits, -math.inf)
-        masked[REAL_LOGITS.start:REAL_LOGITS.stop] = logits[REAL_LOGITS.start:REAL_LOGITS.stop]
+        masked[REAL_LOGITS.start : REAL_LOGITS.stop] = logits[REAL_LOGITS.start : REAL_LOGITS.stop]
         logits = masked
     return int(logits.argmax())
 
 
-def _checked_target(target: int, logits: torch.Tensor) -> int:
+def checked_target(target: int, logits: torch.Tensor) -> int:
+    """``target`` if it is a real class of the model whose ``logits`` these are, else a clear error."""
     classes = logits.numel()
     if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < classes:
         raise AttributionError(f"target {target} is not a class of this model (0-{classes - 1}).")
     if classes == NUM_LOGITS and target not in REAL_LOGITS:
-        raise AttributionError(f"target {target} is one of InceptionV1's unused dummy classes; "
-                               f"choose {REAL_LOGITS.start}-{REAL_LOGITS.stop - 1}.")
+        raise AttributionError(
+            f"target {target} is one of InceptionV1's unused dummy classes; "
+            f"choose {REAL_LOGITS.start}-{REAL_LOGITS.stop - 1}."
+        )
     return int(target)
 
 
-def _as_batch(image: torch.Tensor, model: nn.Module) -> torch.Tensor:
+def as_batch(image: torch.Tensor, model: nn.Module) -> torch.Tensor:
+    """One RGB image as the batch of one that every method takes, on ``model``'s device, wanting gradients."""
     if image.dim() == 3:
         image = image.unsqueeze(0)
     if image.dim() != 4 or image.shape[0] != 1 or image.shape[1] != 3:
@@ -187,8 +206,10 @@ def resolve_layer(model: nn.Module, layer: str | nn.Module, shared: nn.Module) -
     if isinstance(layer, nn.Module):
         module = counterpart(layer, shared, model)
         if module is None:
-            raise AttributionError("The layer given is a module that is not part of this model: pass a layer name "
-                                   "such as 'mixed4d', or one of the model's own modules.")
+            raise AttributionError(
+                "The layer given is a module that is not part of this model: pass a layer name "
+                "such as 'mixed4d', or one of the model's own modules."
+            )
         return module
     hooks = getattr(model, "hook", None)
     if isinstance(hooks, nn.ModuleDict):
@@ -244,8 +265,8 @@ def _integrated_gradients(model, image, target, params, *, logits, **_):
     steps, batch = _positive(params, "steps"), _positive(params, "batch")
     baseline = make_baseline(image, params["baseline"])
     attributions = IntegratedGradients(model).attribute(
-        image, baselines=baseline, target=target, n_steps=steps, method="gausslegendre",
-        internal_batch_size=batch)
+        image, baselines=baseline, target=target, n_steps=steps, method="gausslegendre", internal_batch_size=batch
+    )
     # Completeness error, as Captum's convergence delta defines it, from the logits we already have: one
     # forward pass (the baseline's) instead of two.
     with torch.no_grad():
@@ -311,8 +332,13 @@ def _occlusion(model, image, target, params, **_):
     if window > side:
         raise AttributionError(f"the occlusion window ({window} px) is larger than the image ({side} px).")
     attributions = Occlusion(model).attribute(
-        image, sliding_window_shapes=(3, window, window), strides=(3, stride, stride),
-        baselines=float(params["fill"]), target=target, perturbations_per_eval=batch)
+        image,
+        sliding_window_shapes=(3, window, window),
+        strides=(3, stride, stride),
+        baselines=float(params["fill"]),
+        target=target,
+        perturbations_per_eval=batch,
+    )
     return attributions, None, None
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from interp import jobs
 
@@ -38,35 +39,48 @@ def fresh_replica(model: nn.Module) -> nn.Module:
 @contextmanager
 def borrowed(model: nn.Module) -> Iterator[nn.Module]:
     """A replica of ``model`` for the duration of the block, for this caller alone (``model`` itself if it is
-    already a private copy, such as the sanity check's randomised ones)."""
+    already a private copy, such as the sanity check's randomised ones).
+
+    Hooks: Captum removes the hooks it registers when a method returns, even when it raises (its own
+    ``try``/``finally``); the cancel check registered here is removed by its handle. A pooled replica that a
+    method left by raising is dropped rather than lent again: whatever the failing method hooked dies with it,
+    and the next caller gets a fresh copy (a few milliseconds), so no stray hook ever changes another map."""
     if getattr(model, "_private_replica", False):
+        handle = _watch_cancel(model)
         try:
-            _watch_cancel(model)
             yield model
         finally:
-            _remove_hooks(model)
+            if handle is not None:
+                handle.remove()
         return
     with _lock:
         pool = _idle.get(model)
         replica = pool.pop() if pool else None
     if replica is None:
         replica = fresh_replica(model)
+    handle = _watch_cancel(replica)
     try:
-        _watch_cancel(replica)
         yield replica
+    except BaseException:
+        replica = None  # not lent again (see above)
+        raise
     finally:
-        _remove_hooks(replica)  # Captum removes its own; this guards against a method that raised midway
-        with _lock:
-            pool = _idle.setdefault(model, [])
-            if len(pool) < MAX_IDLE_REPLICAS:
-                pool.append(replica)
+        if handle is not None:
+            handle.remove()
+        if replica is not None:
+            with _lock:
+                pool = _idle.setdefault(model, [])
+                if len(pool) < MAX_IDLE_REPLICAS:
+                    pool.append(replica)
 
 
-def _watch_cancel(replica: nn.Module) -> None:
+def _watch_cancel(replica: nn.Module) -> RemovableHandle | None:
     """Inside a queued job: check its cancel token before every forward pass of the replica (Captum's batch
-    loops run one pass per batch), removed with every other hook when the replica is returned."""
-    if jobs.current_token() is not None:
-        replica.register_forward_pre_hook(lambda module, args: jobs.checkpoint())
+    loops run one pass per batch). Returns the hook's handle (removed when the replica is returned), or None
+    outside a job."""
+    if jobs.current_token() is None:
+        return None
+    return replica.register_forward_pre_hook(lambda module, args: jobs.checkpoint())
 
 
 def counterpart(module: nn.Module, model: nn.Module, replica: nn.Module) -> nn.Module | None:
@@ -77,10 +91,3 @@ def counterpart(module: nn.Module, model: nn.Module, replica: nn.Module) -> nn.M
         if candidate is module:
             return replica.get_submodule(name)
     return None
-
-
-def _remove_hooks(module: nn.Module) -> None:
-    for m in module.modules():
-        for hooks in (m._forward_hooks, m._forward_pre_hooks, m._backward_hooks, m._backward_pre_hooks):
-            hooks.clear()
-        m._is_full_backward_hook = None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from interp.attribution.methods import Attribution, _as_batch, attribute
+from interp.attribution.methods import Attribution, as_batch, attribute
 from interp.attribution.replicas import fresh_replica
 
 # Top-down cascade for InceptionV1: (what a person reads, the prefix of the parameter names it covers).
@@ -96,7 +96,7 @@ def randomisation_check(
     """Run ``methods`` on the trained model, then on copies with ever more top layers randomised."""
     start = time.perf_counter()
     options = options or {}
-    image = _as_batch(image, model)
+    image = as_batch(image, model)
     total, done = len(methods) * (len(cascade) + 1), 0
 
     def run(on: nn.Module, label: str) -> dict[str, Attribution]:

@@ -20,6 +20,10 @@ Keeping every photo's peak would cost 5.5 MB more (it is nearly incompressible) 
 at; the top 100 of 1,000 cover every crop the app shows.
 
 Reading needs NumPy and the photo list only: ``examples`` and ``find`` answer without PyTorch or the model.
+
+One reader serves every file of this format: :class:`Atlas` takes a :class:`Naming` that says what a row is.
+The default names units of the layers; the sparse autoencoder's feature atlas (``interp.sae.features``) is the
+same class with its features, by index, as the rows.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -73,8 +78,13 @@ class Example:
     x: int | None
 
     def as_dict(self) -> dict:
-        return {"image": self.photo.id, "label": self.photo.label, "activation": round(self.activation, 3),
-                "y": self.y, "x": self.x}
+        return {
+            "image": self.photo.id,
+            "label": self.photo.label,
+            "activation": round(self.activation, 3),
+            "y": self.y,
+            "x": self.x,
+        }
 
 
 @dataclass(frozen=True)
@@ -87,8 +97,12 @@ class Selectivity:
     mean_out: float  # ... over the other photos
 
     def as_dict(self) -> dict:
-        return {"unit": str(self.unit), "auc": round(self.auc, 4), "mean_in": round(self.mean_in, 4),
-                "mean_out": round(self.mean_out, 4)}
+        return {
+            "unit": str(self.unit),
+            "auc": round(self.auc, 4),
+            "mean_in": round(self.mean_in, 4),
+            "mean_out": round(self.mean_out, 4),
+        }
 
 
 def atlas_unit(unit: Unit | str) -> Unit:
@@ -96,8 +110,10 @@ def atlas_unit(unit: Unit | str) -> Unit:
     the atlas does not cover is a :class:`UnitError` that says which layers it does."""
     unit = (parse_unit(unit) if isinstance(unit, str) else unit).in_block
     if unit.layer not in ATLAS_LAYERS:
-        raise UnitError(f"The dataset examples cover {', '.join(ATLAS_LAYERS)} (and their branches); "
-                        f"{unit.layer} is not one of them.")
+        raise UnitError(
+            f"The dataset examples cover {', '.join(ATLAS_LAYERS)} (and their branches); "
+            f"{unit.layer} is not one of them."
+        )
     return unit
 
 
@@ -114,88 +130,161 @@ def crop_box(layer: str, y: int, x: int, size: int = IMAGE_SIZE, smallest: int =
     return left, top, left + side, top + side
 
 
-class Atlas:
-    """The atlas file, read lazily: a layer's arrays are decompressed the first time it is asked for."""
+class Place(NamedTuple):
+    """Where an atlas keeps one item: the item as the atlas names it, its group of arrays, its row there, and the
+    side of its grid (a stored peak ``p`` is ``y, x = divmod(p, width)``)."""
 
-    def __init__(self, path: str | os.PathLike = ATLAS_FILE) -> None:
+    item: Any  # a Unit of the atlas of units, a feature's index in the feature atlas
+    group: str  # the arrays' name prefix: a layer ("mixed3b"), or "features"
+    row: int
+    width: int
+
+
+class Naming:
+    """How an atlas file names what its rows are, and what it says when something is wrong. The file format is
+    one for every kind (the module docstring); this base class names **units** of the layers (``mixed3b:379``,
+    each on its layer's grid, the arrays stored per layer). ``interp.sae.features`` subclasses it for the sparse
+    autoencoder's features (a feature's index, on one grid, the arrays stored under ``features``)."""
+
+    noun = "unit"  # one row, in messages
+    title = "The dataset examples"  # the file, in messages
+    rebuild = "rebuild them with `python tools/make_atlas.py`"  # what to do about a missing or stale file
+    error: type[InterpError] = AtlasError  # raised for a stale file or a request the file cannot answer
+
+    def group(self, name: str) -> str:
+        """The group of arrays a caller's name means: a layer in any spelling ``layer_info`` accepts ("4c")."""
+        return layer_info(name).name
+
+    def locate(self, atlas: Atlas, item: Any) -> Place:
+        """Where ``item`` (a unit, or its name) is kept; a :class:`UnitError` when the atlas does not cover it."""
+        unit = atlas_unit(item)
+        return Place(unit, unit.layer, unit.channel, LAYERS[unit.layer].size_at_224)
+
+    def unknown_group(self, group: str, held: Sequence[str]) -> InterpError:
+        """The error for a group the file does not hold."""
+        return UnitError(f"{self.title} cover {', '.join(held)}; not {group}.")
+
+    def unreadable(self, path: Path, error: Exception) -> InterpError:
+        """The error for a file (or a group of its arrays) that cannot be read."""
+        advice = self.rebuild[0].upper() + self.rebuild[1:]
+        return self.error(f"{self.title} ({path}) cannot be read: {error}. {advice}.")
+
+
+UNITS = Naming()
+
+
+class Atlas:
+    """An atlas file, read lazily: a group's arrays (a layer's) are decompressed the first time it is asked for.
+
+    ``naming`` says what the rows are: units of the layers (the default, the shipped ``atlas.npz``) or another
+    kind such as the autoencoder's features (``interp.sae.load_feature_atlas``). Every method that takes an
+    ``item`` takes what the naming accepts: a unit (or its name) here, a feature's index there."""
+
+    def __init__(self, path: str | os.PathLike = ATLAS_FILE, naming: Naming = UNITS) -> None:
         self.path = Path(path)
+        self.naming = naming
         try:
             self._file = np.load(self.path, allow_pickle=False)
             self.meta = json.loads(str(self._file["meta"]))
             ids = [str(name) for name in self._file["photos"]]
         except (OSError, ValueError, KeyError) as error:
-            raise AtlasError(f"The dataset examples ({self.path}) cannot be read: {error}. "
-                             "Rebuild them with `python tools/make_atlas.py`.") from None
+            raise naming.unreadable(self.path, error) from None
         if self.meta.get("format") != FORMAT:
-            raise AtlasError(f"{self.path} is in format {self.meta.get('format')}, this code reads {FORMAT}: "
-                             "rebuild it with `python tools/make_atlas.py`.")
+            raise naming.error(
+                f"{self.path} is in format {self.meta.get('format')}, this code reads {FORMAT}: {naming.rebuild}."
+            )
         by_id = {photo.id: photo for photo in load_photos()}
         unknown = [i for i in ids if i not in by_id]
         if unknown:
-            raise AtlasError(f"{self.path} names photos the collection does not have ({', '.join(unknown[:3])}): "
-                             "rebuild it with `python tools/make_atlas.py`.")
+            raise naming.error(
+                f"{self.path} names photos the collection does not have ({', '.join(unknown[:3])}): {naming.rebuild}."
+            )
         self.photos: tuple[Photo, ...] = tuple(by_id[i] for i in ids)
+        # The side of the grid when the file names one for every row (the feature atlas); None: each layer's own.
+        self.grid: int | None = int(self.meta["grid"]) if "grid" in self.meta else None
         self._layers: dict[str, dict[str, np.ndarray]] = {}
 
-    def _layer(self, layer: str) -> dict[str, np.ndarray]:
-        if layer not in self._layers:
+    def arrays(self, group: str) -> dict[str, np.ndarray]:
+        """The arrays of one group as stored (``PARTS``: ``act``, ``scale``, ``top``, ``peak``, ``top_value``)."""
+        if group not in self._layers:
             held = self.meta.get("layers", [])
-            if layer not in held:
-                raise UnitError(f"The dataset examples cover {', '.join(held)}; not {layer}.")
-            self._layers[layer] = {part: self._file[f"{layer}.{part}"] for part in PARTS}
-        return self._layers[layer]
+            if group not in held:
+                raise self.naming.unknown_group(group, held)
+            try:
+                self._layers[group] = {part: self._file[f"{group}.{part}"] for part in PARTS}
+            except (OSError, ValueError, KeyError) as error:
+                raise self.naming.unreadable(self.path, error) from None
+        return self._layers[group]
+
+    def check(self, item: Any) -> Any:
+        """``item`` as the atlas names it (a branch's unit is its block's; a feature is an int), or the naming's
+        error when the atlas does not hold it."""
+        return self.naming.locate(self, item).item
+
+    def count(self, group: str) -> int:
+        """How many rows (units, features) a group holds."""
+        return len(self.arrays(self.naming.group(group))["scale"])
 
     def layer_activations(self, layer: str) -> np.ndarray:
         """photos x units, float32: every unit's maximum activation on every photo (dequantised)."""
-        arrays = self._layer(layer_info(layer).name)
+        arrays = self.arrays(self.naming.group(layer))
         return (arrays["act"].T.astype(np.float32) * (arrays["scale"] / 255.0)).astype(np.float32)
 
-    def activations(self, unit: Unit | str) -> np.ndarray:
-        """One unit's maximum activation on every photo (float32, in photo order)."""
-        unit = atlas_unit(unit)
-        arrays = self._layer(unit.layer)
-        return arrays["act"][unit.channel].astype(np.float32) * (arrays["scale"][unit.channel] / 255.0)
+    def activations(self, unit: Any) -> np.ndarray:
+        """One unit's (or feature's) maximum activation on every photo (float32, in photo order)."""
+        place = self.naming.locate(self, unit)
+        arrays = self.arrays(place.group)
+        return arrays["act"][place.row].astype(np.float32) * (arrays["scale"][place.row] / 255.0)
 
     def rankings(self, layer: str, top: int = TOP) -> np.ndarray:
         """units x ``top`` photo indices (into ``photos``), each unit's strongest photos first (``top`` <= TOP)."""
         if not 1 <= top <= TOP:
-            raise AtlasError(f"The atlas keeps each unit's top {TOP} photos in order; not {top}.")
-        return self._layer(layer_info(layer).name)["top"][:, :top].astype(np.int64)
+            raise self.naming.error(f"The atlas keeps each {self.naming.noun}'s top {TOP} photos in order; not {top}.")
+        return self.arrays(self.naming.group(layer))["top"][:, :top].astype(np.int64)
 
-    def edge_share(self, unit: Unit | str, top: int = TOP) -> tuple[float, str | None]:
+    def firing(self, layer: str, minimum: int = 1) -> np.ndarray:
+        """Boolean per unit of ``layer``: active (maximum > 0, exact) on at least ``minimum`` (<= TOP) photos."""
+        if not 1 <= minimum <= TOP:
+            raise self.naming.error(f"Ask for between 1 and {TOP} photos, not {minimum}.")
+        return self.arrays(self.naming.group(layer))["top_value"][:, minimum - 1].astype(np.float32) > 0
+
+    def edge_share(self, unit: Any, top: int = TOP) -> tuple[float, str | None]:
         """The share of the unit's ``top`` strongest photos whose peak lies on the edge of its grid, and the edge
         holding most of them ("top", "bottom", "left", "right"; None when none does). A unit that peaks on the
         border whatever the photo shows answers the padding as much as the photo (the polysemantic role skips it)."""
-        unit = atlas_unit(unit)
-        grid = layer_info(unit.layer).size_at_224
-        examples = [e for e in self.examples(unit, top=min(top, TOP)) if e.y is not None]
-        sides = {"top": sum(e.y == 0 for e in examples), "bottom": sum(e.y == grid - 1 for e in examples),
-                 "left": sum(e.x == 0 for e in examples), "right": sum(e.x == grid - 1 for e in examples)}
+        place = self.naming.locate(self, unit)
+        grid = place.width
+        examples = [e for e in self.examples(place.item, top=min(top, TOP)) if e.y is not None]
+        sides = {
+            "top": sum(e.y == 0 for e in examples),
+            "bottom": sum(e.y == grid - 1 for e in examples),
+            "left": sum(e.x == 0 for e in examples),
+            "right": sum(e.x == grid - 1 for e in examples),
+        }
         on_edge = sum(e.y in (0, grid - 1) or e.x in (0, grid - 1) for e in examples)
         side = max(sides, key=sides.get)
         return on_edge / max(len(examples), 1), side if sides[side] else None
 
-    def examples(self, unit: Unit | str, top: int = 10) -> list[Example]:
-        """The ``top`` photos that excite ``unit`` most, strongest first. The first ``TOP`` are in the exact order
-        and have their peak position; beyond that (up to every photo) the order comes from the stored values and
-        the position is ``None``."""
-        unit = atlas_unit(unit)
+    def examples(self, unit: Any, top: int = 10) -> list[Example]:
+        """The ``top`` photos that excite ``unit`` (or feature) most, strongest first. The first ``TOP`` are in the
+        exact order and have their peak position; beyond that (up to every photo) the order comes from the stored
+        values and the position is ``None``."""
+        place = self.naming.locate(self, unit)
         if not 1 <= top <= len(self.photos):
-            raise AtlasError(f"Ask for between 1 and {len(self.photos)} examples, not {top}.")
-        arrays = self._layer(unit.layer)
-        values = self.activations(unit)
-        kept = arrays["top"][unit.channel].astype(np.int64)
+            raise self.naming.error(f"Ask for between 1 and {len(self.photos)} examples, not {top}.")
+        arrays = self.arrays(place.group)
+        values = self.activations(place.item)
+        kept = arrays["top"][place.row].astype(np.int64)
         order = list(kept)
         if top > len(order):
             rest = np.setdiff1d(np.arange(len(self.photos)), kept, assume_unique=True)
             order += list(rest[np.argsort(-values[rest], kind="stable")])
-        width = LAYERS[unit.layer].size_at_224
         examples = []
         for rank, index in enumerate(order[:top]):
             value, y, x = float(values[index]), None, None
             if rank < len(kept):
-                y, x = divmod(int(arrays["peak"][unit.channel, rank]), width)
-                value = float(arrays["top_value"][unit.channel, rank])
+                y, x = divmod(int(arrays["peak"][place.row, rank]), place.width)
+                value = float(arrays["top_value"][place.row, rank])
             examples.append(Example(self.photos[index], rank + 1, value, y, x))
         return examples
 
@@ -208,7 +297,9 @@ class Atlas:
         auc = roc_auc(values, inside)
         mean_in, mean_out = values[inside].mean(axis=0), values[~inside].mean(axis=0)
         order = np.lexsort((-(mean_in - mean_out), -auc))[: max(1, top)]
-        return [Selectivity(Unit(info.name, int(c)), float(auc[c]), float(mean_in[c]), float(mean_out[c])) for c in order]
+        return [
+            Selectivity(Unit(info.name, int(c)), float(auc[c]), float(mean_in[c]), float(mean_out[c])) for c in order
+        ]
 
     def class_mask(self, classes: Iterable[str]) -> np.ndarray:
         """Boolean over the photos: True for the photos of ``classes`` (class names or synsets, any case)."""
@@ -236,7 +327,9 @@ def resolve_classes(classes: Iterable[str]) -> set[str]:
             found.add(by_name[key])
         else:
             close = difflib.get_close_matches(key, by_name, n=3, cutoff=0.6)
-            hint = f" Did you mean {', '.join(close)}?" if close else " Give ImageNet class names or synsets (n02110341)."
+            hint = (
+                f" Did you mean {', '.join(close)}?" if close else " Give ImageNet class names or synsets (n02110341)."
+            )
             raise AtlasError(f"'{text.strip()}' is not one of the 1,000 classes.{hint}")
     if not found:
         raise AtlasError("Name at least one class, e.g. 'sports car,convertible' or 'n02110341'.")
@@ -310,12 +403,12 @@ def build_atlas(
     maxima = {layer: np.zeros((LAYERS[layer].channels, n), np.float32) for layer in layers}
     peaks = {layer: np.zeros((LAYERS[layer].channels, n), np.int32) for layer in layers}
     for start in range(0, n, batch):
-        chunk = photos[start: start + batch]
+        chunk = photos[start : start + batch]
         images = torch.cat([load_image(folder / photo.file, size=IMAGE_SIZE).tensor for photo in chunk])
         for layer, value in capture(model, images, layers).items():
             best, where = value.flatten(2).max(dim=2)  # N x C
-            maxima[layer][:, start: start + len(chunk)] = best.T.numpy()
-            peaks[layer][:, start: start + len(chunk)] = where.T.numpy()
+            maxima[layer][:, start : start + len(chunk)] = best.T.numpy()
+            peaks[layer][:, start : start + len(chunk)] = where.T.numpy()
         if progress is not None:
             progress(min(start + batch, n), n)
     weights_path = getattr(model, "weights_path", None)
@@ -330,7 +423,10 @@ def build_atlas(
 
 
 def write_atlas(
-    out: str | os.PathLike, photo_ids: Sequence[str], maxima: dict[str, np.ndarray], peaks: dict[str, np.ndarray],
+    out: str | os.PathLike,
+    photo_ids: Sequence[str],
+    maxima: dict[str, np.ndarray],
+    peaks: dict[str, np.ndarray],
     meta: dict | None = None,
 ) -> dict:
     """Encode per-layer ``maxima`` and flat ``peaks`` (units x photos each) as the atlas format and write it to
@@ -346,8 +442,14 @@ def write_atlas(
         arrays[f"{layer}.top"] = top.astype(np.uint16)
         arrays[f"{layer}.peak"] = np.take_along_axis(np.asarray(peaks[layer]), top, axis=1).astype(np.uint16)
         arrays[f"{layer}.top_value"] = np.take_along_axis(values, top, axis=1).astype(np.float16)
-    meta = {"format": FORMAT, **(meta or {}), "layers": list(maxima), "photos": len(photo_ids), "top": TOP,
-            "built": time.strftime("%Y-%m-%d")}
+    meta = {
+        "format": FORMAT,
+        **(meta or {}),
+        "layers": list(maxima),
+        "photos": len(photo_ids),
+        "top": TOP,
+        "built": time.strftime("%Y-%m-%d"),
+    }
     arrays["photos"] = np.array(list(photo_ids))
     arrays["meta"] = np.array(json.dumps(meta))
     out = Path(out)

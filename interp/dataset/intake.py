@@ -53,7 +53,9 @@ __all__ = [
     "MAX_PIXELS",
     "MAX_SIZE",
     "MIN_SIZE",
+    "FITS",
     "SUPPORTED_FORMATS",
+    "SUPPORTED_TEXT",
     "IntakeResult",
     "load_image",
     "pil_to_tensor",
@@ -72,6 +74,8 @@ MAX_MEMORY = 256 * 1024 * 1024
 ALPHA_BACKGROUND = (128, 128, 128)
 #: Allowed range for the model-side ``size``.
 MIN_SIZE, MAX_SIZE = 16, 2048
+#: How a non-square image becomes square: the centre square ("crop") or letterboxed on grey ("pad").
+FITS = ("crop", "pad")
 
 #: Pillow format name -> name shown to people. MPO is how Pillow reports many camera JPEGs.
 SUPPORTED_FORMATS = {
@@ -83,7 +87,8 @@ SUPPORTED_FORMATS = {
     "TIFF": "TIFF",
     "GIF": "GIF",
 }
-_SUPPORTED_TEXT = "JPEG, PNG, WebP, BMP, TIFF and GIF"
+#: The same, in words: what a person may give.
+SUPPORTED_TEXT = "JPEG, PNG, WebP, BMP, TIFF and GIF"
 _CONVERT_HINT = "save or export it as JPEG or PNG and try again"
 
 # Pillow decodes an icon's largest image while opening it, before its size could be checked: refused unopened.
@@ -237,8 +242,9 @@ def load_image(
     data = _read_source(source, max_bytes)
     image = _open(data, max_pixels)
     try:
-        return _process(image, data, size=size, fit=fit, max_pixels=max_pixels, max_memory=max_memory,
-                        display_max=display_max)
+        return _process(
+            image, data, size=size, fit=fit, max_pixels=max_pixels, max_memory=max_memory, display_max=display_max
+        )
     except ImageError:
         raise
     except Image.DecompressionBombError as error:
@@ -253,10 +259,14 @@ def _check_arguments(size, fit, max_pixels, max_bytes, max_memory, display_max) 
     # bool is an int subclass; True as a size is a bug, not a 1 px image.
     if not isinstance(size, int) or isinstance(size, bool) or not MIN_SIZE <= size <= MAX_SIZE:
         raise ImageError(f"The image size must be a whole number from {MIN_SIZE} to {MAX_SIZE}, not {size!r}.")
-    if fit not in ("crop", "pad"):
+    if fit not in FITS:
         raise ImageError(f"fit must be 'crop' or 'pad', not {fit!r}.")
-    limits = (("max_pixels", max_pixels), ("max_bytes", max_bytes), ("max_memory", max_memory),
-              ("display_max", display_max))
+    limits = (
+        ("max_pixels", max_pixels),
+        ("max_bytes", max_bytes),
+        ("max_memory", max_memory),
+        ("display_max", display_max),
+    )
     for name, value in limits:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ImageError(f"{name} must be a positive whole number, not {value!r}.")
@@ -354,7 +364,7 @@ def _format_description(name: str) -> str | None:
 def _unsupported_format(name: str, description: str | None) -> UnsupportedImage:
     described = f"{name} ({description})" if description and name not in description else name
     return UnsupportedImage(
-        f"{described} images are not supported; supported formats are {_SUPPORTED_TEXT}: {_CONVERT_HINT}."
+        f"{described} images are not supported; supported formats are {SUPPORTED_TEXT}: {_CONVERT_HINT}."
     )
 
 
@@ -370,11 +380,11 @@ def _unidentified(data: bytes) -> ImageError:
     known = _sniff(data)
     if known:
         return UnsupportedImage(
-            f"{known} files are not supported; supported formats are {_SUPPORTED_TEXT}: {_CONVERT_HINT}."
+            f"{known} files are not supported; supported formats are {SUPPORTED_TEXT}: {_CONVERT_HINT}."
         )
     return UnsupportedImage(
         f"This does not look like an image (no known image format recognised); "
-        f"upload a {_SUPPORTED_TEXT.replace(' and ', ' or ')} file."
+        f"upload a {SUPPORTED_TEXT.replace(' and ', ' or ')} file."
     )
 
 
@@ -395,8 +405,9 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
-def _process(image: Image.Image, data: bytes, *, size: int, fit: str, max_pixels: int, max_memory: int,
-             display_max: int) -> IntakeResult:
+def _process(
+    image: Image.Image, data: bytes, *, size: int, fit: str, max_pixels: int, max_memory: int, display_max: int
+) -> IntakeResult:
     notes: list[str] = []
     fmt = "JPEG" if image.format == "MPO" else image.format
     width, height = image.size  # from the header: nothing decoded yet
@@ -453,8 +464,12 @@ def _process(image: Image.Image, data: bytes, *, size: int, fit: str, max_pixels
     region = (0, 0, decoded_w, decoded_h)
     if (decoded_w // factor) * (decoded_h // factor) > _WHOLE_PIXELS:
         margin = factor * (math.ceil(3 * max(1.0, square_side / factor / display_side)) + 1)
-        region = (max(0, square[0] - margin), max(0, square[1] - margin),
-                  min(decoded_w, square[2] + margin), min(decoded_h, square[3] + margin))
+        region = (
+            max(0, square[0] - margin),
+            max(0, square[1] - margin),
+            min(decoded_w, square[2] + margin),
+            min(decoded_h, square[3] + margin),
+        )
     rgb, mode_notes = _reduced_rgb(image, region, factor)
     inside = tuple((edge - origin) / factor for edge, origin in zip(square, region[:2] * 2))
     display = _apply_orientation(_square(rgb, fit, display_side, inside), orientation, notes)
@@ -512,7 +527,8 @@ def _decoding_memory(image: Image.Image, fmt: str, data: bytes, header_size: tup
         return needed * _WEBP_COPIES, "WebP image"
     if fmt == "JPEG" and (image.info.get("progressive") or _first_scan_components(data) < len(image.layer)):
         return needed + _jpeg_coefficient_bytes(image.layer, *header_size), (
-            "progressive JPEG" if image.info.get("progressive") else "multi-scan JPEG")
+            "progressive JPEG" if image.info.get("progressive") else "multi-scan JPEG"
+        )
     return needed, "image"
 
 
@@ -520,8 +536,10 @@ def _jpeg_coefficient_bytes(layers: list[tuple], width: int, height: int) -> int
     """libjpeg's whole-image coefficient buffer: 64 coefficients of 2 bytes per 8 x 8 block of each component."""
     h_max = max(layer[1] for layer in layers)
     v_max = max(layer[2] for layer in layers)
-    blocks = sum(math.ceil(math.ceil(width * h / h_max) / 8) * math.ceil(math.ceil(height * v / v_max) / 8)
-                 for _, h, v, _ in layers)
+    blocks = sum(
+        math.ceil(math.ceil(width * h / h_max) / 8) * math.ceil(math.ceil(height * v / v_max) / 8)
+        for _, h, v, _ in layers
+    )
     return blocks * 64 * 2
 
 
@@ -541,7 +559,7 @@ def _first_scan_components(data: bytes) -> int:
         elif 0xD0 <= marker <= 0xD9 or marker == 0x01:  # markers without a length
             i += 2
         else:
-            i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+            i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
     return 255
 
 

@@ -100,10 +100,12 @@ def _collection() -> tuple[PhotoSource, tuple[Photo, ...]]:
     try:
         if tuple(data["columns"]) != COLUMNS:
             raise PhotoDataError(f"{DATA_PATH}: columns should be {list(COLUMNS)}, not {data['columns']}.")
-        info = PhotoSource(data["repository"], data["commit"], data["licence"], data["url_pattern"],
-                           data.get("about", ""))
-        photos = tuple(Photo(str(f), str(s), int(i), str(label), str(h).lower(), int(b))
-                       for f, s, i, label, h, b in data["photos"])
+        info = PhotoSource(
+            data["repository"], data["commit"], data["licence"], data["url_pattern"], data.get("about", "")
+        )
+        photos = tuple(
+            Photo(str(f), str(s), int(i), str(label), str(h).lower(), int(b)) for f, s, i, label, h, b in data["photos"]
+        )
     except (KeyError, TypeError, ValueError) as error:
         if isinstance(error, PhotoDataError):
             raise
@@ -215,8 +217,9 @@ def is_available(item: Photo | str) -> bool:
     return _intact(local_path(p), p.bytes)
 
 
-def photo_path(item: Photo | str, *, fetch: bool = True, progress: Progress | None = None,
-               url: str | None = None) -> Path:
+def photo_path(
+    item: Photo | str, *, fetch: bool = True, progress: Progress | None = None, url: str | None = None
+) -> Path:
     """The photo's file on disk, downloaded into the cache first when needed (and ``fetch`` allows it).
 
     ``url`` replaces the download URL of this one photo (the SHA-256 stays the published one).
@@ -228,8 +231,11 @@ def photo_path(item: Photo | str, *, fetch: bool = True, progress: Progress | No
         path = folder / p.file
         if _intact(path, p.bytes):
             return path
-        problem = (f"{path} has {_size(path):,} bytes, not the {p.bytes:,} of the published photo"
-                   if path.exists() else f"there is no {path}")
+        problem = (
+            f"{path} has {_size(path):,} bytes, not the {p.bytes:,} of the published photo"
+            if path.exists()
+            else f"there is no {path}"
+        )
         raise PhotoUnavailable(
             f"The photo '{p.label}' ({p.file}) is not in {IMAGES_DIR_ENV}={folder}: {problem}. Copy the whole "
             f"collection there (from {source().repository}), or unset {IMAGES_DIR_ENV} to download photos into "
@@ -250,8 +256,9 @@ def photo_path(item: Photo | str, *, fetch: bool = True, progress: Progress | No
     return path
 
 
-def photo_bytes(item: Photo | str, *, fetch: bool = True, progress: Progress | None = None,
-                url: str | None = None) -> bytes:
+def photo_bytes(
+    item: Photo | str, *, fetch: bool = True, progress: Progress | None = None, url: str | None = None
+) -> bytes:
     """The photo's file content (JPEG), from :func:`photo_path`."""
     path = photo_path(item, fetch=fetch, progress=progress, url=url)
     try:
@@ -261,8 +268,11 @@ def photo_bytes(item: Photo | str, *, fetch: bool = True, progress: Progress | N
 
 
 def _missing_message(p: Photo, path: Path) -> str:
-    why = (f"{download.OFFLINE_ENV}={os.environ.get(download.OFFLINE_ENV)} forbids downloading it"
-           if download.is_offline() else "it was not to be downloaded now")
+    why = (
+        f"{download.OFFLINE_ENV}={os.environ.get(download.OFFLINE_ENV)} forbids downloading it"
+        if download.is_offline()
+        else "it was not to be downloaded now"
+    )
     state = "is damaged in the cache" if path.exists() else "is not in the cache"
     return (
         f"The photo '{p.label}' ({p.file}) {state} ({path}), and {why}. To have all 1000 photos offline, run "
@@ -401,12 +411,11 @@ def prefetch(
         if folder is not None:
             jobs.append(_Job("photo", p.file, folder / p.file, None, p.sha256, p.bytes))
         else:
-            jobs.append(_Job("photo", p.file, photos_cache_dir() / p.file, _format(pattern, p.file),
-                             p.sha256, p.bytes))
+            jobs.append(_Job("photo", p.file, photos_cache_dir() / p.file, _format(pattern, p.file), p.sha256, p.bytes))
     if include_samples:
         from interp.dataset.samples import cached_path, load_catalog
 
-        for s in (load_catalog() if samples is None else samples):
+        for s in load_catalog() if samples is None else samples:
             if getattr(s, "url", None):
                 jobs.append(_Job("sample", s.id, cached_path(s), s.url, s.sha256, None))
     report = PrefetchReport(cache_dir=cache_dir(), images_dir=folder)
@@ -443,8 +452,11 @@ def _run_job(job: _Job, folder: Path | None, verify: bool, timeout: float, stop:
         return item(CACHED)
     if job.url is None:
         if job.path.exists():
-            problem = (f"has {_size(job.path):,} bytes, not {job.size:,}" if _size(job.path) != job.size
-                       else "does not match its SHA-256")
+            problem = (
+                f"has {_size(job.path):,} bytes, not {job.size:,}"
+                if _size(job.path) != job.size
+                else "does not match its SHA-256"
+            )
             return item(FAILED, f"{job.path} {problem}; replace it (prefetch does not write into {IMAGES_DIR_ENV})")
         return item(FAILED, f"missing from {IMAGES_DIR_ENV}={folder}; copy it there (prefetch does not write into it)")
     if stop.is_set():

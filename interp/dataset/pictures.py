@@ -7,9 +7,7 @@ import torch
 from PIL import Image
 
 # A perceptually ordered dark-to-bright map (black, purple, red, orange, pale yellow), like "inferno".
-_ANCHORS = np.array(
-    [[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float32
-)
+_ANCHORS = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float32)
 # Diverging map for signed values: blue (negative), white (zero), red (positive).
 _DIVERGING = np.array([[33, 102, 172], [247, 247, 247], [178, 24, 43]], dtype=np.float32)
 
@@ -74,8 +72,13 @@ def attribution_overlay(image: Image.Image, values, *, signed: bool, opacity: fl
         return overlay(image, np.abs(array), alpha=opacity, vmax=top)
     clipped = np.clip(array / top, -1.0, 1.0)
     colours = np.asarray(colorize_signed(clipped).resize(image.size, Image.BILINEAR), dtype=np.float32)
-    strength = np.asarray(Image.fromarray((np.abs(clipped) * 255).astype(np.uint8), "L")
-                          .resize(image.size, Image.BILINEAR), dtype=np.float32)[..., None] / 255.0
+    strength = (
+        np.asarray(
+            Image.fromarray((np.abs(clipped) * 255).astype(np.uint8), "L").resize(image.size, Image.BILINEAR),
+            dtype=np.float32,
+        )[..., None]
+        / 255.0
+    )
     strength = np.sqrt(strength) * opacity  # weak evidence still shows; the photo stays where there is none
     photo = np.asarray(image.convert("RGB"), dtype=np.float32)
     return Image.fromarray(np.clip(photo * (1 - strength) + colours * strength, 0, 255).astype(np.uint8), "RGB")

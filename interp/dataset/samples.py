@@ -94,8 +94,10 @@ def _parse_entry(entry: object, where: str) -> Sample:
     if fields["kind"] not in KINDS:
         raise CatalogError(f"{where}: kind must be one of {', '.join(KINDS)}, not '{fields['kind']}'.")
     if fields["kind"] == "photo" and ("url" in fields) == ("path" in fields):
-        raise CatalogError(f"{where}: a photo needs either an http(s) 'url' to fetch it from or the 'path' of a"
-                           " committed file, not both.")
+        raise CatalogError(
+            f"{where}: a photo needs either an http(s) 'url' to fetch it from or the 'path' of a"
+            " committed file, not both."
+        )
     if "url" in fields and urlparse(str(fields["url"])).scheme not in ("http", "https"):
         raise CatalogError(f"{where}: the 'url' must be http(s).")
     if fields["kind"] == "generated" or "path" in fields:
@@ -105,9 +107,13 @@ def _parse_entry(entry: object, where: str) -> Sample:
     if fields.get("sha256") is not None and not _SHA256.match(str(fields["sha256"])):
         raise CatalogError(f"{where}: sha256 must be 64 lower-case hex digits.")
     if (expected := fields.get("expected")) is not None:
-        if not (isinstance(expected, dict) and isinstance(expected.get("index"), int)
-                and isinstance(expected.get("label"), str) and set(expected) == {"index", "label"}):
-            raise CatalogError(f"{where}: expected must look like {{\"index\": 41, \"label\": \"dalmatian\"}}.")
+        if not (
+            isinstance(expected, dict)
+            and isinstance(expected.get("index"), int)
+            and isinstance(expected.get("label"), str)
+            and set(expected) == {"index", "label"}
+        ):
+            raise CatalogError(f'{where}: expected must look like {{"index": 41, "label": "dalmatian"}}.')
         fields["expected"] = Expected(expected["index"], expected["label"])
     return Sample(**fields)
 
@@ -140,8 +146,11 @@ def sample_bytes(
         try:
             return file.read_bytes()
         except OSError as error:
-            fix = ("Run `python tools/make_samples.py` to draw it again." if sample.kind == "generated"
-                   else "This copy of the app is incomplete; uploading your own image still works.")
+            fix = (
+                "Run `python tools/make_samples.py` to draw it again."
+                if sample.kind == "generated"
+                else "This copy of the app is incomplete; uploading your own image still works."
+            )
             raise CatalogError(
                 f"The sample image '{sample.title}' is missing from {file} ({error.strerror or error}). {fix}"
             ) from error

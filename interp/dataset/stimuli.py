@@ -15,8 +15,9 @@ def arc(angle: float, radius: int, size: int = 224, width: int = 4) -> torch.Ten
     image = Image.new("RGB", (size, size), "white")
     a = math.radians(angle)
     cx, cy = size / 2 - radius * math.cos(a), size / 2 - radius * math.sin(a)
-    ImageDraw.Draw(image).arc([cx - radius, cy - radius, cx + radius, cy + radius], angle - 45, angle + 45,
-                              fill="black", width=width)
+    ImageDraw.Draw(image).arc(
+        [cx - radius, cy - radius, cx + radius, cy + radius], angle - 45, angle + 45, fill="black", width=width
+    )
     return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255).permute(2, 0, 1)
 
 

@@ -62,9 +62,23 @@ FORMATS = ("png", "jpg", "webp")
 TRANSFORMS = "standard"
 OBJECTIVE = "channel"
 
-__all__ = ["render_gallery", "resolve_units", "load_index", "gallery_params", "unit_path", "save_image", "make_grid",
-           "check_size_steps", "GalleryProgress", "GalleryError", "GALLERY_VERSION", "INDEX_NAME", "FORMATS",
-           "MIN_SIZE", "MAX_SIZE"]
+__all__ = [
+    "render_gallery",
+    "resolve_units",
+    "load_index",
+    "gallery_params",
+    "unit_path",
+    "save_image",
+    "make_grid",
+    "check_size_steps",
+    "GalleryProgress",
+    "GalleryError",
+    "GALLERY_VERSION",
+    "INDEX_NAME",
+    "FORMATS",
+    "MIN_SIZE",
+    "MAX_SIZE",
+]
 
 
 class GalleryError(InterpError):
@@ -105,8 +119,16 @@ def gallery_params(*, size: int, steps: int, seed: int, param: str) -> dict:
     """The settings an image depends on, as ``index.json`` records them."""
     if param not in PARAMETERISATIONS:
         raise GalleryError(f"Unknown parameterisation '{param}': use one of {', '.join(PARAMETERISATIONS)}.")
-    return {"size": int(size), "steps": int(steps), "seed": int(seed), "param": param, "transforms": TRANSFORMS,
-            "objective": OBJECTIVE, "lr": PARAMETERISATIONS[param].lr, "version": GALLERY_VERSION}
+    return {
+        "size": int(size),
+        "steps": int(steps),
+        "seed": int(seed),
+        "param": param,
+        "transforms": TRANSFORMS,
+        "objective": OBJECTIVE,
+        "lr": PARAMETERISATIONS[param].lr,
+        "version": GALLERY_VERSION,
+    }
 
 
 def unit_path(unit: Unit | str, fmt: str = "png") -> str:
@@ -124,7 +146,11 @@ def load_index(out_dir: str | os.PathLike) -> dict | None:
         index = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise GalleryError(f"{path} is not a readable gallery index ({error}): delete it, or use --force.") from None
-    if not isinstance(index, dict) or not isinstance(index.get("params"), dict) or not isinstance(index.get("units"), dict):
+    if (
+        not isinstance(index, dict)
+        or not isinstance(index.get("params"), dict)
+        or not isinstance(index.get("units"), dict)
+    ):
         raise GalleryError(f"{path} is not a gallery index (no params/units): delete it, or use --force.")
     return index
 
@@ -159,7 +185,9 @@ def make_grid(images: torch.Tensor, gutter: int = 2) -> Image.Image:
     return sheet
 
 
-def resolve_units(layers: str | Sequence[str] | None, units: str | Sequence[int] | Sequence[str] | Mapping = "all") -> list[Unit]:
+def resolve_units(
+    layers: str | Sequence[str] | None, units: str | Sequence[int] | Sequence[str] | Mapping = "all"
+) -> list[Unit]:
     """The units a gallery renders, in order, without repeats.
 
     ``units``: ``"all"`` (every channel of each layer), channel numbers applying to each layer (``[379, 385]``),
@@ -188,7 +216,9 @@ def resolve_units(layers: str | Sequence[str] | None, units: str | Sequence[int]
                 raise GalleryError("Channel numbers need layers to apply to: give --layers (or write mixed3b:379).")
             found = [parse_unit(f"{name}:{int(c)}") for name in names for c in numbers]
         elif numbers:
-            raise GalleryError("Mix of channel numbers and unit names: write all as numbers (379,385) or as names (mixed3b:379).")
+            raise GalleryError(
+                "Mix of channel numbers and unit names: write all as numbers (379,385) or as names (mixed3b:379)."
+            )
         else:
             for item in items:
                 u = parse_unit(item) if isinstance(item, str) else item
@@ -244,8 +274,13 @@ def render_gallery(
 
     def done(u: Unit) -> bool:
         entry = entries.get(str(u))
-        return (not force and isinstance(entry, dict) and entry.get("file") == unit_path(u, fmt)
-                and entry.get("seed") == seed + u.channel and (out / entry["file"]).is_file())
+        return (
+            not force
+            and isinstance(entry, dict)
+            and entry.get("file") == unit_path(u, fmt)
+            and entry.get("seed") == seed + u.channel
+            and (out / entry["file"]).is_file()
+        )
 
     todo = [u for u in wanted if not done(u)]
     pending = set(todo)
@@ -255,23 +290,41 @@ def render_gallery(
         per_layer[u.layer][1] += 1
     for name in skipped:
         per_layer[parse_unit(name).layer][0] += 1
-    batches = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
+    batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
     rendered: list[str] = []
     stopped = False
 
     def report(number: int, batch_units: Sequence[Unit], seconds: float) -> bool:
         if progress is None:
             return True
-        info = GalleryProgress(number, len(batches), tuple(str(u) for u in batch_units),
-                               {k: (v[0], v[1]) for k, v in per_layer.items()}, len(rendered), len(todo), len(skipped),
-                               seconds, time.perf_counter() - start)
+        info = GalleryProgress(
+            number,
+            len(batches),
+            tuple(str(u) for u in batch_units),
+            {k: (v[0], v[1]) for k, v in per_layer.items()},
+            len(rendered),
+            len(todo),
+            len(skipped),
+            seconds,
+            time.perf_counter() - start,
+        )
         return progress(info) is not False
 
     if not report(0, (), 0.0):
         batches, stopped = [], True
     for number, batch in enumerate(batches, 1):
-        result = render(model, obj.units(batch, kind=OBJECTIVE), batch=len(batch), size=size, steps=steps, param=param,
-                        transforms=TRANSFORMS, seeds=[seed + u.channel for u in batch], progress=on_step, every=every)
+        result = render(
+            model,
+            obj.units(batch, kind=OBJECTIVE),
+            batch=len(batch),
+            size=size,
+            steps=steps,
+            param=param,
+            transforms=TRANSFORMS,
+            seeds=[seed + u.channel for u in batch],
+            progress=on_step,
+            every=every,
+        )
         if result.stopped:
             stopped = True
             break
@@ -279,9 +332,15 @@ def render_gallery(
         for i, u in enumerate(batch):
             relative = unit_path(u, fmt)
             save_image(tensor_to_pil(result.images[i]), out / relative, fmt)
-            new[str(u)] = {"layer": u.layer, "channel": u.channel, "file": relative,
-                           "activation": round(float(result.values[i]), 4), "seed": seed + u.channel,
-                           "seconds": round(result.seconds, 3), "batch": len(batch)}
+            new[str(u)] = {
+                "layer": u.layer,
+                "channel": u.channel,
+                "file": relative,
+                "activation": round(float(result.values[i]), 4),
+                "seed": seed + u.channel,
+                "seconds": round(result.seconds, 3),
+                "batch": len(batch),
+            }
         with lock:
             entries = _merge_and_write(out, params, new)
         rendered += [str(u) for u in batch]
@@ -291,9 +350,16 @@ def render_gallery(
             stopped = True
             break
 
-    return {"out_dir": str(out), "index": str(out / INDEX_NAME), "params": params, "rendered": rendered,
-            "skipped": skipped, "stopped": stopped, "seconds": time.perf_counter() - start,
-            "units": {str(u): entries[str(u)] for u in wanted if str(u) in entries}}
+    return {
+        "out_dir": str(out),
+        "index": str(out / INDEX_NAME),
+        "params": params,
+        "rendered": rendered,
+        "skipped": skipped,
+        "stopped": stopped,
+        "seconds": time.perf_counter() - start,
+        "units": {str(u): entries[str(u)] for u in wanted if str(u) in entries},
+    }
 
 
 # -- internals ----------------------------------------------------------------------------------------------
@@ -359,7 +425,8 @@ def _open_index(out: Path, params: dict, force: bool) -> dict:
             raise GalleryError(
                 f"{out} holds a gallery rendered with other settings ({_differences(index['params'], params)}). "
                 "Use the same settings to resume, another output folder, or --force to re-render it with these "
-                "(which deletes its old images).")
+                "(which deletes its old images)."
+            )
         for entry in index["units"].values():
             if isinstance(entry, dict) and isinstance(entry.get("file"), str):
                 _unlink(out / entry["file"])

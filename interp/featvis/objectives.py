@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from interp.errors import UnitError
+from interp.featvis.errors import RenderError
 from interp.network.layers import REAL_LOGITS, Unit, layer_info, parse_unit
 
 Activations = Mapping[str, torch.Tensor]
@@ -41,8 +42,11 @@ class Objective:
     def __add__(self, other: Objective | float) -> Objective:
         if isinstance(other, (int, float)):
             return Objective(lambda acts: self(acts) + other, self.layers, f"{self.description} + {other}")
-        return Objective(lambda acts: self(acts) + other(acts), self.layers | other.layers,
-                         f"{self.description} + {other.description}")
+        return Objective(
+            lambda acts: self(acts) + other(acts),
+            self.layers | other.layers,
+            f"{self.description} + {other.description}",
+        )
 
     def __radd__(self, other: float) -> Objective:  # so sum([...]) works
         return self + other if other else self
@@ -69,7 +73,7 @@ def _only(values: torch.Tensor, batch: int | None) -> torch.Tensor:
     if batch is None:
         return values
     if not 0 <= batch < len(values):
-        raise ValueError(f"batch={batch} but the batch has {len(values)} images")
+        raise RenderError(f"batch={batch} is not an image of this batch of {len(values)} (0-{len(values) - 1}).")
     mask = torch.zeros_like(values)
     mask[batch] = 1.0
     return values * mask
@@ -82,8 +86,11 @@ def _layer(name: str) -> str:
 def channel(layer: str, index: int, batch: int | None = None) -> Objective:
     """Mean activation of one channel over all positions."""
     name = _layer(layer)
-    return Objective(lambda acts: _only(acts[name][:, index].float().mean(dim=(1, 2)), batch), [name],
-                     f"channel {name}:{index}" + (f" [image {batch}]" if batch is not None else ""))
+    return Objective(
+        lambda acts: _only(acts[name][:, index].float().mean(dim=(1, 2)), batch),
+        [name],
+        f"channel {name}:{index}" + (f" [image {batch}]" if batch is not None else ""),
+    )
 
 
 def neuron(layer: str, index: int, x: int | None = None, y: int | None = None, batch: int | None = None) -> Objective:
@@ -102,7 +109,9 @@ def neuron(layer: str, index: int, x: int | None = None, y: int | None = None, b
 def layer(name: str, batch: int | None = None) -> Objective:
     """DeepDream: the mean squared activation of a whole layer."""
     name = _layer(name)
-    return Objective(lambda acts: _only(acts[name].float().square().mean(dim=(1, 2, 3)), batch), [name], f"deepdream {name}")
+    return Objective(
+        lambda acts: _only(acts[name].float().square().mean(dim=(1, 2, 3)), batch), [name], f"deepdream {name}"
+    )
 
 
 def class_logit(index: int, batch: int | None = None) -> Objective:
@@ -116,7 +125,10 @@ def direction(layer_name: str, vector: torch.Tensor | Sequence[float], batch: in
     name = _layer(layer_name)
     vec = torch.as_tensor(vector, dtype=torch.float32)
     if vec.numel() != layer_info(name).channels:
-        raise ValueError(f"{name} has {layer_info(name).channels} channels; the direction has {vec.numel()}")
+        raise RenderError(
+            f"{name} has {layer_info(name).channels} channels; the direction has {vec.numel()} numbers: "
+            "give one weight per channel."
+        )
 
     def fn(acts: Activations) -> torch.Tensor:
         act = acts[name].float()
@@ -213,6 +225,9 @@ def units(names: Sequence[str | Unit], *, kind: str = "channel", negative: bool 
     return Objective(fn, layers, f"{len(names)} units ({kind}{', negative' if negative else ''})")
 
 
+# How a unit is read: channel, the mean over all positions; neuron, the centre position only.
+UNIT_KINDS = ("channel", "neuron")
+
 # Why a unit of these kinds is never below zero, for the message refusing its negative render.
 _AFTER_RELU = {
     "bottleneck": "the network names a bottleneck only after its ReLU",
@@ -225,14 +240,16 @@ def _read(u: Unit, kind: str, negative: bool) -> tuple[str, int, str]:
     """(layer, channel, how) to read a unit by: ``how`` is ``mean`` (over positions), ``centre`` (the middle
     position) or ``logit`` (a class, which has no positions). Pre-ReLU for negative objectives, and a branch
     unit (``mixed4c_5x5:63``) from its block's channels when it has no pre-ReLU name of its own."""
-    if kind not in ("channel", "neuron"):
-        raise ValueError(f"Unknown objective kind '{kind}': use channel or neuron.")
+    if kind not in UNIT_KINDS:
+        raise RenderError(f"Unknown objective kind '{kind}': use {' or '.join(UNIT_KINDS)}.")
     info = layer_info(u.layer)
     how = "mean" if kind == "channel" else "centre"
     if info.kind == "logits":
         if u.channel not in REAL_LOGITS:
-            raise UnitError(f"{u} is one of InceptionV1's unused dummy classes, which stand for nothing: render "
-                            f"a class from logits:{REAL_LOGITS.start} to logits:{REAL_LOGITS.stop - 1}.")
+            raise UnitError(
+                f"{u} is one of InceptionV1's unused dummy classes, which stand for nothing: render "
+                f"a class from logits:{REAL_LOGITS.start} to logits:{REAL_LOGITS.stop - 1}."
+            )
         return "logits", u.channel, "logit"
     if info.kind == "avgpool":  # the average pool of mixed5b: channel c is mixed5b:c's mean over positions
         return ("mixed5b_pre_relu" if negative else "mixed5b"), u.channel, "mean"
@@ -241,7 +258,9 @@ def _read(u: Unit, kind: str, negative: bool) -> tuple[str, int, str]:
     if info.kind == "branch":
         return f"{info.block}_pre_relu", u.in_block.channel, how
     if info.pre_relu is None and not info.name.endswith("_pre_relu"):
-        raise UnitError(f"{u} cannot be rendered negatively: its values come after a ReLU "
-                        f"({_AFTER_RELU[info.kind]}), so they are never below zero and there is no \"less\" to push "
-                        "towards. Render it positively, or render a conv or mixed layer's unit negatively.")
+        raise UnitError(
+            f"{u} cannot be rendered negatively: its values come after a ReLU "
+            f'({_AFTER_RELU[info.kind]}), so they are never below zero and there is no "less" to push '
+            "towards. Render it positively, or render a conv or mixed layer's unit negatively."
+        )
     return (info.pre_relu or u.layer), u.channel, how

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from interp.featvis.errors import RenderError
+
 # Colour decorrelation of the published recipe (Lucid): the square root of ImageNet's colour covariance,
 # normalised by its largest column norm. Optimising in this space spreads changes across natural colours.
 COLOR_CORRELATION = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
@@ -76,8 +78,14 @@ class FourierImage(ImageParam):
 
     name = "fft"
 
-    def __init__(self, seeds: Sequence[int], size: int, sd: float = FFT_INIT_SD, decay_power: float = 1.0,
-                 decorrelate: bool = True) -> None:
+    def __init__(
+        self,
+        seeds: Sequence[int],
+        size: int,
+        sd: float = FFT_INIT_SD,
+        decay_power: float = 1.0,
+        decorrelate: bool = True,
+    ) -> None:
         super().__init__(len(seeds), size)
         freqs = rfft2d_frequencies(size, size)
         init = torch.stack([torch.randn(2, 3, *freqs.shape, generator=g) * sd for g in generators(seeds)])
@@ -110,7 +118,9 @@ class CPPNImage(ImageParam):
         for layer in range(layers + 1):
             out = 3 if layer == layers else hidden
             # The composite activation doubles the width of every hidden layer's output.
-            weights.append(nn.Parameter(torch.stack([torch.randn(out, fan_in, generator=g) for g in gens]) * (1 / fan_in) ** 0.5))
+            weights.append(
+                nn.Parameter(torch.stack([torch.randn(out, fan_in, generator=g) for g in gens]) * (1 / fan_in) ** 0.5)
+            )
             biases.append(nn.Parameter(torch.zeros(len(seeds), out, 1)))
             fan_in = 2 * hidden
         self.weights, self.biases = nn.ParameterList(weights), nn.ParameterList(biases)
@@ -135,7 +145,7 @@ def make_param(kind: str | ImageParam, seeds: Sequence[int], size: int) -> Image
     try:
         return PARAMETERISATIONS[kind](seeds, size)
     except KeyError:
-        raise ValueError(f"Unknown parameterisation '{kind}': use one of {', '.join(PARAMETERISATIONS)}.") from None
+        raise RenderError(f"Unknown parameterisation '{kind}': use one of {', '.join(PARAMETERISATIONS)}.") from None
 
 
 __all__ = ["ImageParam", "PixelImage", "FourierImage", "CPPNImage", "make_param"]

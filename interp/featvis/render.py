@@ -8,6 +8,7 @@ gets a signal. On CUDA the forward runs under bf16 autocast with the parameters 
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import torch
 
 from interp import jobs
 from interp.featvis import objectives
+from interp.featvis.errors import RenderError
 from interp.featvis.objectives import Objective
 from interp.featvis.param import ImageParam, generators, make_param
 from interp.featvis.transforms import Chain, Transform, standard_transforms
@@ -61,11 +63,33 @@ class RenderResult:
     history: list[tuple[int, list[float]]] = field(default_factory=list)  # (step, objective per image)
 
 
+# The transform chains render() knows by name: the published recipe's (pad, jitter, scale, rotate, jitter), or none.
+TRANSFORM_CHAINS = ("standard", "none")
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_settings(*, size: int, steps: int, batch: int, every: int) -> None:
+    """Settings a person can get wrong, refused with a message before anything is allocated."""
+    if not _whole(size) or size < 1:
+        raise RenderError(f"size must be a whole number of pixels, at least 1 (got {size!r}).")
+    if not _whole(steps) or steps < 0:
+        raise RenderError(f"steps must be a whole number, 0 or more (got {steps!r}).")
+    if not _whole(batch) or batch < 1:
+        raise RenderError(f"batch must be a whole number of images, at least 1 (got {batch!r}).")
+    if not _whole(every) or every < 1:
+        raise RenderError(f"every must be a whole number of steps, at least 1 (got {every!r}).")
+
+
 def resolve_transforms(transforms: str | Sequence[Transform] | None) -> Chain:
     if transforms is None or transforms == "none":
         return Chain([])
     if transforms == "standard":
         return Chain(standard_transforms())
+    if isinstance(transforms, str):
+        raise RenderError(f"Unknown transforms '{transforms}': use one of {', '.join(TRANSFORM_CHAINS)}.")
     return Chain(list(transforms))
 
 
@@ -100,7 +124,10 @@ def render(
     start = time.perf_counter()
     if not isinstance(objective, Objective):
         objective = objectives.unit(objective)
+    _check_settings(size=size, steps=steps, batch=batch, every=every)
     seeds = list(seeds) if seeds is not None else [seed + i for i in range(batch)]
+    if not seeds:
+        raise RenderError("seeds is empty: give one seed per image.")
     device = next(model.parameters()).device
     use_autocast = device.type == "cuda" if autocast is None else autocast
     image_param = make_param(param, seeds, size).to(device)

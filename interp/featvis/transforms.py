@@ -161,7 +161,9 @@ class Chain:
         theta = _normalised(pixel_map, size, out).to(images.device, torch.float32)
         grid = F.affine_grid(theta, [n, 3, out, out], align_corners=False)
         # zeros outside the image, shifted so the padded area takes the fill value
-        sampled = F.grid_sample(images.float() - self.fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        sampled = F.grid_sample(
+            images.float() - self.fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False
+        )
         return (sampled + self.fill).to(images.dtype)
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -47,9 +47,7 @@ def top_channels(activation: torch.Tensor, k: int = 6, by: str = "mean") -> list
     means, (peaks, where) = act.mean(dim=1), act.max(dim=1)
     score = means if by == "mean" else peaks
     order = score.argsort(descending=True)[: max(0, k)]
-    return [
-        ChannelSummary(int(c), float(means[c]), float(peaks[c]), divmod(int(where[c]), width)) for c in order
-    ]
+    return [ChannelSummary(int(c), float(means[c]), float(peaks[c]), divmod(int(where[c]), width)) for c in order]
 
 
 def upsample_map(channel_map: torch.Tensor, size: int) -> torch.Tensor:

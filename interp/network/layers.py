@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from interp.errors import UnitError
 
@@ -70,7 +70,11 @@ class LayerInfo:
         return self.kind not in ("logits", "avgpool")
 
     def describe(self) -> str:
-        where = f", channels {self.channel_range[0]}-{self.channel_range[1] - 1} of {self.block}" if self.channel_range else ""
+        where = (
+            f", channels {self.channel_range[0]}-{self.channel_range[1] - 1} of {self.block}"
+            if self.channel_range
+            else ""
+        )
         return f"{self.name}: {self.channels} channels, {self.size_at_224} x {self.size_at_224} at 224 px{where}"
 
 
@@ -114,7 +118,9 @@ MAIN_LAYERS: tuple[str, ...] = tuple(
 )
 # The forward pass, one name per stage (an inception block's stage is named by the block itself).
 STAGES: tuple[str, ...] = tuple(
-    name for name, info in LAYERS.items() if info.kind not in ("branch", "bottleneck") and not name.endswith("_pre_relu")
+    name
+    for name, info in LAYERS.items()
+    if info.kind not in ("branch", "bottleneck") and not name.endswith("_pre_relu")
 )
 assert [LAYERS[name].stage for name in STAGES] == list(range(len(STAGES)))
 
@@ -124,7 +130,7 @@ assert [LAYERS[name].stage for name in STAGES] == list(range(len(STAGES)))
 _KERNELS = {"conv2d0": 7, "conv2d1": 1, "conv2d2": 3, "pool": 3, "lrn": 1, "block": 5}
 
 
-@lru_cache(maxsize=None)
+@cache
 def receptive_field(name: str) -> tuple[int, int]:
     """(side, jump) in input pixels of one position of ``name``'s grid: the theoretical receptive field
     (the input square that can affect it) and the distance between neighbouring positions. mixed3b: (91, 8)."""
@@ -197,9 +203,13 @@ def parse_unit(text: str) -> Unit:
     layer_text, channel_text = (part.strip() for part in text.split(":"))
     info = layer_info(layer_text)
     if not re.fullmatch(r"\d+", channel_text):
-        raise UnitError(f"'{channel_text}' is not a channel number: {info.name} has {info.channels} channels, 0-{info.channels - 1}.")
+        raise UnitError(
+            f"'{channel_text}' is not a channel number: {info.name} has {info.channels} channels, "
+            f"0-{info.channels - 1}."
+        )
     channel = int(channel_text)
     if channel >= info.channels:
-        raise UnitError(f"{info.name} has {info.channels} channels, 0-{info.channels - 1}; there is no channel {channel}.")
+        raise UnitError(
+            f"{info.name} has {info.channels} channels, 0-{info.channels - 1}; there is no channel {channel}."
+        )
     return Unit(info.name, channel)
-

@@ -24,10 +24,13 @@ def load_model(
     located = resolve_weights(path)
     try:
         state = torch.load(located.path, map_location="cpu", weights_only=True)
-    except Exception as error:  # a truncated or foreign file: say which and what to do
-        fix = ("This copy of the app is damaged: get a complete copy of the project." if located.source == "bundled"
-               else "Replace it with a good copy, or leave out the path (and INTERP_WEIGHTS_DIR) to use the copy"
-                    " bundled with the app.")
+    except Exception as error:  # noqa: BLE001 (a truncated or foreign file: say which and what to do)
+        fix = (
+            "This copy of the app is damaged: get a complete copy of the project."
+            if located.source == "bundled"
+            else "Replace it with a good copy, or leave out the path (and INTERP_WEIGHTS_DIR) to use the copy"
+            " bundled with the app."
+        )
         raise WeightsUnavailable(
             f"{located.path} (from {located.source}) is not a readable weights file: {error}.\n{fix}"
         ) from None

@@ -95,7 +95,9 @@ class InceptionV1(nn.Module):
             self._conv(f"{block}_pool_reduce", in_channels, bp, 1)
             self._conv(f"{block}_3x3", b3r, b3, 3)
             self._conv(f"{block}_5x5", b5r, b5, 5)
-            relus += [f"{block}_{part}" for part in ("1x1", "3x3_bottleneck", "3x3", "5x5_bottleneck", "5x5", "pool_reduce")]
+            relus += [
+                f"{block}_{part}" for part in ("1x1", "3x3_bottleneck", "3x3", "5x5_bottleneck", "5x5", "pool_reduce")
+            ]
             in_channels = b1 + b3 + b5 + bp
         self.softmax2_pre_activation_matmul = nn.Linear(in_channels, NUM_LOGITS)
         self.relu = nn.ModuleDict({name: nn.ReLU() for name in relus})
@@ -193,4 +195,3 @@ class InceptionV1(nn.Module):
             pre = dict(zip(pre, emit(joined, torch.cat(list(pre.values()), dim=1)).split(widths, dim=1)))
         post = [emit(f"{block}_{part}", relu(part, value)) for part, value in pre.items()]
         return emit(block, torch.cat(post, dim=1))
-

@@ -137,18 +137,25 @@ def status(path: str | os.PathLike | None = None, *, hashes: bool = False) -> di
     """
     try:
         cache = str(cache_dir())
-    except Exception as error:  # e.g. no home directory
+    except Exception as error:  # noqa: BLE001 (e.g. no home directory)
         cache = f"(unknown: {error})"
     report: dict = {"cache_dir": cache, "weights_dir": os.environ.get(WEIGHTS_DIR_ENV) or None}
     for resource in RESOURCES:
-        entry = {"file": resource.filename, "found": False, "path": None, "source": None, "error": None,
-                 "sha256": None, "reference": resource.sha256}
+        entry = {
+            "file": resource.filename,
+            "found": False,
+            "path": None,
+            "source": None,
+            "error": None,
+            "sha256": None,
+            "reference": resource.sha256,
+        }
         try:
             found = resolve(resource, path)
             entry.update(found=True, path=str(found.path), source=found.source)
             if hashes:
                 entry["sha256"] = sha256(resource, path)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 (a report: whatever went wrong is its entry)
             entry["error"] = str(error)
         report[resource.name] = entry
     return report

@@ -23,6 +23,7 @@ class UnitNote:
     source: str  # article title
     observed: str = ""  # what WE saw with these weights, where it differs from the article
 
+
 @dataclass(frozen=True)
 class Family:
     layer: str
@@ -69,10 +70,12 @@ def load_catalogue(path: Path = CATALOGUE_FILE) -> Catalogue:
     def cite(keys: str) -> str:
         return "; ".join(sources.get(key.strip(), key.strip()) for key in keys.split(","))
 
-    units = tuple(UnitNote(parse_unit(u["unit"]), u["what"], cite(u["source"]), u.get("observed", ""))
-                  for u in raw["units"])
+    units = tuple(
+        UnitNote(parse_unit(u["unit"]), u["what"], cite(u["source"]), u.get("observed", "")) for u in raw["units"]
+    )
     families = tuple(
-        Family(f["layer"], f["name"], tuple(f["channels"]), f.get("note", ""), cite(f["source"])) for f in raw["families"]
+        Family(f["layer"], f["name"], tuple(f["channels"]), f.get("note", ""), cite(f["source"]))
+        for f in raw["families"]
     )
     circuits = tuple(
         Circuit(c["name"], tuple((parse_unit(a), parse_unit(b)) for a, b in c["edges"]), c["claim"], cite(c["source"]))

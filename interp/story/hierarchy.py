@@ -5,7 +5,8 @@ derived by ``tools/make_hierarchy.py``; source and licence are in that file). ``
 ancestors, in priority order: a class belongs to the first group among its ancestors (a sports car is a
 "wheeled vehicle" and, in WordNet, also a "container": it counts as a vehicle). Two classes are *related* when
 they share a group; two groups are *unrelated* when they are different ``KINDS`` (animal, artefact, nature or
-food): dogs and other mammals are related, dogs and clocks are not. Used to call a unit's top photos one kind of thing or several (the polysemantic role).
+food): dogs and other mammals are related, dogs and clocks are not. Used to call a unit's top photos one kind of
+thing or several (the polysemantic role).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from interp.paths import DATA_DIR
 
@@ -45,8 +46,10 @@ GROUP_NAMES: tuple[str, ...] = tuple(name for name, _ in GROUPS)
 KINDS: dict[str, str] = {
     **dict.fromkeys(("dog", "cat", "other mammal", "bird", "reptile or amphibian", "fish", "invertebrate"), "animal"),
     **dict.fromkeys(("food", "plant or fungus", "landscape"), "nature or food"),
-    **dict.fromkeys(("vehicle", "clothing", "structure", "musical instrument", "furniture", "container",
-                     "device or tool", "other"), "artefact"),
+    **dict.fromkeys(
+        ("vehicle", "clothing", "structure", "musical instrument", "furniture", "container", "device or tool", "other"),
+        "artefact",
+    ),
 }
 assert set(KINDS) == set(GROUP_NAMES)
 
@@ -61,7 +64,7 @@ def source() -> str:
     return _data()["source"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def group_of(synset: str) -> str:
     """The broad group of one class (``n02110341`` -> ``dog``)."""
     ancestry = {synset, *_data()["ancestors"][synset]}

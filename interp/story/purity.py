@@ -49,8 +49,12 @@ def split(synsets: Sequence[str]) -> Split | None:
     """The pair of unrelated groups with the most photos in the smaller one (then the most in both); None when
     every photo is one kind of thing."""
     counts = group_counts(synsets)
-    pairs = [(min(n, m), n + m, g, h, n, m) for a, (g, n) in enumerate(counts) for (h, m) in counts[a + 1:]
-             if unrelated(g, h)]
+    pairs = [
+        (min(n, m), n + m, g, h, n, m)
+        for a, (g, n) in enumerate(counts)
+        for (h, m) in counts[a + 1 :]
+        if unrelated(g, h)
+    ]
     if not pairs:
         return None
     *_, g, h, n, m = max(pairs)

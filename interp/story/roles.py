@@ -1,4 +1,4 @@
-"""The story's characters, found in these weights: the one catalogue of roles.
+"""The story's characters, found in these weights: the one catalogue of roles, as the app reads it.
 
 The articles name units of *their* copy of InceptionV1 (the car detector 4c:447, dog heads, the polysemantic
 4e:55). Measured, those numbers are a starting point, not facts about the weights this project runs
@@ -7,16 +7,10 @@ The articles name units of *their* copy of InceptionV1 (the car detector 4c:447,
 that plays the role in these weights and the figures that chose it.
 
 * ``SPECS`` (below) is what is written by hand: the role, the article's claim and number, how it is found.
-* :func:`find_roles` measures every role from the model, the atlas of dataset examples and drawn stimuli.
-  ``tools/find_roles.py`` writes the result to ``interp/data/roles.json``; nothing in it is typed by hand.
-* :func:`load_roles` reads that file (no model needed): the app and ``python -m interp roles`` use it.
-
-The rule for the article's number: it keeps the role when it ranks in the top tenth of its layer by the
-role's own measure (the curve detector 3b:379 and the high-low frequency detector 3a:110 do); otherwise the
-best-ranked unit plays the role and the app says where the article's number differs.
-
-The one hand-checked fact a measurement rests on is which way a reference photo's dog faces
-(``FACING_REFERENCE``): it only names the two halves of a mirror pair that is itself found by measurement.
+* ``interp.story.find_roles`` measures every role from the model, the atlas of dataset examples and drawn
+  stimuli; ``tools/find_roles.py`` writes the result to ``interp/data/roles.json``; nothing in it is typed by hand.
+* :func:`load_roles` reads that file (no model, no PyTorch): the app and ``python -m interp roles`` use it, and
+  :func:`roles_played_by`, :func:`roles_named_for` and :func:`parts_of` are the one way to ask it about a unit.
 """
 
 from __future__ import annotations
@@ -28,37 +22,41 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
-
 from interp.errors import InterpError
-from interp.network.layers import LAYERS, Unit, parse_unit
+from interp.network.layers import Unit, parse_unit
 from interp.paths import DATA_DIR
 from interp.story.purity import TOP
 
 ROLES_FILE = DATA_DIR / "roles.json"
-TOP_TENTH = 0.10  # the article's unit keeps its role when it ranks in this top share of its layer
 
+# What the specs' methods name (interp.story.find_roles applies them; the app shows them).
 # The photos that count as "a car" (ImageNet's cars, and the parts of one that fill a whole photo).
-CAR_CLASSES = ("ambulance", "beach wagon", "cab", "convertible", "jeep", "limousine", "minivan", "Model T", "racer",
-               "sports car", "grille", "car wheel", "pickup", "police van")
-# Own selectivity of a car part: wheels prominent (not cars), and windows prominent (vehicles with rows of them).
-WHEEL_CLASSES = ("car wheel", "tricycle", "unicycle", "mountain bike", "bicycle-built-for-two", "moped",
-                 "motor scooter", "tractor", "go-kart", "golfcart", "jinrikisha", "horse cart", "oxcart", "tank",
-                 "forklift", "lawn mower", "snowplow")
-WINDOW_CLASSES = ("car mirror", "window screen", "window shade", "passenger car", "streetcar", "trolleybus",
-                  "school bus", "minibus", "bullet train", "electric locomotive", "steam locomotive")
+CAR_CLASSES = (
+    "ambulance",
+    "beach wagon",
+    "cab",
+    "convertible",
+    "jeep",
+    "limousine",
+    "minivan",
+    "Model T",
+    "racer",
+    "sports car",
+    "grille",
+    "car wheel",
+    "pickup",
+    "police van",
+)
 CAR_PART_MIN_AUC = 0.85  # a car part is itself car-selective
-DOG_MIN_AUC = 0.85  # an oriented dog-head unit is dog-selective (the photos of WordNet's "dog": 118 breeds)
 # The unit they merge into answers to heads in any pose, other animals' included, so it is held to a lower bar.
 MERGED_MIN_AUC = 0.8
 FLIP_INVARIANT = 0.9  # a pose-invariant unit: its response to a photo and to its mirror image correlate this well
-# A photo whose dog is seen in profile, facing right (checked by eye): of a mirror pair of units, the one that
-# fires more on it than on its mirror image is the right-facing one.
-FACING_REFERENCE = "n02097047_miniature_schnauzer"
 POLYSEMANTIC_TOP = TOP  # a unit's top photos looked at for unrelated groups (interp.story.purity)
 POLYSEMANTIC_MAX_EDGE = 0.5  # at most this share of its 100 strongest photos may peak on its grid's border
-_CANDIDATES = ("among the car detector's inputs in its top tenth by expanded-weight strength, those that are "
-               f"car-selective (AUC >= {CAR_PART_MIN_AUC})")
+_CANDIDATES = (
+    "among the car detector's inputs in its top tenth by expanded-weight strength, those that are "
+    f"car-selective (AUC >= {CAR_PART_MIN_AUC})"
+)
 
 
 @dataclass(frozen=True)
@@ -75,45 +73,105 @@ class RoleSpec:
 
 
 SPECS: tuple[RoleSpec, ...] = (
-    RoleSpec("curve-detector", "Curve detector", "mixed3b", "mixed3b:379",
-             "detects curves of one orientation; a family of rotated copies fills mixed3b", "Curve Detectors (Distill 2020)",
-             "orientation selectivity on drawn arcs of 24 orientations: the peak response at the centre over the mean "
-             "across orientations, times the peak over the layer's median peak"),
-    RoleSpec("high-low-frequency", "High-low frequency detector", "mixed3a", "mixed3a:110",
-             "fires on a boundary with fine texture on one side and a flat area on the other",
-             "High-Low Frequency Detectors (Distill 2021)",
-             "response at a drawn boundary between fine texture and flat grey (8 orientations) over the response to "
-             "texture everywhere or flat grey everywhere, times its strength over the layer's median"),
-    RoleSpec("car-detector", "Car detector", "mixed4c", "mixed4c:447",
-             "a car detector assembled from windows (top), car body and wheels (bottom) of mixed4b", "Zoom In (Distill 2020)",
-             "ROC AUC of the unit's maximum activation for the 14 car photos against the other 986"),
-    RoleSpec("car-windows", "Car windows", "mixed4b", "mixed4b:237",
-             "windows excite the car detector at the top of its field and inhibit it at the bottom", "Zoom In (Distill 2020)",
-             f"{_CANDIDATES}: after the wheels, the most selective for photos of windowed vehicles"),
-    RoleSpec("car-wheels", "Car wheels", "mixed4b", "mixed4b:373",
-             "wheels excite the car detector at the bottom of its field and inhibit it at the top", "Zoom In (Distill 2020)",
-             f"{_CANDIDATES}: chosen first, the most selective for photos of wheeled things other than cars"),
-    RoleSpec("car-body", "Car body", "mixed4b", "mixed4b:491",
-             "the car body excites the car detector, most at the bottom", "Zoom In (Distill 2020)",
-             f"{_CANDIDATES}: after the wheels and the windows, the most car-selective"),
-    RoleSpec("dog-head-left", "Dog head facing left", "mixed4b", None,
-             "oriented dog-head units (the article's 4a:234 and 4a:308 into 4b:443, 4a:325 and 4a:222 into 4b:429) "
-             "detect heads facing one way", "Zoom In (Distill 2020)",
-             "the dog-selective pair of mixed4b whose responses mirror each other: one unit on a photo matches the "
-             "other on the photo's mirror image; the half that fires less on a right-facing reference dog"),
-    RoleSpec("dog-head-right", "Dog head facing right", "mixed4b", None,
-             "the mirror image of the left-facing unit", "Zoom In (Distill 2020)",
-             "the other half of the mirror pair: it fires more on a right-facing reference dog than on its mirror image"),
-    RoleSpec("dog-head", "Pose-invariant dog head", "mixed4c", "mixed4c:407",
-             "left- and right-facing dog heads merge into a unit that answers to both", "Zoom In (Distill 2020)",
-             f"a dog-selective unit of mixed4c (AUC >= {MERGED_MIN_AUC}) that answers a photo and its mirror image alike "
-             f"(r >= {FLIP_INVARIANT}) "
-             "and is fed most strongly by both halves of the mirror pair (the best worse rank of the two)"),
-    RoleSpec("polysemantic", "Polysemantic unit", "mixed4e", "mixed4e:55",
-             "responds to cat faces, fronts of cars and cat legs: unrelated things", "Zoom In (Distill 2020)",
-             f"among each unit's top {POLYSEMANTIC_TOP} photos, the two largest groups of unrelated kinds of thing "
-             "(WordNet groups, interp.story.hierarchy): the unit whose smaller group is largest, among the units that peak "
-             f"inside the photo (no more than {POLYSEMANTIC_MAX_EDGE:.0%} of their 100 strongest photos on the grid's border)"),
+    RoleSpec(
+        "curve-detector",
+        "Curve detector",
+        "mixed3b",
+        "mixed3b:379",
+        "detects curves of one orientation; a family of rotated copies fills mixed3b",
+        "Curve Detectors (Distill 2020)",
+        "orientation selectivity on drawn arcs of 24 orientations: the peak response at the centre over the mean "
+        "across orientations, times the peak over the layer's median peak",
+    ),
+    RoleSpec(
+        "high-low-frequency",
+        "High-low frequency detector",
+        "mixed3a",
+        "mixed3a:110",
+        "fires on a boundary with fine texture on one side and a flat area on the other",
+        "High-Low Frequency Detectors (Distill 2021)",
+        "response at a drawn boundary between fine texture and flat grey (8 orientations) over the response to "
+        "texture everywhere or flat grey everywhere, times its strength over the layer's median",
+    ),
+    RoleSpec(
+        "car-detector",
+        "Car detector",
+        "mixed4c",
+        "mixed4c:447",
+        "a car detector assembled from windows (top), car body and wheels (bottom) of mixed4b",
+        "Zoom In (Distill 2020)",
+        "ROC AUC of the unit's maximum activation for the 14 car photos against the other 986",
+    ),
+    RoleSpec(
+        "car-windows",
+        "Car windows",
+        "mixed4b",
+        "mixed4b:237",
+        "windows excite the car detector at the top of its field and inhibit it at the bottom",
+        "Zoom In (Distill 2020)",
+        f"{_CANDIDATES}: after the wheels, the most selective for photos of windowed vehicles",
+    ),
+    RoleSpec(
+        "car-wheels",
+        "Car wheels",
+        "mixed4b",
+        "mixed4b:373",
+        "wheels excite the car detector at the bottom of its field and inhibit it at the top",
+        "Zoom In (Distill 2020)",
+        f"{_CANDIDATES}: chosen first, the most selective for photos of wheeled things other than cars",
+    ),
+    RoleSpec(
+        "car-body",
+        "Car body",
+        "mixed4b",
+        "mixed4b:491",
+        "the car body excites the car detector, most at the bottom",
+        "Zoom In (Distill 2020)",
+        f"{_CANDIDATES}: after the wheels and the windows, the most car-selective",
+    ),
+    RoleSpec(
+        "dog-head-left",
+        "Dog head facing left",
+        "mixed4b",
+        None,
+        "oriented dog-head units (the article's 4a:234 and 4a:308 into 4b:443, 4a:325 and 4a:222 into 4b:429) "
+        "detect heads facing one way",
+        "Zoom In (Distill 2020)",
+        "the dog-selective pair of mixed4b whose responses mirror each other: one unit on a photo matches the "
+        "other on the photo's mirror image; the half that fires less on a right-facing reference dog",
+    ),
+    RoleSpec(
+        "dog-head-right",
+        "Dog head facing right",
+        "mixed4b",
+        None,
+        "the mirror image of the left-facing unit",
+        "Zoom In (Distill 2020)",
+        "the other half of the mirror pair: it fires more on a right-facing reference dog than on its mirror image",
+    ),
+    RoleSpec(
+        "dog-head",
+        "Pose-invariant dog head",
+        "mixed4c",
+        "mixed4c:407",
+        "left- and right-facing dog heads merge into a unit that answers to both",
+        "Zoom In (Distill 2020)",
+        f"a dog-selective unit of mixed4c (AUC >= {MERGED_MIN_AUC}) that answers a photo and its mirror image alike "
+        f"(r >= {FLIP_INVARIANT}) "
+        "and is fed most strongly by both halves of the mirror pair (the best worse rank of the two)",
+    ),
+    RoleSpec(
+        "polysemantic",
+        "Polysemantic unit",
+        "mixed4e",
+        "mixed4e:55",
+        "responds to cat faces, fronts of cars and cat legs: unrelated things",
+        "Zoom In (Distill 2020)",
+        f"among each unit's top {POLYSEMANTIC_TOP} photos, the two largest groups of unrelated kinds of thing "
+        "(WordNet groups, interp.story.hierarchy): the unit whose smaller group is largest, among the units that peak "
+        f"inside the photo (no more than {POLYSEMANTIC_MAX_EDGE:.0%} of their 100 strongest photos on the grid's "
+        "border)",
+    ),
 )
 SPEC_IDS = tuple(spec.id for spec in SPECS)
 
@@ -159,9 +217,17 @@ class Role:
         return f"{self.spec.title}: {self.unit} in these weights (the article's {article} does not play it here)"
 
     def as_dict(self) -> dict:
-        return {"role": self.id, "title": self.spec.title, "article_unit": self.spec.article_unit,
-                "unit": str(self.unit), "agrees": self.agrees, "claim": self.spec.claim, "source": self.spec.source,
-                "method": self.spec.method, "evidence": self.evidence}
+        return {
+            "role": self.id,
+            "title": self.spec.title,
+            "article_unit": self.spec.article_unit,
+            "unit": str(self.unit),
+            "agrees": self.agrees,
+            "claim": self.spec.claim,
+            "source": self.spec.source,
+            "method": self.spec.method,
+            "evidence": self.evidence,
+        }
 
 
 def spec(role_id: str) -> RoleSpec:
@@ -179,8 +245,9 @@ def load_roles(path: str | os.PathLike = ROLES_FILE) -> tuple[Role, ...]:
         found = {entry["role"]: entry for entry in raw["roles"]}
         return tuple(Role(s, parse_unit(found[s.id]["unit"]), found[s.id]["evidence"]) for s in SPECS)
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise RoleError(f"The roles catalogue {path} cannot be read ({error}): rebuild it with "
-                        "`python tools/find_roles.py`.") from None
+        raise RoleError(
+            f"The roles catalogue {path} cannot be read ({error}): rebuild it with `python tools/find_roles.py`."
+        ) from None
 
 
 def role(role_id: str) -> Role:
@@ -204,338 +271,8 @@ def roles_named_for(unit: Unit, roles: Sequence[Role] | None = None, *, only_els
     """The roles the articles give ``unit``, whether or not it plays them here (``only_elsewhere``: only those
     another unit plays here), from ``roles`` (default: the catalogue)."""
     here = unit.in_block
-    return [r for r in (load_roles() if roles is None else roles)
-            if r.article_unit == here and not (only_elsewhere and r.unit == here)]
-
-
-# -- finding the roles ------------------------------------------------------------------------------------------
-
-
-def _rank_with_article(score: np.ndarray, article: str | None) -> tuple[int, dict]:
-    """The unit that plays a role by ``score`` (higher is better) and the ranks behind the choice: the article's
-    unit when it is in the top tenth of the layer, else the best."""
-    order = np.argsort(-score, kind="stable")
-    rank = {int(c): i + 1 for i, c in enumerate(order)}
-    figures: dict = {"of": len(score)}
-    chosen = int(order[0])
-    if article is not None:
-        a = parse_unit(article).channel
-        figures["article_rank"] = rank[a]
-        if rank[a] <= max(1, int(TOP_TENTH * len(score))):
-            chosen = a
-    figures["rank"] = rank[chosen]
-    return chosen, figures
-
-
-def _top_photos(atlas, unit: Unit, k: int = 6) -> list[str]:
-    return [e.photo.label for e in atlas.examples(unit, top=k)]
-
-
-CURVE_ANGLES = tuple(range(0, 360, 15))  # drawn arcs of 24 orientations (interp.dataset.stimuli.arcs), 3 radii each
-
-
-def arc_tuning(response: "torch.Tensor") -> "torch.Tensor":
-    """images x ... x H x W (the arcs, angle-major) -> angles x ...: the peak near the centre, over the radii."""
-    centre = response.shape[-1] // 2
-    near = response[..., centre - 1: centre + 2, centre - 1: centre + 2].amax((-2, -1))
-    return near.reshape(len(CURVE_ANGLES), -1, *near.shape[1:]).amax(1)
-
-
-def curve_scores(model) -> tuple[np.ndarray, np.ndarray]:
-    """(score per mixed3b unit, preferred arc angle per unit) on drawn arcs: the peak response near the centre over
-    the mean across orientations, times the peak over the layer's median peak (selective and strong)."""
-    import torch
-
-    from interp.dataset.stimuli import arcs
-
-    with torch.inference_mode():
-        act = model.run(arcs(CURVE_ANGLES), ("mixed3b",))["mixed3b"].float().cpu()
-    response = arc_tuning(act)
-    peak = response.amax(0)
-    score = peak / (response.mean(0) + 1e-6) * (peak / peak.median())
-    return score.numpy(), np.array(CURVE_ANGLES)[response.argmax(0).numpy()]
-
-
-@dataclass(frozen=True)
-class CurveCircuit:
-    """A mixed3b unit's tuning to drawn arcs, and the tuning its mixed3a inputs produce through the expanded
-    weights alone (``interp.circuits.linear_response``): does the circuit carry the unit's orientation?"""
-
-    unit: str
-    angle: int  # the unit's preferred arc angle
-    circuit_angle: int  # the angle its inputs' circuit prefers
-    correlation: float  # between the two tuning curves over the 24 angles
-
-
-def _correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson's r, 0 where either curve is flat (no tuning at all)."""
-    return round(float(np.corrcoef(a, b)[0, 1]), 3) if a.std() > 0 and b.std() > 0 else 0.0
-
-
-def curve_circuits(model, channels: Sequence[int]) -> list[CurveCircuit]:
-    """Each mixed3b unit's own tuning to drawn arcs against its circuit's, from one pass over the arcs."""
-    import torch
-
-    from interp.circuits import linear_response
-    from interp.dataset.stimuli import arcs
-
-    with torch.inference_mode():
-        act = model.run(arcs(CURVE_ANGLES), ("mixed3a", "mixed3b"))
-        source, own = act["mixed3a"].float().cpu(), act["mixed3b"].float().cpu()
-        found = []
-        for c in channels:
-            unit = Unit("mixed3b", c)
-            tuning = arc_tuning(own[:, c]).numpy()
-            circuit = arc_tuning(linear_response(model, unit, source)).numpy()
-            found.append(CurveCircuit(str(unit), CURVE_ANGLES[int(tuning.argmax())],
-                                      CURVE_ANGLES[int(circuit.argmax())],
-                                      _correlation(tuning, circuit)))
-    return found
-
-
-def high_low_scores(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(score, boundary response, the larger control response) per mixed3a unit on drawn texture/flat boundaries."""
-    import torch
-
-    from interp.dataset.stimuli import high_low, high_low_controls
-
-    images = torch.cat([torch.stack([high_low(angle) for angle in range(0, 360, 45)]), high_low_controls()])
-    with torch.inference_mode():
-        act = model.run(images, ("mixed3a",))["mixed3a"].float().cpu()
-    centre = act.shape[-1] // 2
-    response = act[:, :, centre - 1: centre + 2, centre - 1: centre + 2].amax((2, 3))
-    boundary, controls = response[:8].amax(0), response[8:].amax(0)
-    score = boundary / (controls + 0.1 * boundary.median() + 1e-6) * (boundary / boundary.median())
-    return score.numpy(), boundary.numpy(), controls.numpy()
-
-
-def _family_median_rank(score: np.ndarray, family_name: str) -> float | None:
-    from interp.story.catalogue import load_catalogue
-
-    family = next((f for f in load_catalogue().families if f.name == family_name), None)
-    if family is None:
-        return None
-    order = list(np.argsort(-score, kind="stable"))
-    return float(np.median([order.index(c) + 1 for c in family.channels]))
-
-
-def _family(name: str):
-    from interp.story.catalogue import load_catalogue
-
-    return next(f for f in load_catalogue().families if f.name == name)
-
-
-def _family_angles(angle: np.ndarray, family_name: str) -> dict[str, int]:
-    """The preferred arc angle measured for each unit of one of the articles' families (unit -> degrees)."""
-    family = _family(family_name)
-    return {str(Unit(family.layer, c)): int(angle[c]) for c in family.channels}
-
-
-def _mirror_responses(model, atlas, images_dir: Path, layers: Sequence[str]) -> tuple[np.ndarray, dict, dict]:
-    """(dog mask over the atlas photos, maxima on the dog photos, maxima on their mirror images) per layer."""
-    import torch
-
-    from interp.dataset.intake import load_image
-    from interp.network.activations import capture
-    from interp.story.hierarchy import group_of
-
-    dogs = np.array([group_of(p.synset) == "dog" for p in atlas.photos])
-    files = [p.file for p, d in zip(atlas.photos, dogs) if d]
-    plain = {layer: [] for layer in layers}
-    mirror = {layer: [] for layer in layers}
-    for start in range(0, len(files), 16):
-        images = torch.cat([load_image(images_dir / f).tensor for f in files[start: start + 16]])
-        for store, batch in ((plain, images), (mirror, images.flip(-1))):
-            for layer, value in capture(model, batch, layers).items():
-                store[layer].append(value.flatten(2).amax(2).numpy())
-    return dogs, {k: np.concatenate(v) for k, v in plain.items()}, {k: np.concatenate(v) for k, v in mirror.items()}
-
-
-def _corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson correlation of every column of ``a`` with every column of ``b`` (n x p, n x q -> p x q)."""
-    a = (a - a.mean(0)) / (a.std(0) + 1e-9)
-    b = (b - b.mean(0)) / (b.std(0) + 1e-9)
-    return a.T @ b / len(a)
-
-
-def find_roles(model, atlas, images_dir: str | os.PathLike) -> list[Role]:
-    """Measure every role (needs the model, the atlas and the photos on disk for the mirror test)."""
-    import torch
-
-    from interp.circuits import edge, strongest_inputs
-    from interp.dataset.intake import load_image
-    from interp.story import purity
-    from interp.story.hierarchy import group_of
-
-    images_dir = Path(images_dir)
-    found: dict[str, tuple[Unit, dict]] = {}
-
-    # Curve detector and high-low frequency detector: drawn stimuli with known answers.
-    score, angle = curve_scores(model)
-    c, figures = _rank_with_article(score, spec("curve-detector").article_unit)
-    unit = Unit("mixed3b", c)
-    found["curve-detector"] = (unit, {**figures, "measure": "orientation selectivity on drawn arcs",
-                                      "score": round(float(score[c]), 2), "preferred_angle": int(angle[c]),
-                                      "family_median_rank": _family_median_rank(score, "Curve detectors"),
-                                      "family_angles": _family_angles(angle, "Curve detectors"),
-                                      "family_circuits": {
-                                          c.unit: {"circuit_angle": c.circuit_angle, "correlation": c.correlation}
-                                          for c in curve_circuits(model, _family("Curve detectors").channels)},
-                                      "top_photos": _top_photos(atlas, unit)})
-    score, boundary, controls = high_low_scores(model)
-    c, figures = _rank_with_article(score, spec("high-low-frequency").article_unit)
-    unit = Unit("mixed3a", c)
-    found["high-low-frequency"] = (unit, {**figures, "measure": "texture/flat boundary selectivity",
-                                          "boundary_response": round(float(boundary[c]), 1),
-                                          "control_response": round(float(controls[c]), 1),
-                                          "family_median_rank": _family_median_rank(score, "High-low frequency detectors"),
-                                          "top_photos": _top_photos(atlas, unit)})
-
-    # The car detector: selectivity for car photos.
-    cars = atlas.class_mask(CAR_CLASSES)
-    from interp.dataset.atlas import roc_auc
-
-    auc4c = roc_auc(atlas.layer_activations("mixed4c"), cars)
-    c, figures = _rank_with_article(auc4c, spec("car-detector").article_unit)
-    detector = Unit("mixed4c", c)
-    article = parse_unit(spec("car-detector").article_unit)
-    found["car-detector"] = (detector, {**figures, "measure": "car AUC", "auc": round(float(auc4c[c]), 3),
-                                        "article_auc": round(float(auc4c[article.channel]), 3),
-                                        "car_photos": int(cars.sum()), "classes": list(CAR_CLASSES),
-                                        "top_photos": _top_photos(atlas, detector)})
-
-    # Its parts: strong inputs (by expanded weights) that are car-selective, told apart by their own selectivity.
-    acts4b = atlas.layer_activations("mixed4b")
-    auc = {"car": roc_auc(acts4b, cars), "wheel": roc_auc(acts4b, atlas.class_mask(WHEEL_CLASSES)),
-           "window": roc_auc(acts4b, atlas.class_mask(WINDOW_CLASSES))}
-    by_strength = strongest_inputs(model, detector, top=LAYERS["mixed4b"].channels, by="strength")
-    strong = by_strength[: int(TOP_TENTH * len(by_strength))]
-    candidates = [e.source.channel for e in strong if auc["car"][e.source.channel] >= CAR_PART_MIN_AUC]
-    parts: dict[str, int] = {}
-    for role_id, key in (("car-wheels", "wheel"), ("car-windows", "window"), ("car-body", "car")):
-        left = [ch for ch in candidates if ch not in parts.values()]
-        if not left:
-            raise InterpError(f"No car-selective strong input is left for {role_id}.")
-        parts[role_id] = max(left, key=lambda ch: auc[key][ch])
-    for role_id, ch in parts.items():
-        unit = Unit("mixed4b", ch)
-        link = edge(model, unit, detector)
-        kernel = link.kernel.numpy()
-        article = parse_unit(spec(role_id).article_unit)
-        article_link = edge(model, article, detector)
-        found[role_id] = (unit, {
-            "measure": "strong input of the car detector, told apart by its own selectivity",
-            "car_auc": round(float(auc["car"][ch]), 3), "wheel_auc": round(float(auc["wheel"][ch]), 3),
-            "window_auc": round(float(auc["window"][ch]), 3),
-            "excite_rank": link.rank, "strength_rank": next(e.rank for e in by_strength if e.source.channel == ch),
-            "of": link.of, "candidates": [str(Unit("mixed4b", x)) for x in candidates],
-            "into": str(detector), "kernel": [[round(float(v), 4) for v in row] for row in kernel],
-            "rows": [round(float(v), 4) for v in kernel.sum(axis=1)],  # top, (middle,) bottom
-            "geometry": geometry(kernel),
-            "article_car_auc": round(float(auc["car"][article.channel]), 3),
-            "article_excite_rank": article_link.rank,
-            "top_photos": _top_photos(atlas, unit)})
-
-    # Dog heads: a mirror pair in mixed4b, and the pose-invariant unit of mixed4c that both feed.
-    dogs, plain, mirror = _mirror_responses(model, atlas, images_dir, ("mixed4b", "mixed4c"))
-    auc4b = roc_auc(atlas.layer_activations("mixed4b"), dogs)
-    selective = np.flatnonzero(auc4b >= DOG_MIN_AUC)
-    if len(selective) < 2:
-        raise InterpError("Fewer than two dog-selective units in mixed4b: no mirror pair to find.")
-    o, f = plain["mixed4b"][:, selective], mirror["mixed4b"][:, selective]
-    mirrored, same = _corr(o, f), _corr(o, o)
-    contrast = mirrored - same
-    np.fill_diagonal(contrast, -np.inf)
-    i, j = np.unravel_index(np.argmax(contrast), contrast.shape)
-    pair = (int(selective[i]), int(selective[j]))
-    reference = load_image(images_dir / next(p.file for p in atlas.photos if p.id == FACING_REFERENCE)).tensor
-    with torch.inference_mode():
-        ref = [model.run(x, ("mixed4b",))["mixed4b"][0].flatten(1).amax(1).float().cpu().numpy()
-               for x in (reference, reference.flip(-1))]
-    lean = {ch: float(ref[0][ch] / (ref[1][ch] + 1e-6)) for ch in pair}  # > 1: prefers the photo as it is
-    right = max(pair, key=lean.get)
-    left = pair[0] if right == pair[1] else pair[1]
-    self_flip = {ch: float(np.corrcoef(plain["mixed4b"][:, ch], mirror["mixed4b"][:, ch])[0, 1]) for ch in pair}
-    for role_id, ch, other in (("dog-head-left", left, right), ("dog-head-right", right, left)):
-        unit = Unit("mixed4b", ch)
-        found[role_id] = (unit, {
-            "measure": "mirror pair among dog-selective units", "dog_auc": round(float(auc4b[ch]), 3),
-            "partner": str(Unit("mixed4b", other)),
-            "mirror_correlation": round(float(_corr(plain["mixed4b"][:, [ch]], mirror["mixed4b"][:, [other]])[0, 0]), 3),
-            "plain_correlation": round(float(_corr(plain["mixed4b"][:, [ch]], plain["mixed4b"][:, [other]])[0, 0]), 3),
-            "flip_correlation": round(self_flip[ch], 3), "dog_photos": int(dogs.sum()),
-            "reference": FACING_REFERENCE, "reference_ratio": round(lean[ch], 3),
-            "top_photos": _top_photos(atlas, unit)})
-    auc4c_dog = roc_auc(atlas.layer_activations("mixed4c"), dogs)
-    flip4c = np.array([np.corrcoef(plain["mixed4c"][:, u], mirror["mixed4c"][:, u])[0, 1]
-                       for u in range(plain["mixed4c"].shape[1])])
-    best = None
-    for u in np.flatnonzero((auc4c_dog >= MERGED_MIN_AUC) & (flip4c >= FLIP_INVARIANT)):
-        ranks = [edge(model, Unit("mixed4b", ch), Unit("mixed4c", int(u))).rank for ch in (left, right)]
-        key = (max(ranks), sum(ranks))
-        if best is None or key < best[0]:
-            best = (key, int(u), ranks)
-    if best is None:
-        raise InterpError("No dog-selective, mirror-invariant unit in mixed4c.")
-    _, u, ranks = best
-    unit = Unit("mixed4c", u)
-    article = parse_unit(spec("dog-head").article_unit)
-    found["dog-head"] = (unit, {
-        "measure": "dog-selective, mirror-invariant, fed by both halves of the mirror pair",
-        "dog_auc": round(float(auc4c_dog[u]), 3), "flip_correlation": round(float(flip4c[u]), 3),
-        "left_rank": ranks[0], "right_rank": ranks[1], "of": LAYERS["mixed4b"].channels,
-        "article_dog_auc": round(float(auc4c_dog[article.channel]), 3),
-        "article_flip_correlation": round(float(flip4c[article.channel]), 3),
-        "top_photos": _top_photos(atlas, unit)})
-
-    # The polysemantic unit: its top photos fall into two large groups of unrelated kinds of thing.
-    def split_of(unit: Unit) -> tuple[tuple[int, int], list]:
-        photos = [e.photo for e in atlas.examples(unit, top=POLYSEMANTIC_TOP)]
-        found_split = purity.split([p.synset for p in photos])
-        if found_split is None:
-            return (0, 0), []
-        groups = [[name, count, [p.label for p in photos if group_of(p.synset) == name]]
-                  for name, count in ((found_split.group, found_split.count),
-                                      (found_split.other, found_split.other_count))]
-        return (found_split.smaller, found_split.count + found_split.other_count), groups
-
-    layer = "mixed4e"
-    scored = [(split_of(Unit(layer, ch)), ch) for ch in range(LAYERS[layer].channels)]
-    # A unit whose strongest photos mostly peak on the border of its grid answers the padding as much as the
-    # photo: its top photos' kinds say little about what it detects, so it cannot play the role.
-    on_edge = np.array([atlas.edge_share(Unit(layer, ch))[0] >= POLYSEMANTIC_MAX_EDGE
-                        for ch in range(LAYERS[layer].channels)])
-    score = np.array([s[0][0] * 100 + s[0][1] for s, _ in scored], dtype=np.float64)
-    score[on_edge] = -1
-    c, figures = _rank_with_article(score, spec("polysemantic").article_unit)
-    unit = Unit(layer, c)
-    groups = scored[c][0][1]
-    article = parse_unit(spec("polysemantic").article_unit)
-    article_groups = scored[article.channel][0][1]
-    unit_purity = purity.purity([e.photo.synset for e in atlas.examples(unit, top=POLYSEMANTIC_TOP)])
-    found["polysemantic"] = (unit, {
-        **figures, "measure": f"unrelated groups among the top {POLYSEMANTIC_TOP} photos", "groups": groups,
-        "purity": round(unit_purity, 3), "edge_share": round(atlas.edge_share(unit)[0], 2),
-        "article_edge_share": round(atlas.edge_share(article)[0], 2), "skipped_on_edge": int(on_edge.sum()), "article_groups": article_groups, "top_photos": _top_photos(atlas, unit, 12)})
-    return [Role(s, *found[s.id]) for s in SPECS]
-
-
-def geometry(kernel: np.ndarray) -> str:
-    """What a k x k weight map shows in words: where (top, middle, bottom) it excites and inhibits most."""
-    k = kernel.shape[0]
-    if k == 1:
-        return "a single 1 x 1 weight: no geometry"
-    rows = ["top", "middle", "bottom"] if k == 3 else [f"row {i + 1} of {k}" for i in range(k)]
-    positive, negative = np.clip(kernel, 0, None).sum(1), np.clip(kernel, None, 0).sum(1)
-    text = f"excites most at the {rows[int(positive.argmax())]}"
-    if negative.min() < -0.25 * positive.max():
-        text += f", inhibits most at the {rows[int(negative.argmin())]}"
-    return text
-
-
-def write_roles(roles: Sequence[Role], path: str | os.PathLike = ROLES_FILE, meta: dict | None = None) -> None:
-    doc = {"about": "The roles of the story, found in these weights by interp.story.roles.find_roles "
-                    "(tools/find_roles.py); every figure is computed, none typed by hand.",
-           **(meta or {}), "roles": [r.as_dict() for r in roles]}
-    Path(path).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    load_roles.cache_clear()
+    return [
+        r
+        for r in (load_roles() if roles is None else roles)
+        if r.article_unit == here and not (only_elsewhere and r.unit == here)
+    ]

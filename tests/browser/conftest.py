@@ -24,8 +24,11 @@ START_TIMEOUT = 60
 
 def _unavailable(reason: str):
     if IN_CI:
-        pytest.fail(f"{reason}. CI=true, so the browser tests must run: .ci/run installs Debian's chromium "
-                    "package and requirements-dev.txt the playwright package.", pytrace=False)
+        pytest.fail(
+            f"{reason}. CI=true, so the browser tests must run: .ci/run installs Debian's chromium "
+            "package and requirements-dev.txt the playwright package.",
+            pytrace=False,
+        )
     pytest.skip(reason)
 
 
@@ -45,8 +48,9 @@ def chromium_path() -> str:
     if path is None and os.environ.get("INTERP_CHROMIUM"):
         _unavailable(f"INTERP_CHROMIUM is {os.environ['INTERP_CHROMIUM']!r}, which is not a file")
     if path is None:
-        _unavailable("Chromium is not installed (no /usr/bin/chromium, no chromium on the PATH): "
-                     "apt-get install chromium")
+        _unavailable(
+            "Chromium is not installed (no /usr/bin/chromium, no chromium on the PATH): apt-get install chromium"
+        )
     return path
 
 
@@ -71,8 +75,12 @@ class Server:
     """A running ``streamlit run app.py``; ``url("why-look-inside?step=hook")`` is an address in it."""
 
     def __init__(self, log_dir: Path, extra_env: dict[str, str] | None = None) -> None:
-        env = {"INTERP_OFFLINE": "1", "INTERP_CACHE_DIR": str(log_dir / "cache"), "PYTHONUNBUFFERED": "1",
-               "INTERP_PREPARE_AHEAD": "1"}  # the app as it ships, whatever the tests' own process has
+        env = {
+            "INTERP_OFFLINE": "1",
+            "INTERP_CACHE_DIR": str(log_dir / "cache"),
+            "PYTHONUNBUFFERED": "1",
+            "INTERP_PREPARE_AHEAD": "1",
+        }  # the app as it ships, whatever the tests' own process has
         if SHARED_PHOTOS.is_dir():
             env["INTERP_IMAGES_DIR"] = str(SHARED_PHOTOS)
         env.update(extra_env or {})
@@ -84,8 +92,9 @@ class Server:
             shots.wait_healthy(self.proc, self.port, START_TIMEOUT)
         except RuntimeError as error:
             self.stop()
-            pytest.fail(f"the app did not start: {error}\n{self.log.read_text(errors='replace')[-3000:]}",
-                        pytrace=False)
+            pytest.fail(
+                f"the app did not start: {error}\n{self.log.read_text(errors='replace')[-3000:]}", pytrace=False
+            )
 
     def url(self, path: str = "") -> str:
         return f"{self.base}/{path.lstrip('/')}"

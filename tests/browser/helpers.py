@@ -5,16 +5,27 @@ Server start and stop and the "is the app idle" check are ``tools/screenshots.py
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO / "tools") not in sys.path:
-    sys.path.insert(0, str(REPO / "tools"))
 
-import screenshots as shots  # noqa: E402  (tools/screenshots.py: start_server, wait_for_app, page_problems, ...)
+
+def _load_tool(name: str):
+    """``tools/<name>.py`` as a module, loaded from its file (``tools/`` is scripts, not a package)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # before it runs: its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+shots = _load_tool("screenshots")  # start_server, wait_for_app, page_problems, ...
 
 STEP_TIMEOUT = 180  # seconds for one step's script (first loads of the model and the atlas included)
 
@@ -102,3 +113,37 @@ def assert_healthy(page, where: str) -> None:
 def press(page, key: str) -> None:
     """A key press as a clicker or keyboard sends it, with no widget focused."""
     page.keyboard.press(key)
+
+
+# Installed before any of the page's own scripts: every text a sidebar navigation link has shown, from the first
+# paint on (a MutationObserver runs before the browser paints the change it saw).
+_WATCH_NAV_JS = """(() => {
+  const seen = window.__interpNavSeen = [];
+  const look = () => {
+    for (const link of document.querySelectorAll('[data-testid="stSidebarNavLink"]')) {
+      const label = link.cloneNode(true);  // the link's words, without its icon's (a Material icon is a word too)
+      for (const icon of label.querySelectorAll('[data-testid^="stIcon"]')) icon.remove();
+      const text = (label.textContent || '').trim();
+      if (text && !seen.includes(text)) seen.push(text);
+    }
+  };
+  new MutationObserver(look).observe(document, {childList: true, subtree: true, characterData: true});
+})();"""
+
+
+def watch_navigation(page):
+    """From the tab's next page load on, note every sidebar navigation entry it ever shows; returns a function
+    that gives them, in the order they first appeared."""
+    page.add_init_script(_WATCH_NAV_JS)
+    return lambda: page.evaluate("() => window.__interpNavSeen || []")
+
+
+def assert_only_the_tours_navigation(seen: list[str]) -> None:
+    """The sidebar showed the tour's chapters and tools, and never anything else (Streamlit's navigation made
+    from file names, "app", "why-look-inside", ... included)."""
+    from ui.tour import TOOLS, chapters
+
+    titles = [stop.title for stop in (*chapters(), *TOOLS)]
+    assert seen, "the sidebar never showed a navigation entry"
+    assert not [text for text in seen if text not in titles], f"navigation entries not of the tour: {seen}"
+    assert seen == titles, f"the tour's navigation, in order, is {titles}; the sidebar showed {seen}"

@@ -15,8 +15,15 @@ def test_arrows_clicker_keys_home_and_end_move_through_a_chapter_and_across(app,
     here, after = _chapter(chapters[1]), _chapter(chapters[2])
     ids = [step_id for step_id, _ in here.steps]
     goto(page, app.url(f"{here.url_path}?step={ids[0]}"))
-    for key, index in (("ArrowRight", 1), ("PageDown", 2), ("ArrowLeft", 1), ("PageUp", 0),
-                       ("End", len(ids) - 1), ("Home", 0), ("End", len(ids) - 1)):
+    for key, index in (
+        ("ArrowRight", 1),
+        ("PageDown", 2),
+        ("ArrowLeft", 1),
+        ("PageUp", 0),
+        ("End", len(ids) - 1),
+        ("Home", 0),
+        ("End", len(ids) - 1),
+    ):
         press(page, key)
         wait_for_url(page, rf"^/{here.url_path}\?(.*&)?step={ids[index]}(&|$)")
         assert step_title(page) == here.steps[index][1], key

@@ -22,12 +22,17 @@ from .helpers import (
     wait,
 )
 
-CHAPTER_STEPS = [(ps, step_id, title) for url_path in shots._tour_pages()
-                 for ps in [shots.load_page_steps(url_path)] for step_id, title in ps.steps]
+CHAPTER_STEPS = [
+    (ps, step_id, title)
+    for url_path in shots._tour_pages()
+    for ps in [shots.load_page_steps(url_path)]
+    for step_id, title in ps.steps
+]
 
 
-@pytest.mark.parametrize(("chapter", "step_id", "title"), CHAPTER_STEPS,
-                         ids=[f"{ps.url_path}?step={sid}" for ps, sid, _ in CHAPTER_STEPS])
+@pytest.mark.parametrize(
+    ("chapter", "step_id", "title"), CHAPTER_STEPS, ids=[f"{ps.url_path}?step={sid}" for ps, sid, _ in CHAPTER_STEPS]
+)
 def test_every_step_opens_at_its_own_address_with_its_visual(app, page, chapter, step_id, title):
     where = f"/{chapter.url_path}?step={step_id}"
     goto(page, app.url(where))
@@ -77,15 +82,21 @@ def test_the_microscope_opens_unit_pages_and_layer_pages_by_link(app, page):
 
 def test_an_upload_is_classified_in_the_browser(app, page, tmp_path):
     goldfish = SHARED_PHOTOS / "n01443537_goldfish.JPEG"  # not the default picture, so the chart must change
-    source, label = (goldfish, "goldfish") if goldfish.is_file() else (REPO / "assets/samples/dalmatian.jpg", "dalmatian")
+    source, label = (
+        (goldfish, "goldfish") if goldfish.is_file() else (REPO / "assets/samples/dalmatian.jpg", "dalmatian")
+    )
     upload = tmp_path / "my picture.jpg"
     upload.write_bytes(source.read_bytes())
     goto(page, app.url("why-look-inside?step=hook"))
     page.locator(".st-key-hook_upload input[type=file]").set_input_files(str(upload))
-    page.locator('[data-testid="stFileChip"], [data-testid="stFileUploaderFile"]',
-                 has_text=upload.name).first.wait_for(timeout=60_000)
-    page.wait_for_function("(name) => (document.querySelector('.st-key-hook_choice input') || {}).value === name",
-                           arg=f"Your upload: {upload.name}", timeout=60_000)
+    page.locator('[data-testid="stFileChip"], [data-testid="stFileUploaderFile"]', has_text=upload.name).first.wait_for(
+        timeout=60_000
+    )
+    page.wait_for_function(
+        "(name) => (document.querySelector('.st-key-hook_choice input') || {}).value === name",
+        arg=f"Your upload: {upload.name}",
+        timeout=60_000,
+    )
     wait(page)
     assert_healthy(page, "after the upload")
     chart = page.locator(".st-key-visual .js-plotly-plot").first

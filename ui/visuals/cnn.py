@@ -22,6 +22,7 @@ from interp.network.layers import BRANCHES, LAYERS, MAIN_LAYERS, Unit
 from interp.network.model import to_network_input
 from interp.story.catalogue import load_catalogue
 from ui.analysis import class_probabilities, main_activations, predictions
+from ui.tour import stop_at
 from ui.visuals.common import picture_and_model, prediction_chart, show_picture
 
 _SIZE_COLOURS = {112: "#9ecae1", 56: "#6baed6", 28: "#4292c6", 14: "#2171b5", 7: "#08519c", 1: "#e4572e"}
@@ -48,37 +49,98 @@ def architecture_figure(selected: str | None) -> go.Figure:
             for branch in BRANCHES:
                 part = LAYERS[f"{name}_{branch}"]
                 h = height * part.channels / info.channels
-                shapes.append(dict(type="rect", x0=x0, x1=x1, y0=bottom, y1=bottom + h, line_width=0,
-                                   fillcolor=_BRANCH_COLOURS[branch]))
+                shapes.append(
+                    dict(
+                        type="rect",
+                        x0=x0,
+                        x1=x1,
+                        y0=bottom,
+                        y1=bottom + h,
+                        line_width=0,
+                        fillcolor=_BRANCH_COLOURS[branch],
+                    )
+                )
                 bottom += h
             shapes.append(dict(type="rect", x0=x0, x1=x1, y0=-height / 2, y1=height / 2, line=line))
         else:
-            shapes.append(dict(type="rect", x0=x0, x1=x1, y0=-height / 2, y1=height / 2, line=line,
-                               fillcolor=_SIZE_COLOURS[info.size_at_224]))
+            shapes.append(
+                dict(
+                    type="rect",
+                    x0=x0,
+                    x1=x1,
+                    y0=-height / 2,
+                    y1=height / 2,
+                    line=line,
+                    fillcolor=_SIZE_COLOURS[info.size_at_224],
+                )
+            )
         xs.append(i)
         ys.append(height / 2 + 0.12)
         names.append(name)
         hover.append(f"<b>{name}</b><br>{info.channels} channels<br>{info.size_at_224} x {info.size_at_224} at 224 px")
         notes.append(dict(x=i, y=-1.08, text=_short_name(name), showarrow=False, yanchor="top", font=dict(size=12)))
-        notes.append(dict(x=i, y=-1.28, text=str(info.size_at_224), showarrow=False, yanchor="top",
-                          font=dict(size=10, color="#666")))
-    notes.append(dict(x=-0.55, y=-1.28, text="px:", showarrow=False, yanchor="top", xanchor="right",
-                      font=dict(size=10, color="#666")))
+        notes.append(
+            dict(
+                x=i,
+                y=-1.28,
+                text=str(info.size_at_224),
+                showarrow=False,
+                yanchor="top",
+                font=dict(size=10, color="#666"),
+            )
+        )
+    notes.append(
+        dict(
+            x=-0.55,
+            y=-1.28,
+            text="px:",
+            showarrow=False,
+            yanchor="top",
+            xanchor="right",
+            font=dict(size=10, color="#666"),
+        )
+    )
     fig = go.Figure(layout=dict(shapes=shapes, annotations=notes))
-    fig.add_trace(go.Scatter(
-        x=xs, y=ys, mode="markers", customdata=names, hovertext=hover, hoverinfo="text",
-        marker=dict(size=16, color=["#111" if n == selected else "#bbb" for n in names], symbol="triangle-down"),
-        showlegend=False,
-    ))
-    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="convolution (shade = grid size)",
-                             marker=dict(size=12, color=_SIZE_COLOURS[56], symbol="square")))
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="markers",
+            customdata=names,
+            hovertext=hover,
+            hoverinfo="text",
+            marker=dict(size=16, color=["#111" if n == selected else "#bbb" for n in names], symbol="triangle-down"),
+            showlegend=False,
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[None],
+            y=[None],
+            mode="markers",
+            name="convolution (shade = grid size)",
+            marker=dict(size=12, color=_SIZE_COLOURS[56], symbol="square"),
+        )
+    )
     for branch, colour in _BRANCH_COLOURS.items():
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"{branch} branch",
-                                 marker=dict(size=12, color=colour, symbol="square")))
-    fig.update_layout(height=340, margin=dict(l=10, r=10, t=10, b=10), clickmode="event+select",
-                      xaxis=dict(visible=False, range=[-0.9, len(DIAGRAM_LAYERS) - 0.4]),
-                      yaxis=dict(visible=False, range=[-1.5, 1.3]), dragmode=False,
-                      legend=dict(orientation="h", yanchor="bottom", y=0.98, x=0))
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                name=f"{branch} branch",
+                marker=dict(size=12, color=colour, symbol="square"),
+            )
+        )
+    fig.update_layout(
+        height=340,
+        margin=dict(l=10, r=10, t=10, b=10),
+        clickmode="event+select",
+        xaxis=dict(visible=False, range=[-0.9, len(DIAGRAM_LAYERS) - 0.4]),
+        yaxis=dict(visible=False, range=[-1.5, 1.3]),
+        dragmode=False,
+        legend=dict(orientation="h", yanchor="bottom", y=0.98, x=0),
+    )
     return fig
 
 
@@ -91,15 +153,25 @@ def _short_name(name: str) -> str:
 
 def architecture_diagram() -> None:
     selected = st.session_state.setdefault("arch_selected", "mixed3b")
-    event = st.plotly_chart(architecture_figure(selected), key="arch_chart", on_select="rerun",
-                            selection_mode="points", config={"displayModeBar": False})
+    event = st.plotly_chart(
+        architecture_figure(selected),
+        key="arch_chart",
+        on_select="rerun",
+        selection_mode="points",
+        config={"displayModeBar": False},
+    )
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     clicked = next((p.get("customdata") for p in points if p.get("customdata") in LAYERS), None)
     if clicked and clicked != selected:
         st.session_state["arch_selected"] = selected = clicked
         st.rerun()
-    chosen = st.selectbox("Layer details", DIAGRAM_LAYERS, index=DIAGRAM_LAYERS.index(selected), key="arch_select",
-                          help="Click a triangle in the diagram, or pick a layer here.")
+    chosen = st.selectbox(
+        "Layer details",
+        DIAGRAM_LAYERS,
+        index=DIAGRAM_LAYERS.index(selected),
+        key="arch_select",
+        help="Click a triangle in the diagram, or pick a layer here.",
+    )
     if chosen != selected:
         st.session_state["arch_selected"] = selected = chosen
         st.rerun()
@@ -111,21 +183,29 @@ def _layer_details(name: str) -> None:
     a, b, c = st.columns(3)
     a.metric("Channels", info.channels)
     b.metric("Grid at 224 px", f"{info.size_at_224} x {info.size_at_224}")
-    c.metric("Numbers per picture", f"{info.channels * info.size_at_224 ** 2:,}")
+    c.metric("Numbers per picture", f"{info.channels * info.size_at_224**2:,}")
     if info.kind == "block":
         rows = []
         for branch in BRANCHES:
             part = LAYERS[f"{name}_{branch}"]
             start, stop = part.channel_range
-            via = {"3x3": f"1x1 bottleneck to {LAYERS[f'{name}_3x3_bottleneck'].channels}, then 3x3 conv",
-                   "5x5": f"1x1 bottleneck to {LAYERS[f'{name}_5x5_bottleneck'].channels}, then 5x5 conv",
-                   "pool_reduce": "3x3 max-pool, then 1x1 conv", "1x1": "1x1 conv"}[branch]
+            via = {
+                "3x3": f"1x1 bottleneck to {LAYERS[f'{name}_3x3_bottleneck'].channels}, then 3x3 conv",
+                "5x5": f"1x1 bottleneck to {LAYERS[f'{name}_5x5_bottleneck'].channels}, then 5x5 conv",
+                "pool_reduce": "3x3 max-pool, then 1x1 conv",
+                "1x1": "1x1 conv",
+            }[branch]
             rows.append({"branch": branch, "channels": f"{start}-{stop - 1}", "count": part.channels, "how": via})
         st.dataframe(rows, hide_index=True, width="stretch")
     families = load_catalogue().families_in(name)
     if families:
-        st.markdown("**Named in the circuits thread:** " + "; ".join(
-            f"{f.name} ({len(f.channels)} channels, e.g. {', '.join(str(c) for c in f.channels[:4])})" for f in families))
+        st.markdown(
+            "**Named in the circuits thread:** "
+            + "; ".join(
+                f"{f.name} ({len(f.channels)} channels, e.g. {', '.join(str(c) for c in f.channels[:4])})"
+                for f in families
+            )
+        )
 
 
 def convolution_demo() -> None:
@@ -134,8 +214,13 @@ def convolution_demo() -> None:
         return
     model, _ = loaded
     families = {c: f.name for f in load_catalogue().families_in("conv2d0") for c in f.channels}
-    channel = st.selectbox("Filter (a conv2d0 channel)", range(64), index=9, key="conv_filter",
-                           format_func=lambda c: f"conv2d0:{c}" + (f" · {families[c]}" if c in families else ""))
+    channel = st.selectbox(
+        "Filter (a conv2d0 channel)",
+        range(64),
+        index=9,
+        key="conv_filter",
+        format_func=lambda c: f"conv2d0:{c}" + (f" · {families[c]}" if c in families else ""),
+    )
     weight = model.conv2d0_pre_relu_conv.weight[channel].detach().float().cpu()
     bias = float(model.conv2d0_pre_relu_conv.bias[channel])
     act = main_activations(picture.key, picture.tensor)["conv2d0"][channel]
@@ -147,26 +232,33 @@ def convolution_demo() -> None:
 
     # The same multiply-and-add by hand: a 7 x 7 window, stride 2, TF "same" padding (2 before, 3 after).
     padded = F.pad(to_network_input(picture.tensor[0]), (2, 3, 2, 3))
-    patch = padded[:, 2 * y: 2 * y + 7, 2 * x: 2 * x + 7]
+    patch = padded[:, 2 * y : 2 * y + 7, 2 * x : 2 * x + 7]
     products = patch * weight
     by_hand = float(products.sum()) + bias
 
     top_row = st.columns(2)
-    top_row[0].image(_window_on_picture(picture, y, x), caption="The picture; the yellow square is the 7 x 7 window",
-                     width="stretch")
+    top_row[0].image(
+        _window_on_picture(picture, y, x), caption="The picture; the yellow square is the 7 x 7 window", width="stretch"
+    )
     marked = colorize(act).resize((grid * 4, grid * 4), Image.NEAREST)
     ImageDraw.Draw(marked).rectangle((x * 4 - 3, y * 4 - 3, x * 4 + 6, y * 4 + 6), outline=(0, 255, 255), width=2)
-    top_row[1].image(marked, caption=f"conv2d0:{channel}'s activation map ({grid} x {grid}); cyan = this position",
-                     width="stretch")
+    top_row[1].image(
+        marked, caption=f"conv2d0:{channel}'s activation map ({grid} x {grid}); cyan = this position", width="stretch"
+    )
     bottom_row = st.columns(3)
     shown_patch = ((patch + 117) / 255).clamp(0, 1)
-    bottom_row[0].image(enlarge(tensor_to_pil(shown_patch), 210), caption="What the filter sees (the 7 x 7 patch)",
-                        width="stretch")
+    bottom_row[0].image(
+        enlarge(tensor_to_pil(shown_patch), 210), caption="What the filter sees (the 7 x 7 patch)", width="stretch"
+    )
     bottom_row[1].image(filter_image(weight, 30), caption=f"The filter conv2d0:{channel} (grey = 0)", width="stretch")
-    bottom_row[2].image(enlarge(colorize_signed(products.sum(dim=0).numpy()), 210),
-                        caption="Patch x filter, summed over colours (red adds, blue subtracts)", width="stretch")
+    bottom_row[2].image(
+        enlarge(colorize_signed(products.sum(dim=0).numpy()), 210),
+        caption="Patch x filter, summed over colours (red adds, blue subtracts)",
+        width="stretch",
+    )
     st.markdown(
-        f"Add up all 147 products and the bias: **{by_hand:,.1f}**. ReLU keeps positives: **{max(by_hand, 0.0):,.1f}**. "
+        f"Add up all 147 products and the bias: **{by_hand:,.1f}**. "
+        f"ReLU keeps positives: **{max(by_hand, 0.0):,.1f}**. "
         f"The network itself computed **{act[y, x]:,.1f}** at this position."
     )
 
@@ -190,14 +282,18 @@ def channel_maps() -> None:
     count = right.slider("Channels", 4, 16, 8, step=4, key="channels_count")
     act = acts[layer]
     strongest = top_channels(torch.from_numpy(act), k=count)
-    st.caption(f"{layer}: {act.shape[0]} channels on a {act.shape[1]} x {act.shape[2]} grid. "
-               f"{int((act.max(axis=(1, 2)) > 0).sum())} of them fire somewhere on this picture; the strongest by mean:")
+    st.caption(
+        f"{layer}: {act.shape[0]} channels on a {act.shape[1]} x {act.shape[2]} grid. "
+        f"{int((act.max(axis=(1, 2)) > 0).sum())} of them fire somewhere on this picture; the strongest by mean:"
+    )
     catalogue = load_catalogue()
     for row in range(0, count, 4):
         cols = st.columns(4)
-        for col, summary in zip(cols, strongest[row: row + 4]):
+        for col, summary in zip(cols, strongest[row : row + 4]):
             family = catalogue.family_of(Unit(layer, summary.channel))
-            caption = f"{_short_name(layer)}:{summary.channel} · {summary.mean:.1f}" + (f" · {family.name}" if family else "")
+            caption = f"{_short_name(layer)}:{summary.channel} · {summary.mean:.1f}" + (
+                f" · {family.name}" if family else ""
+            )
             col.image(overlay(picture.display, act[summary.channel]), caption=caption, width="stretch")
 
 
@@ -212,10 +308,13 @@ def depth_progression() -> None:
         act = acts[layer]
         channel = top_channels(torch.from_numpy(act), k=1)[0].channel
         with cols[i % 4]:
-            st.image(overlay(picture.display, act[channel]), width="stretch",
-                     caption=f"{layer}:{channel} · {act.shape[1]}²")
-    st.caption("Each tile: the channel with the highest mean activation in that layer. Deeper layers see coarser grids, "
-               "but each position there summarises a larger part of the picture.")
+            st.image(
+                overlay(picture.display, act[channel]), width="stretch", caption=f"{layer}:{channel} · {act.shape[1]}²"
+            )
+    st.caption(
+        "Each tile: the channel with the highest mean activation in that layer. Deeper layers see coarser grids, "
+        "but each position there summarises a larger part of the picture."
+    )
 
 
 def predictions_step() -> None:
@@ -228,24 +327,38 @@ def predictions_step() -> None:
         show_picture(picture)
     with right:
         st.plotly_chart(prediction_chart(predictions(picture.key, picture.tensor)), key="guess_chart")
-        st.page_link("pages/12_attribution-lab.py", label="Why this prediction? Open the Attribution lab",
-                     icon=":material/troubleshoot:", help="Which pixels and channels made the model say this, "
-                     "for the same picture.")
+        st.page_link(
+            stop_at("attribution-lab").page,
+            label="Why this prediction? Open the Attribution lab",
+            icon=":material/troubleshoot:",
+            help="Which pixels and channels made the model say this, for the same picture.",
+        )
     logits = main_activations(picture.key, picture.tensor)["logits"]
     probs = class_probabilities(picture.key, picture.tensor)
     top = [int(i) for i in np.argsort(-logits) if labels.is_real(int(i))][:8]
     names = [labels.name(i) for i in top]
     score_col, prob_col = st.columns(2)
-    score_col.plotly_chart(_bars(names, [float(logits[i]) for i in top], "#3d5a80", "score (logit)", "%{x:.2f}"),
-                           key="logit_chart")
-    prob_col.plotly_chart(_bars(names, [float(probs[i]) * 100 for i in top], "#e4572e", "probability (%)", "%{x:.2f}%"),
-                          key="prob_chart")
-    st.caption("Left: the final layer's scores for the top eight classes. Right: the same after softmax. "
-               "Softmax exponentiates, so a lead of a few points in score becomes most of the probability.")
+    score_col.plotly_chart(
+        _bars(names, [float(logits[i]) for i in top], "#3d5a80", "score (logit)", "%{x:.2f}"), key="logit_chart"
+    )
+    prob_col.plotly_chart(
+        _bars(names, [float(probs[i]) * 100 for i in top], "#e4572e", "probability (%)", "%{x:.2f}%"), key="prob_chart"
+    )
+    st.caption(
+        "Left: the final layer's scores for the top eight classes. Right: the same after softmax. "
+        "Softmax exponentiates, so a lead of a few points in score becomes most of the probability."
+    )
 
 
 def _bars(names: list[str], values: list[float], colour: str, title: str, hover: str) -> go.Figure:
-    fig = go.Figure(go.Bar(x=values[::-1], y=names[::-1], orientation="h", marker_color=colour,
-                           hovertemplate="%{y}: " + hover + "<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=values[::-1],
+            y=names[::-1],
+            orientation="h",
+            marker_color=colour,
+            hovertemplate="%{y}: " + hover + "<extra></extra>",
+        )
+    )
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), xaxis_title=title, yaxis=dict(automargin=True))
     return fig

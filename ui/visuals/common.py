@@ -30,14 +30,20 @@ def prediction_chart(predictions: list[Prediction], height: int = 260) -> go.Fig
     values = [p.probability * 100 for p in predictions][::-1]
     fig = go.Figure(
         go.Bar(
-            x=values, y=labels, orientation="h", marker_color="#e4572e",
-            text=[f"{v:.1f}%" for v in values], textposition="auto",
+            x=values,
+            y=labels,
+            orientation="h",
+            marker_color="#e4572e",
+            text=[f"{v:.1f}%" for v in values],
+            textposition="auto",
             customdata=[p.index for p in predictions][::-1],
             hovertemplate="%{y} (logit %{customdata}): %{x:.2f}%<extra></extra>",
         )
     )
     fig.update_layout(
-        height=height, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(title="probability (%)", range=[0, 100]),
+        height=height,
+        margin=dict(l=10, r=10, t=10, b=10),
+        xaxis=dict(title="probability (%)", range=[0, 100]),
         yaxis=dict(automargin=True),
     )
     return fig

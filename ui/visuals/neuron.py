@@ -21,18 +21,23 @@ from ui.roles import find
 EXAMPLES_TOP = 8  # photos of the 1,000 shown in "Two ways to ask"
 EXAMPLE_COLUMNS = 4
 
+
 def show_set(name: str, columns: int | None = None, caption_key: str = "label") -> bool:
     """Show one precomputed set of pictures in a row (or grid); False if it was not precomputed."""
     entries = manifest()["sets"].get(name, [])
     if not entries:
-        st.info("These pictures have not been precomputed in this copy of the app "
-                "(run `python tools/make_featvis_assets.py`). The live render in the last step makes any of them.")
+        st.info(
+            "These pictures have not been precomputed in this copy of the app "
+            "(run `python tools/make_featvis_assets.py`). The live render in the last step makes any of them."
+        )
         return False
     columns = columns or len(entries)
     for row in range(0, len(entries), columns):
         cols = st.columns(columns)
-        for col, entry in zip(cols, entries[row: row + columns]):
-            col.image(str(FEATVIS_ASSETS / entry["file"]), caption=entry.get(caption_key) or entry["unit"], width="stretch")
+        for col, entry in zip(cols, entries[row : row + columns]):
+            col.image(
+                str(FEATVIS_ASSETS / entry["file"]), caption=entry.get(caption_key) or entry["unit"], width="stretch"
+            )
     recipe = manifest().get("recipe")
     if recipe:
         st.caption(recipe)
@@ -81,20 +86,30 @@ def dataset_examples() -> None:
     with photos.photo_notice():
         photos.ensure([e.photo for e in examples])
         for row in range(0, len(tiles), EXAMPLE_COLUMNS):
-            for col, (_, tile) in zip(st.columns(EXAMPLE_COLUMNS), tiles[row: row + EXAMPLE_COLUMNS]):
+            for col, (_, tile) in zip(st.columns(EXAMPLE_COLUMNS), tiles[row : row + EXAMPLE_COLUMNS]):
                 if isinstance(tile, tuple):
                     peak, rank, title, picture, act = tile
-                    col.image(overlay(picture.display, act, vmax=vmax), width="stretch",
-                              caption=f"★ {title} · would rank #{rank} of 1,000 · {peak:.0f}")
+                    col.image(
+                        overlay(picture.display, act, vmax=vmax),
+                        width="stretch",
+                        caption=f"★ {title} · would rank #{rank} of 1,000 · {peak:.0f}",
+                    )
                 else:
                     image = photos.example_tile(unit, tile, heat, vmax)
-                    col.image(image or photos.placeholder(photos.TILE), width="stretch",
-                              caption=f"#{tile.rank} of 1,000 · {tile.photo.label} · {tile.activation:.0f}")
-    shown = (f"The {EXAMPLES_TOP} strongest of 1,000 ImageNet photos (one per class) for {unit}, by its largest "
-             "activation anywhere in the photo, each cropped to the unit's receptive field around its peak.")
+                    col.image(
+                        image or photos.placeholder(photos.TILE),
+                        width="stretch",
+                        caption=f"#{tile.rank} of 1,000 · {tile.photo.label} · {tile.activation:.0f}",
+                    )
+    shown = (
+        f"The {EXAMPLES_TOP} strongest of 1,000 ImageNet photos (one per class) for {unit}, by its largest "
+        "activation anywhere in the photo, each cropped to the unit's receptive field around its peak."
+    )
     if heat:
-        shown += (f" ★ marks the samples and your upload (currently: {'yes' if has_upload() else 'none'}), placed at "
-                  f"the rank they would take among the 1,000. One colour scale for all (brightest = {vmax:.0f}).")
+        shown += (
+            f" ★ marks the samples and your upload (currently: {'yes' if has_upload() else 'none'}), placed at "
+            f"the rank they would take among the 1,000. One colour scale for all (brightest = {vmax:.0f})."
+        )
     else:
         shown += " Heat maps, and your own pictures, need the model's weights."
     st.caption(f"{shown} {photos.credit()}")
@@ -122,4 +137,3 @@ def negative() -> None:
 
 def live_render() -> None:
     live_render_panel("live")
-

@@ -43,15 +43,39 @@ def learned_untaught() -> None:
     ]
     for x, text, colour in boxes:
         fig.add_shape(type="rect", x0=x, x1=x + 0.9, y0=0, y1=1, fillcolor=colour, opacity=0.9, line_width=0)
-        fig.add_annotation(x=x + 0.45, y=0.5, text=text, showarrow=False,
-                           font=dict(color="white" if colour == "#3d5a80" else "black", size=15))
+        fig.add_annotation(
+            x=x + 0.45,
+            y=0.5,
+            text=text,
+            showarrow=False,
+            font=dict(color="white" if colour == "#3d5a80" else "black", size=15),
+        )
     for x in (0.9, 2.1):
-        fig.add_annotation(x=x + 0.3, y=0.5, ax=x + 0.02, ay=0.5, xref="x", yref="y", axref="x", ayref="y",
-                           showarrow=True, arrowhead=3, arrowsize=1.5, arrowwidth=2, text="")
-    fig.add_annotation(x=1.65, y=-0.25, showarrow=False, text="Specialists did not know this was possible.",
-                       font=dict(size=13))
-    fig.update_layout(height=260, margin=dict(l=0, r=0, t=10, b=10), showlegend=False,
-                      xaxis=dict(visible=False, range=[-0.05, 3.35]), yaxis=dict(visible=False, range=[-0.4, 1.1]))
+        fig.add_annotation(
+            x=x + 0.3,
+            y=0.5,
+            ax=x + 0.02,
+            ay=0.5,
+            xref="x",
+            yref="y",
+            axref="x",
+            ayref="y",
+            showarrow=True,
+            arrowhead=3,
+            arrowsize=1.5,
+            arrowwidth=2,
+            text="",
+        )
+    fig.add_annotation(
+        x=1.65, y=-0.25, showarrow=False, text="Specialists did not know this was possible.", font=dict(size=13)
+    )
+    fig.update_layout(
+        height=260,
+        margin=dict(l=0, r=0, t=10, b=10),
+        showlegend=False,
+        xaxis=dict(visible=False, range=[-0.05, 3.35]),
+        yaxis=dict(visible=False, range=[-0.4, 1.1]),
+    )
     st.plotly_chart(fig, key="untaught_chart", config={"displayModeBar": False})
     st.caption("Poplin et al. (2018), Nature Biomedical Engineering. Schematic drawn by this app.")
 
@@ -66,18 +90,38 @@ def black_box() -> None:
     a, b = st.columns(2)
     a.metric("Learned numbers (parameters)", f"{total:,}")
     b.metric("Weight and bias tensors", f"{tensors}")
-    layer = st.selectbox("Show the raw weights of", [n for n in MAIN_LAYERS if n.startswith("mixed")], index=4,
-                         key="black_box_layer", format_func=lambda n: f"{n}, 3x3 branch")
+    layer = st.selectbox(
+        "Show the raw weights of",
+        [n for n in MAIN_LAYERS if n.startswith("mixed")],
+        index=4,
+        key="black_box_layer",
+        format_func=lambda n: f"{n}, 3x3 branch",
+    )
     weight = getattr(model, f"{layer}_3x3_pre_relu_conv").weight.detach().float().cpu()
     block = weight[:48, :48, 1, 1].numpy()  # the centre tap of a 48 x 48 corner: one tiny window on the matrix
     limit = float(np.abs(block).max()) or 1.0
-    fig = go.Figure(go.Heatmap(z=block, colorscale=DIVERGING, zmid=0, zmin=-limit, zmax=limit,
-                               hovertemplate="output %{y}, input %{x}: %{z:.4f}<extra></extra>"))
-    fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10),
-                      title=f"48 x 48 of the {weight.numel():,} weights in {layer}'s 3x3 convolution",
-                      xaxis_title="input channel", yaxis_title="output channel", yaxis_autorange="reversed")
+    fig = go.Figure(
+        go.Heatmap(
+            z=block,
+            colorscale=DIVERGING,
+            zmid=0,
+            zmin=-limit,
+            zmax=limit,
+            hovertemplate="output %{y}, input %{x}: %{z:.4f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=380,
+        margin=dict(l=10, r=10, t=30, b=10),
+        title=f"48 x 48 of the {weight.numel():,} weights in {layer}'s 3x3 convolution",
+        xaxis_title="input channel",
+        yaxis_title="output channel",
+        yaxis_autorange="reversed",
+    )
     st.plotly_chart(fig, key="black_box_chart")
-    st.caption("Every number is real and was learned, not written by a person. Reading them directly tells us almost nothing.")
+    st.caption(
+        "Every number is real and was learned, not written by a person. Reading them directly tells us almost nothing."
+    )
 
 
 def zoom_levels() -> None:
@@ -88,17 +132,31 @@ def zoom_levels() -> None:
     layer = st.selectbox("Layer", MAIN_LAYERS, index=MAIN_LAYERS.index("mixed4c"), key="zoom_layer")
     act = acts[layer]
     strongest = [c.channel for c in top_channels(torch.from_numpy(act), k=16)]
-    channel = st.selectbox("Channel", [int(c) for c in strongest], key=f"zoom_channel_{layer}",
-                           format_func=lambda c: _unit_label(layer, c),
-                           help="The 16 channels of this layer that fire most on the picture, strongest first.")
+    channel = st.selectbox(
+        "Channel",
+        [int(c) for c in strongest],
+        key=f"zoom_channel_{layer}",
+        format_func=lambda c: _unit_label(layer, c),
+        help="The 16 channels of this layer that fire most on the picture, strongest first.",
+    )
     y, x = np.unravel_index(int(np.argmax(act[channel])), act[channel].shape)
     top, bottom = st.columns(2), st.columns(2)
     top[0].image(picture.display, caption="1 · The whole network sees the picture", width="stretch")
-    top[1].image(_grid([act[c] for c in strongest]), width="stretch",
-                 caption=f"2 · One layer: {layer}'s 16 strongest of {act.shape[0]} channels")
-    bottom[0].image(overlay(picture.display, act[channel]), caption=f"3 · One channel: {layer}:{channel}", width="stretch")
-    bottom[1].image(_neuron_marker(picture, act[channel], y, x), width="stretch",
-                    caption=f"4 · One neuron: {layer}:{channel} at row {y}, column {x} of its grid, firing {act[channel][y, x]:.1f}")
+    top[1].image(
+        _grid([act[c] for c in strongest]),
+        width="stretch",
+        caption=f"2 · One layer: {layer}'s 16 strongest of {act.shape[0]} channels",
+    )
+    bottom[0].image(
+        overlay(picture.display, act[channel]), caption=f"3 · One channel: {layer}:{channel}", width="stretch"
+    )
+    bottom[1].image(
+        _neuron_marker(picture, act[channel], y, x),
+        width="stretch",
+        caption=(
+            f"4 · One neuron: {layer}:{channel} at row {y}, column {x} of its grid, firing {act[channel][y, x]:.1f}"
+        ),
+    )
 
 
 def tour_map() -> None:
@@ -108,7 +166,7 @@ def tour_map() -> None:
                 st.page_link(stop.page, label=f"{number}. {stop.title}", icon=stop.icon)
             else:
                 st.markdown(f"**{number}. {stop.title}** · *in preparation*")
-            st.caption(expand_roles(stop.blurb, 'ui/tour.py'))
+            st.caption(expand_roles(stop.blurb, "ui/tour.py"))
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
@@ -140,4 +198,3 @@ def _neuron_marker(picture, channel_map: np.ndarray, y: int, x: int):
     r = max(cell_w, cell_h) / 2 + 3
     draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=(255, 220, 0), width=4)
     return image
-

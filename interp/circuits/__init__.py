@@ -16,12 +16,18 @@ The classes read ``mixed5b`` through a global average pool: a class logit's weig
     from interp.circuits import strongest_inputs, strongest_outputs
     strongest_inputs(model, "mixed4c:447", top=8)    # the units of mixed4b that excite it most
     strongest_outputs(model, "mixed4c:447", top=8)   # the units of mixed4d it excites most
+    bottleneck_paths(model, "mixed4c:447", 7)        # 4b:7 -> 4c:447 path by path through the bottleneck
+
+The room's other modules build on these: ``ablation`` (switch units off, with a random control), ``story``
+(chapter 4's numbers: the curve family, the car parts' maps against the article's words, the mirror test, the
+circuit on a photo) and ``connections`` (what feeds a unit and what it feeds, as the Microscope shows it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -53,8 +59,10 @@ class Edge:
 
     def __repr__(self) -> str:
         k = self.kernel.shape[-1]
-        return (f"Edge({self.source} -> {self.target}, rank {self.rank} of {self.of}, excitation "
-                f"{self.excitation:+.3f}, inhibition {self.inhibition:+.3f}, {k} x {k} kernel)")
+        return (
+            f"Edge({self.source} -> {self.target}, rank {self.rank} of {self.of}, excitation "
+            f"{self.excitation:+.3f}, inhibition {self.inhibition:+.3f}, {k} x {k} kernel)"
+        )
 
     @property
     def excitation(self) -> float:
@@ -82,8 +90,10 @@ def source_layer(layer: str) -> str:
     """The layer whose units feed ``layer``'s (the main layer before it)."""
     index = CHAIN.index(layer) if layer in CHAIN else -1
     if index <= 0:
-        raise UnitError(f"Expanded weights connect a layer to the one before it; {layer} has none. "
-                        f"Pick a unit of {', '.join(CHAIN[1:])}.")
+        raise UnitError(
+            f"Expanded weights connect a layer to the one before it; {layer} has none. "
+            f"Pick a unit of {', '.join(CHAIN[1:])}."
+        )
     return CHAIN[index - 1]
 
 
@@ -91,8 +101,10 @@ def target_layer(layer: str) -> str:
     """The layer whose units ``layer``'s feed (the main layer after it; ``logits`` after ``mixed5b``)."""
     index = CHAIN.index(layer) if layer in CHAIN else len(CHAIN) - 1
     if index >= len(CHAIN) - 1:
-        raise UnitError(f"Expanded weights connect a layer to the one after it; {layer} has none. "
-                        f"Pick a unit of {', '.join(CHAIN[:-1])}.")
+        raise UnitError(
+            f"Expanded weights connect a layer to the one after it; {layer} has none. "
+            f"Pick a unit of {', '.join(CHAIN[:-1])}."
+        )
     return CHAIN[index + 1]
 
 
@@ -102,6 +114,17 @@ def operations_between(layer: str) -> list[str]:
     return list(STAGES[start + 1 : stop])
 
 
+def branch_of(target: Unit | str) -> tuple[str, str | None, int | None]:
+    """How ``target`` reads the layer before: ``("conv", None, None)`` for a plain convolution or a class logit,
+    else (its branch's part, ``3x3``, ``5x5``, ``1x1`` or ``pool_reduce``; the branch's name; its channel there)."""
+    target = block_unit(target)
+    branch = target.branch
+    if branch is None:
+        return "conv", None, None
+    name, index = branch
+    return name.removeprefix(target.layer + "_"), name, index
+
+
 def _weight(model: nn.Module, name: str) -> torch.Tensor:
     if name == "logits":
         return model.softmax2_pre_activation_matmul.weight.detach().float().cpu()[:, :, None, None]
@@ -109,7 +132,9 @@ def _weight(model: nn.Module, name: str) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _kernels_into(model: nn.Module, layer: str, part: str | None, outputs: slice, inputs: slice | None = None) -> torch.Tensor:
+def _kernels_into(
+    model: nn.Module, layer: str, part: str | None, outputs: slice, inputs: slice | None = None
+) -> torch.Tensor:
     """Expanded weights from input channels ``inputs`` (default all) to the outputs ``outputs`` of ``layer``'s
     branch ``part`` (``None`` for a plain conv or the logits): outputs x inputs x k x k."""
     inputs = inputs or slice(None)
@@ -132,6 +157,66 @@ def expanded_weights(model: nn.Module, target: Unit | str) -> torch.Tensor:
     return _kernels_into(model, target.layer, None, slice(target.channel, target.channel + 1))[0]
 
 
+@dataclass(frozen=True)
+class BottleneckPaths:
+    """How a unit of a block's 3x3 or 5x5 branch reads one input channel through the 1x1 bottleneck: one path per
+    bottleneck channel *b*, the input's weight into *b* (``squeeze[b]``) times *b*'s k x k kernel into the unit
+    (``kernels[b]``). The paths add up to the expanded weight (the bottleneck's ReLU skipped)."""
+
+    target: Unit
+    source: Unit
+    branch: str  # the branch's name, such as mixed4c_5x5
+    index: int  # the target's channel within the branch
+    squeeze: np.ndarray  # B: the input's weight into each bottleneck channel
+    kernels: np.ndarray  # B x k x k: each bottleneck channel's kernel into the target
+    terms: np.ndarray  # B x k x k: each path's term, squeeze[b] * kernels[b]
+    expanded: np.ndarray  # k x k: interp.circuits.expanded_weights from the input
+    order: np.ndarray  # the paths by the sum of their absolute weights, the biggest first (ties in channel order)
+    check: float  # the largest gap between the paths' sum and the expanded weight (float rounding only)
+
+    @property
+    def part(self) -> str:
+        return self.branch.removeprefix(self.target.layer + "_")
+
+    @property
+    def bottleneck(self) -> int:
+        """How many paths: the bottleneck's channels."""
+        return len(self.squeeze)
+
+    def rest(self, shown: int) -> np.ndarray:
+        """The sum of every path but the ``shown`` biggest."""
+        return self.terms[self.order[shown:]].sum(axis=0)
+
+    def share(self, shown: int) -> float:
+        """The share of the total absolute weight that the ``shown`` biggest paths carry."""
+        return float(np.abs(self.terms[self.order[:shown]]).sum() / (np.abs(self.terms).sum() or 1.0))
+
+
+@torch.no_grad()
+def bottleneck_paths(model: nn.Module, target: Unit | str, source_channel: int) -> BottleneckPaths:
+    """The paths from unit ``source_channel`` of the layer before to ``target`` (a 3x3- or 5x5-branch unit)
+    through its branch's 1x1 bottleneck, read from the weights (see :class:`BottleneckPaths`)."""
+    target = block_unit(target)
+    source = Unit(source_layer(target.layer), source_channel)
+    part, branch, index = branch_of(target)
+    if part not in ("3x3", "5x5"):
+        raise UnitError(
+            f"{target} reads {source.layer} through {'a plain convolution' if part == 'conv' else part}: "
+            "no bottleneck. Pick a unit of a 3x3 or 5x5 branch."
+        )
+    if not 0 <= source_channel < LAYERS[source.layer].channels:
+        raise UnitError(f"{source.layer} has no channel {source_channel}.")
+    squeeze = _weight(model, f"{branch}_bottleneck")[:, source_channel, 0, 0]
+    kernels = _weight(model, branch)[index]  # bottleneck x k x k
+    terms = (squeeze[:, None, None] * kernels).numpy()
+    expanded = expanded_weights(model, target)[source_channel].numpy()
+    order = np.argsort(-np.abs(terms).sum(axis=(1, 2)), kind="stable")
+    check = float(np.abs(terms.sum(axis=0) - expanded).max())
+    return BottleneckPaths(
+        target, source, branch, index, squeeze.numpy(), kernels.numpy(), terms, expanded, order, check
+    )
+
+
 def linear_response(model: nn.Module, target: Unit | str, source_activations: torch.Tensor) -> torch.Tensor:
     """The circuit run as one linear map: what ``target``'s expanded weights alone make of its source layer's
     activations (N x C x H x W -> N x H x W on the same grid; no bias, no ReLU). For a plain convolution this is
@@ -139,9 +224,11 @@ def linear_response(model: nn.Module, target: Unit | str, source_activations: to
     (see the module docstring). Only for layers that read the layer before on the same grid (no pool between)."""
     target = block_unit(target)
     if target.layer == "logits" or operations_between(target.layer):
-        raise UnitError(f"{target.layer} reads {source_layer(target.layer)} through "
-                        f"{', '.join(operations_between(target.layer)) or 'a global average pool'}: "
-                        "its circuit is not one convolution on the same grid.")
+        raise UnitError(
+            f"{target.layer} reads {source_layer(target.layer)} through "
+            f"{', '.join(operations_between(target.layer)) or 'a global average pool'}: "
+            "its circuit is not one convolution on the same grid."
+        )
     kernel = expanded_weights(model, target).to(source_activations)
     return nn.functional.conv2d(source_activations, kernel[None], padding=kernel.shape[-1] // 2)[:, 0]
 
@@ -149,8 +236,11 @@ def linear_response(model: nn.Module, target: Unit | str, source_activations: to
 def _ranked(edges: list[tuple[Unit, Unit, torch.Tensor]], top: int, by: str) -> list[Edge]:
     if by not in RANKINGS:
         raise ValueError(f"by must be one of {', '.join(RANKINGS)}, not {by!r}")
-    score = {"excite": lambda k: float(k.clamp(min=0).sum()), "inhibit": lambda k: -float(k.clamp(max=0).sum()),
-             "strength": lambda k: float(k.abs().sum())}[by]
+    score = {
+        "excite": lambda k: float(k.clamp(min=0).sum()),
+        "inhibit": lambda k: -float(k.clamp(max=0).sum()),
+        "strength": lambda k: float(k.abs().sum()),
+    }[by]
     order = sorted(range(len(edges)), key=lambda i: -score(edges[i][2]))  # stable: ties keep channel order
     return [Edge(*edges[i], rank=rank + 1, of=len(edges)) for rank, i in enumerate(order[: max(top, 0)])]
 
@@ -186,6 +276,37 @@ def strongest_outputs(model: nn.Module, source: Unit | str, top: int = 8, by: st
     return _ranked(edges, top, by)
 
 
+@dataclass(frozen=True)
+class RankedInputs:
+    """Every unit of the layer before, ranked by how it feeds ``target``: parallel lists, the strongest first."""
+
+    target: Unit
+    source: str  # the layer before
+    channels: list[int]
+    kernels: np.ndarray  # C x k x k, in the order of ``channels``
+    excitation: list[float]
+    inhibition: list[float]
+
+    def rank_of(self, channel: int) -> int:
+        """1 for the strongest input."""
+        return self.channels.index(channel) + 1
+
+
+def ranked_inputs(model: nn.Module, target: Unit | str, by: str = "excite") -> RankedInputs:
+    """:func:`strongest_inputs` for every unit of the layer before, as plain arrays (what a page lists)."""
+    target = block_unit(target)
+    source = source_layer(target.layer)
+    edges = strongest_inputs(model, target, top=LAYERS[source].channels, by=by)
+    return RankedInputs(
+        target,
+        source,
+        [e.source.channel for e in edges],
+        np.stack([e.kernel.numpy() for e in edges]),
+        [e.excitation for e in edges],
+        [e.inhibition for e in edges],
+    )
+
+
 def edge(model: nn.Module, source: Unit | str, target: Unit | str, by: str = "excite") -> Edge:
     """One edge's expanded weight, ranked among all the inputs of ``target`` (to check a claimed edge)."""
     source, target = block_unit(source), block_unit(target)
@@ -205,9 +326,38 @@ class CircuitGraph:
     edges: tuple[Edge, ...]
 
     def as_dict(self) -> dict:
-        return {"unit": str(self.unit), "nodes": [{"unit": str(u)} for u in self.nodes],
-                "edges": [{"source": str(e.source), "target": str(e.target), "excitation": round(e.excitation, 4),
-                           "inhibition": round(e.inhibition, 4)} for e in self.edges]}
+        return {
+            "unit": str(self.unit),
+            "nodes": [{"unit": str(u)} for u in self.nodes],
+            "edges": [
+                {
+                    "source": str(e.source),
+                    "target": str(e.target),
+                    "excitation": round(e.excitation, 4),
+                    "inhibition": round(e.inhibition, 4),
+                }
+                for e in self.edges
+            ],
+        }
+
+    def table(self) -> dict:
+        """Names and every edge's numbers unrounded (rank and net included): what a page draws."""
+        return {
+            "unit": str(self.unit),
+            "nodes": [str(n) for n in self.nodes],
+            "edges": [
+                {
+                    "source": str(e.source),
+                    "target": str(e.target),
+                    "excitation": e.excitation,
+                    "inhibition": e.inhibition,
+                    "net": e.net,
+                    "rank": e.rank,
+                    "of": e.of,
+                }
+                for e in self.edges
+            ],
+        }
 
 
 def circuit_graph(model: nn.Module, unit: Unit | str, depth: int = 2, top: int = 3, by: str = "excite") -> CircuitGraph:

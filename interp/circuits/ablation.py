@@ -7,10 +7,12 @@ target unit's post-ReLU activation over its grid both ways. The intervention is 
 (``InceptionV1.run(edit=...)``): nothing is attached to the model, so the one cached model serves every
 session at once.
 
-    from interp.ablation import ablate, random_ablations
+    from interp.circuits.ablation import ablate, random_ablations
     result = ablate(model, photo, "mixed4c:278", zero=["mixed4b:480", "mixed4b:416", "mixed4b:271"])
     result.before.max, result.after.max, result.drop        # the car detector, before and after
     baseline = random_ablations(model, photo, "mixed4c:278", "mixed4b", k=3, draws=8)   # the same, random units
+    control_summary(baseline)                                # their median peak, and the range
+    row_regions(result.before.peak, 3, 14)                   # one weight-map row at a time, around the peak
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ from interp.network.layers import LAYERS, Unit
 Region = tuple[int, int, int, int]  # (y0, y1, x0, x1): a half-open box on the zeroed units' own grid
 
 
+def peak(values: np.ndarray) -> tuple[int, int]:
+    """(row, column) of a map's largest value (the first, in reading order, when several tie)."""
+    y, x = np.unravel_index(int(np.asarray(values).argmax()), np.shape(values))
+    return int(y), int(x)
+
+
 @dataclass(frozen=True)
 class Response:
     """A unit's post-ReLU activation over its grid on one picture."""
@@ -42,6 +50,11 @@ class Response:
     @property
     def mean(self) -> float:
         return float(self.map.mean())
+
+    @property
+    def peak(self) -> tuple[int, int]:
+        """(row, column) of the largest value on the grid."""
+        return peak(self.map)
 
     def as_dict(self) -> dict:
         return {"max": round(self.max, 4), "mean": round(self.mean, 4)}
@@ -61,28 +74,50 @@ class Ablation:
         """How much of the unit's peak the ablation took away: 1 - after / before (0 when it was silent)."""
         return 1.0 - self.after.max / self.before.max if self.before.max > 0 else 0.0
 
+    def maps(self) -> dict:
+        """The maps and numbers a page shows, as plain arrays and numbers: the unit before (``before``, its
+        ``before_max``, ``before_mean``), after (``map``, ``max``, ``mean``), the ``units`` switched off, ``drop``."""
+        return {
+            "before": self.before.map,
+            "before_max": self.before.max,
+            "before_mean": self.before.mean,
+            "map": self.after.map,
+            "max": self.after.max,
+            "mean": self.after.mean,
+            "units": [str(u) for u in self.zeroed],
+            "drop": self.drop,
+        }
+
     def as_dict(self) -> dict:
-        out = {"unit": str(self.unit), "zeroed": [str(u) for u in self.zeroed], "before": self.before.as_dict(),
-               "after": self.after.as_dict()}
+        out = {
+            "unit": str(self.unit),
+            "zeroed": [str(u) for u in self.zeroed],
+            "before": self.before.as_dict(),
+            "after": self.after.as_dict(),
+        }
         if self.region is not None:
             out["region"] = list(self.region)
         return out
 
 
-def check_ablation(unit: Unit | str, zero: Iterable[Unit | str] = (), region: Region | None = None
-                   ) -> tuple[Unit, tuple[Unit, ...]]:
+def check_ablation(
+    unit: Unit | str, zero: Iterable[Unit | str] = (), region: Region | None = None
+) -> tuple[Unit, tuple[Unit, ...]]:
     """(the unit to watch, the units to switch off), named by their main layers; a :class:`UnitError` for
     anything that cannot be done (a unit without a grid, a switched-off unit that does not come before it, a
     region off the grid or over several layers)."""
     target = block_unit(unit)
     if not LAYERS[target.layer].is_spatial:
-        raise UnitError(f"Ablation reports a unit's map over its grid; {target.layer} has none. "
-                        "Pick a unit of conv2d0 ... mixed5b.")
+        raise UnitError(
+            f"Ablation reports a unit's map over its grid; {target.layer} has none. Pick a unit of conv2d0 ... mixed5b."
+        )
     zeroed = tuple(dict.fromkeys(block_unit(u) for u in zero))
     for u in zeroed:
         if LAYERS[u.layer].stage >= LAYERS[target.layer].stage:
-            raise UnitError(f"Switching off {u} cannot change {target}: {u.layer} is computed "
-                            f"{'at the same depth as' if u.layer == target.layer else 'after'} {target.layer}.")
+            raise UnitError(
+                f"Switching off {u} cannot change {target}: {u.layer} is computed "
+                f"{'at the same depth as' if u.layer == target.layer else 'after'} {target.layer}."
+            )
     if region is not None:
         if len({u.layer for u in zeroed}) != 1:
             raise UnitError("A region is a box on one layer's grid: zero units of a single layer with it.")
@@ -115,8 +150,9 @@ def _edits(zeroed: Sequence[Unit], region: Region | None, batch: int, ablated: s
     return {layer: zero(channels) for layer, channels in by_layer.items()}
 
 
-def ablate(model, image: torch.Tensor, unit: Unit | str, zero: Iterable[Unit | str] = (), *,
-           region: Region | None = None) -> Ablation:
+def ablate(
+    model, image: torch.Tensor, unit: Unit | str, zero: Iterable[Unit | str] = (), *, region: Region | None = None
+) -> Ablation:
     """``unit``'s response to ``image`` (1 x 3 x H x W, RGB in [0, 1]) as it is and with ``zero`` switched off
     (set to zero after their ReLU, so every later layer sees them silent); ``region`` limits the switching off to a
     box of the zeroed layer's grid. Units may be named by branch (``mixed4b_5x5:3``); they must come before
@@ -132,8 +168,17 @@ def ablate(model, image: torch.Tensor, unit: Unit | str, zero: Iterable[Unit | s
     return Ablation(target, zeroed, region, Response(maps[0]), Response(maps[1]), time.perf_counter() - started)
 
 
-def random_ablations(model, image: torch.Tensor, unit: Unit | str, layer: str, k: int, *, draws: int = 8,
-                     seed: int = 0, exclude: Iterable[Unit | str] = ()) -> list[Ablation]:
+def random_ablations(
+    model,
+    image: torch.Tensor,
+    unit: Unit | str,
+    layer: str,
+    k: int,
+    *,
+    draws: int = 8,
+    seed: int = 0,
+    exclude: Iterable[Unit | str] = (),
+) -> list[Ablation]:
     """The control: ``draws`` ablations of ``k`` units of ``layer`` drawn at random (without ``exclude``), in one
     batched forward pass; the same ``seed`` draws the same units."""
     target = block_unit(unit)
@@ -161,5 +206,30 @@ def random_ablations(model, image: torch.Tensor, unit: Unit | str, layer: str, k
     maps = act[:, target.channel].float().cpu().numpy()
     seconds = time.perf_counter() - started
     before = Response(maps[0])
-    return [Ablation(target, units, None, before, Response(maps[row]), seconds / draws)
-            for row, units in enumerate(picks, start=1)]
+    return [
+        Ablation(target, units, None, before, Response(maps[row]), seconds / draws)
+        for row, units in enumerate(picks, start=1)
+    ]
+
+
+def control_summary(controls: Sequence[Ablation | dict]) -> dict:
+    """The random control in three numbers: the median peak after switching the random units off, and the lowest
+    and highest (``Ablation`` results, or their :meth:`Ablation.maps`); empty for no draws."""
+    peaks = [c["max"] if isinstance(c, dict) else c.after.max for c in controls]
+    if not peaks:
+        return {}
+    return {"median": float(np.median(peaks)), "low": float(min(peaks)), "high": float(max(peaks)), "draws": len(peaks)}
+
+
+def row_regions(at: tuple[int, int], k: int, side: int) -> list[tuple[int, int, Region | None]]:
+    """For each row of a k x k weight map (top first), the box of the input's grid that row reads when the target
+    is read at ``at`` = (row, column) on a ``side`` x ``side`` grid (same grid, ``same`` padding): (row of the
+    map, row of the grid, (y0, y1, x0, x1) or ``None`` where that row falls off the grid). Only the top, middle
+    and bottom rows are listed."""
+    py, px = at
+    found = []
+    for row in (0, k // 2, k - 1):
+        y = py + row - k // 2
+        region = (y, y + 1, max(0, px - k // 2), min(side, px + k // 2 + 1)) if 0 <= y < side else None
+        found.append((row, y, region))
+    return found

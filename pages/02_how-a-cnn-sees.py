@@ -1,4 +1,0 @@
-from ui.frame import render_chapter
-from ui.router import page
-
-page(render_chapter, "02_cnn")

@@ -1,4 +1,0 @@
-from ui.microscope import render_microscope
-from ui.router import page
-
-page(render_microscope)

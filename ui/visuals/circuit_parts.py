@@ -1,0 +1,236 @@
+"""Chapter 4, steps 3 and 4: "A car from parts" (the car detector's parts, their weight maps and the verdict
+against the article) and "Heads in any pose" (a mirror pair of dog-head units merged into one, their maps and the
+mirror test on a photo).
+
+The numbers come from the roles catalogue (``interp/data/roles.json``), ``interp.circuits`` and
+``interp.circuits.story`` (``geometry_findings``, ``mirror_correlation``, ``mirror_test``); this module lays them out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from interp.circuits.story import geometry_findings, mirror_correlation, mirror_test
+from interp.dataset.atlas import AtlasError, atlas_unit, load_atlas
+from interp.errors import UnitError
+from interp.network.layers import Unit
+from interp.story.roles import Role
+from ui import photos
+from ui.resources import shared_model, weights_ready
+from ui.roles import ROLES_MISSING, find, roles_or_none, short
+from ui.style import PLOT_CONFIG
+from ui.unit_pictures import picture_for, unit_picture
+from ui.visuals.circuit_common import CAR_PARTS, edge_weights, kernel_figure, live_model, show_unit
+
+# -- step 3: a car from parts -------------------------------------------------------------------------------------
+
+
+def verdict(role: Role) -> list[str]:
+    """Where this part's weights excite and inhibit the detector, against where the article says: sentences
+    (``interp.circuits.story.geometry_findings`` in words)."""
+    kernel = np.asarray(role.evidence["kernel"], dtype=np.float64)
+    sums = ", ".join(f"{v:+.3f}" for v in kernel.sum(axis=1))
+    said = []
+    for finding in geometry_findings(kernel, role.spec.claim):
+        if finding.verb == "excite":
+            if finding.agrees:
+                said.append(
+                    f":green[**Agrees**]: excites most at the {finding.found} (row sums {sums}), as the article says."
+                )
+            else:
+                said.append(
+                    f":orange[**Differs**]: excites most at the **{finding.found}** here (row sums {sums}); "
+                    f"the article says the {finding.claimed}."
+                )
+        elif finding.found is None:
+            said.append(
+                f":orange[**Differs**]: no weight inhibits at all here (the smallest is {finding.value:+.4f}); "
+                f"the article says it inhibits at the {finding.claimed}."
+            )
+        elif finding.agrees:
+            said.append(
+                f":green[**Agrees**]: inhibits most at the {finding.found} (negative weights there add up "
+                f"to {finding.value:+.3f}), as the article says."
+            )
+        else:
+            said.append(
+                f":orange[**Differs**]: inhibits most at the **{finding.found}** here (negative weights "
+                f"there add up to {finding.value:+.3f}); the article says the {finding.claimed}."
+            )
+    return said
+
+
+def car_parts() -> None:
+    roles = roles_or_none()
+    car = find("car-detector")
+    parts = [r for r in (find(p) for p in CAR_PARTS) if r is not None]
+    if not roles or car is None or not parts:
+        st.info(ROLES_MISSING)
+        return
+    with photos.photo_notice():
+        head, words = st.columns([1, 3], vertical_alignment="center")
+        with head:
+            show_unit(car.unit, "car detector")
+        words.markdown(
+            f"**{car.unit}**, the car detector in these weights (car AUC {car.evidence.get('auc')}; "
+            f"the articles' {short(car.article_unit)} reaches {car.evidence.get('article_auc')}). "
+            f"Its parts, found among its strongest inputs from mixed4b: windows, wheels and body."
+        )
+        words.caption(f"The article: {car.spec.claim}. *({car.spec.source})*")
+        scale = max(float(np.abs(np.asarray(p.evidence["kernel"])).max()) for p in parts)
+        tops = photos.top_photos([p.unit for p in parts])
+        for col, part in zip(st.columns(len(parts)), parts):
+            with col.container(border=True):
+                st.markdown(f"**{part.spec.title}** · [{part.unit}](microscope?unit={part.unit})")
+                render, photo = st.columns(2)
+                found = picture_for(part.unit)
+                if found:
+                    render.image(found[0], width="stretch", caption="render")
+                top = tops.get(part.unit)
+                photo.image(
+                    top.image if top else photos.placeholder(photos.THUMB),
+                    width="stretch",
+                    caption=f"top photo: {top.label}" if top else "no photo",
+                )
+                st.plotly_chart(
+                    kernel_figure(np.asarray(part.evidence["kernel"]), scale, height=160, columns=False, numbers=False),
+                    key=f"car_kernel_{part.id}",
+                    config=PLOT_CONFIG,
+                )
+                ev = part.evidence
+                st.caption(
+                    f"Rank {ev.get('excite_rank')} of {ev.get('of')} inputs by excitation; car AUC "
+                    f"{ev.get('car_auc')}. The article: {part.spec.claim}."
+                )
+                for line in verdict(part):
+                    st.markdown(line)
+                if part.article_unit is not None and part.article_unit != part.unit:
+                    st.caption(
+                        f"The articles' {short(part.article_unit)} ranks {ev.get('article_excite_rank')} of "
+                        f"{ev.get('of')} here (car AUC {ev.get('article_car_auc')})."
+                    )
+        st.caption(
+            f"Weights into {car.unit} from each part, as {len(parts[0].evidence['kernel'])} x "
+            f"{len(parts[0].evidence['kernel'])} maps over the detector's window (row 0 = top), one colour "
+            f"scale (full at ±{scale:.3f}); from interp/data/roles.json, computed from these weights by "
+            "tools/find_roles.py."
+        )
+
+
+# -- step 4: heads in any pose ------------------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def mirror_values(photo_id: str, units: tuple[str, ...], _image: np.ndarray) -> dict:
+    """``interp.circuits.story.mirror_test`` on a photo (cached by its id): each unit's largest activation on it and
+    on its mirror image."""
+    model, _ = shared_model()
+    return mirror_test(model, _image, units)
+
+
+def dog_heads() -> None:
+    left, right, merged = find("dog-head-left"), find("dog-head-right"), find("dog-head")
+    if not (left and right and merged):
+        st.info(ROLES_MISSING)
+        return
+    has_model = weights_ready()
+    with photos.photo_notice():
+        cols = st.columns(3)
+        for col, role in zip(cols, (left, right, merged)):
+            with col.container(border=True):
+                st.markdown(f"**{role.spec.title}** · [{role.unit}](microscope?unit={role.unit})")
+                image, where = unit_picture(role.unit)
+                st.image(image, width="stretch", caption=where)
+                top_crops(role.unit)
+                ev = role.evidence
+                if role is merged:
+                    st.caption(
+                        f"Dog AUC {ev.get('dog_auc')}; a photo and its mirror image give it nearly the same "
+                        f"response (r = {ev.get('flip_correlation')}). Among its {ev.get('of')} inputs, "
+                        f"{left.unit} ranks **{ev.get('left_rank')}** and {right.unit} ranks "
+                        f"**{ev.get('right_rank')}**."
+                    )
+                else:
+                    st.caption(
+                        f"Dog AUC {ev.get('dog_auc')}. On the {ev.get('dog_photos')} dog photos, it matches "
+                        f"{ev.get('partner')} on the mirrored photos (r = **{ev.get('mirror_correlation')}**) "
+                        f"far better than on the same photos (r = {ev.get('plain_correlation')})."
+                    )
+        if not has_model:
+            st.caption("The weight maps and the mirror test need the model's weights.")
+            return
+        if live_model() is None:
+            return
+        kernels = [edge_weights(str(r.unit), str(merged.unit)) for r in (left, right)]
+        scale = max(float(np.abs(k["kernel"]).max()) for k in kernels) or 1.0
+        maps = st.columns([1, 1, 1.2], vertical_alignment="center")
+        for col, role, k in zip(maps, (left, right), kernels):
+            with col:
+                st.markdown(f"**{short(role.unit)} → {short(merged.unit)}** (rank {k['rank']} of {k['of']})")
+                st.plotly_chart(
+                    kernel_figure(k["kernel"], scale, height=190), key=f"dog_kernel_{role.id}", config=PLOT_CONFIG
+                )
+        as_is, mirrored = mirror_correlation(kernels[0]["kernel"], kernels[1]["kernel"])
+        maps[2].markdown(
+            f"The two maps are mirror images: {short(left.unit)}'s map against {short(right.unit)}'s "
+            f"flipped left to right correlates at **r = {mirrored:.2f}** (unflipped: {as_is:.2f})."
+        )
+        mirror_demo(left, right, merged)
+
+
+def top_crops(unit: Unit, count: int = 3) -> None:
+    """A unit's top photos from the atlas, cropped where it fires."""
+    try:
+        examples = load_atlas().examples(atlas_unit(unit), top=count)
+    except (AtlasError, UnitError):
+        return
+    photos.ensure([e.photo for e in examples])
+    vmax = max(e.activation for e in examples) or 1.0
+    for col, example in zip(st.columns(count, gap="small"), examples):
+        tile = photos.example_tile(unit, example, heat=False, vmax=vmax)
+        col.image(tile or photos.placeholder(photos.TILE), width="stretch")
+    st.caption("Top photos: " + ", ".join(e.photo.label for e in examples))
+
+
+def mirror_demo(left: Role, right: Role, merged: Role) -> None:
+    """The reference photo (a dog in profile facing right) and its mirror image: the pair swaps, the merged unit
+    stays."""
+    reference = left.evidence.get("reference")
+    try:
+        photo = next(p for p in load_atlas().photos if p.id == reference)
+    except (AtlasError, StopIteration):
+        return
+    image = photos.photo_image(photo)
+    if image is None:
+        return
+    units = (str(left.unit), str(right.unit), str(merged.unit))
+    values = mirror_values(photo.id, units, image)
+    pic, mirror, chart = st.columns([1, 1, 2.2], vertical_alignment="top")
+    pic.image(image, width="stretch", caption=f"{photo.label} (facing right)")
+    mirror.image(image[:, ::-1], width="stretch", caption="its mirror image")
+    names = [f"{short(left.unit)} left", f"{short(right.unit)} right", f"{short(merged.unit)} any pose"]
+    fig = go.Figure(
+        [
+            go.Bar(
+                name=name,
+                x=names,
+                y=values[key],
+                marker_color=colour,
+                hovertemplate="%{x}: %{y:.1f}<extra>" + name + "</extra>",
+                text=[f"{v:.0f}" for v in values[key]],
+                textposition="outside",
+            )
+            for key, name, colour in (("photo", "photo", "#3d5a80"), ("mirror", "mirror image", "#ee964b"))
+        ]
+    )
+    fig.update_layout(
+        height=230,
+        margin=dict(l=4, r=4, t=24, b=4),
+        barmode="group",
+        dragmode=False,
+        yaxis_title="largest activation",
+        legend=dict(orientation="h", y=1.12, x=0),
+    )
+    chart.plotly_chart(fig, key="dog_mirror", config=PLOT_CONFIG)

@@ -1,0 +1,374 @@
+"""Visuals of chapter 5, "Why it is hard", steps 1, 2 and 5: a polysemantic unit, how common such units are, and
+its value on all 1,000 photos by kind of thing.
+
+Every number comes from ``interp.story.polysemantic``: the unit from the roles catalogue (``interp/data/roles.json``),
+its photos from the atlas, the purity of every layer by ``interp.story.purity`` (the one measure, on
+``interp.story.hierarchy``'s WordNet groups). The toy model of steps 3 and 4 is ``ui/visuals/toy_model.py``.
+Caches are bounded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from PIL import Image
+from plotly.subplots import make_subplots
+
+from interp.dataset.atlas import ATLAS_LAYERS, AtlasError, load_atlas
+from interp.dataset.atlas import TOP as ATLAS_TOP
+from interp.dataset.pictures import overlay
+from interp.errors import InterpError
+from interp.network.layers import Unit, parse_unit
+from interp.story import polysemantic as measured
+from interp.story import purity
+from interp.story.hierarchy import source as grouping_source
+from interp.story.polysemantic import OTHERS, EdgeNote, PurityTable, SplitUnit, Strip, TopGroups
+from ui import photos
+from ui.featvis import FEATVIS_ASSETS, manifest
+from ui.roles import find, short
+from ui.style import GROUP_COLOURS, PLOT_CONFIG
+from ui.unit_pictures import unit_picture
+from ui.visuals.kinds import polysemantic_role, unit_groups
+
+FACETS_SET = "polysemantic"  # tools/make_featvis_assets.py: the polysemantic unit's four facets
+
+
+# -- step 1: one neuron, two meanings -----------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def photo_map(unit: str, photo_id: str) -> np.ndarray:
+    """The unit's activation map over one of the 1,000 photos (interp.story.polysemantic.unit_map)."""
+    from interp.dataset.intake import pil_to_tensor
+    from interp.dataset.photos import photo
+    from ui.resources import shared_model
+
+    model, _ = shared_model()
+    tensor = pil_to_tensor(Image.fromarray(photos.photo_image(photo(photo_id)))).unsqueeze(0)
+    return measured.unit_map(model, parse_unit(unit), tensor)
+
+
+def _facets(unit: Unit) -> None:
+    files = [str(FEATVIS_ASSETS / e["file"]) for e in manifest()["sets"].get(FACETS_SET, []) if e["unit"] == str(unit)]
+    picture, where = unit_picture(unit)
+    cols = st.columns(5, gap="small")
+    cols[0].image(picture, width="stretch", caption=f"{where}: on its own")
+    if files:
+        for i, (col, file) in enumerate(zip(cols[1:], files), start=1):
+            col.image(file, width="stretch", caption=f"facet {i} of 4")
+        st.caption(
+            f"Optimised pictures of {unit} (128 px, 512 steps): on its own, and four optimised together with a "
+            "penalty for looking alike (diversity, as in chapter 3), precomputed by "
+            "tools/make_featvis_assets.py from these weights."
+        )
+        return
+    with cols[1]:  # not precomputed in this copy: the Microscope's bounded render path makes them on request
+        from ui.unit_pictures import on_demand_settings, show_variant
+
+        if st.button("Render four facets", key="poly_facets") or st.session_state.get("poly_facets_shown"):
+            st.session_state["poly_facets_shown"] = True
+            size, steps = on_demand_settings()
+            show_variant(unit, "channel", False, 4, size, steps)
+        else:
+            st.caption(
+                "The four facets are not precomputed in this copy of the app; rendering them takes a minute "
+                "or two on a CPU."
+            )
+
+
+def polysemantic_unit() -> None:
+    role = polysemantic_role()
+    if role is None:
+        return
+    unit = role.unit
+    try:
+        found = unit_groups(unit)
+    except (AtlasError, InterpError) as error:
+        st.info(str(error))
+        return
+    examples, rows = found.examples, found.rows()
+    heat = photos.heat_possible()
+    with photos.photo_notice():
+        st.markdown(
+            f"**[{unit}](microscope?unit={unit})**, the polysemantic unit in these weights "
+            f"(the articles' {short(role.article_unit)}); purity of its top {len(examples)} photos "
+            f"{role.evidence.get('purity')}."
+        )
+        _facets(unit)
+        photos.ensure([e.photo for e in examples])
+        vmax = max(e.activation for e in examples) or 1.0
+        for (name, shown), colour in zip(rows, GROUP_COLOURS):
+            st.markdown(
+                f"<span style='color:{colour}'>■</span> **{name}**: {len(shown)} of its top {len(examples)}",
+                unsafe_allow_html=True,
+            )
+            for start in range(0, len(shown), 6):
+                for col, example in zip(st.columns(6, gap="small"), shown[start : start + 6]):
+                    tile = photos.example_tile(unit, example, heat, vmax)
+                    col.image(
+                        tile or photos.placeholder(photos.TILE),
+                        width="stretch",
+                        caption=f"#{example.rank} {example.photo.label} · {example.activation:.0f}",
+                    )
+        rest = found.rest()
+        if rest:
+            st.caption("Also among its top photos: " + ", ".join(f"#{e.rank} {e.photo.label} ({g})" for e, g in rest))
+        _whole_photos(unit, found, heat)
+        _edge_note(unit)
+        st.caption(
+            f"Top photos: the {len(examples)} of 1,000 ImageNet photos (one per class) on which {unit} fires "
+            f"most, cropped around its peak; heat on one colour scale (brightest = {vmax:.0f})"
+            + ("" if heat else ", shown only when the model's weights are here")
+            + ". Kinds of thing: "
+            f"WordNet groups (interp.story.hierarchy; {grouping_source()}). {photos.credit()}"
+        )
+
+
+def _whole_photos(unit: Unit, found: TopGroups, heat: bool) -> None:
+    """The unit over one whole photo of each group: its strongest photo of that kind."""
+    if not heat:
+        return
+    firsts = found.strongest()
+    if not firsts:
+        return
+    images = [photos.photo_image(e.photo) for _, e in firsts]
+    if any(image is None for image in images):
+        return
+    maps = [photo_map(str(unit), e.photo.id) for _, e in firsts]
+    vmax = max(float(m.max()) for m in maps) or 1.0
+    st.markdown(f"**{unit} over a whole photo of each kind** (one colour scale, brightest = {vmax:.0f})")
+    cols = st.columns(len(firsts) * 2, gap="small")
+    for i, ((name, example), image, values) in enumerate(zip(firsts, images, maps)):
+        y, x = np.unravel_index(int(values.argmax()), values.shape)
+        cols[2 * i].image(image, width="stretch", caption=f"{example.photo.label} ({name})")
+        cols[2 * i + 1].image(
+            overlay(Image.fromarray(image), values, vmax=vmax),
+            width="stretch",
+            caption=f"peak {values.max():.0f} at row {y}, column {x} of {values.shape[0]}",
+        )
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def edge_note(unit: str) -> EdgeNote | None:
+    """interp.story.polysemantic.edge_note on the shipped atlas."""
+    return measured.edge_note(load_atlas(), parse_unit(unit))
+
+
+def _split_words(found: SplitUnit) -> str:
+    return (
+        f"[{found.unit}](microscope?unit={found.unit}) ({found.split.count} {found.split.group}, "
+        f"{found.split.other_count} {found.split.other})"
+    )
+
+
+def _edge_note(unit: Unit) -> None:
+    """Say so when the unit's strongest photos all peak at the edge of the photo: what it answers there is not
+    explained by the kind of thing in the photo, and other split units of its layer may be cleaner examples."""
+    note = edge_note(str(unit))
+    if note is None:
+        return
+    st.markdown(
+        f":orange[**Where it fires.**] In {note.share:.0%} of its {ATLAS_TOP} strongest photos, {unit} "
+        f"peaks on the edge of its grid, mostly along its {note.side} edge: part of what it answers sits at "
+        "the border of the photo, which no kind of thing explains."
+        + (
+            " The next most split units of its layer fire inside the photo: "
+            + ", ".join(_split_words(o) for o in note.inside)
+            + "."
+            if note.inside
+            else ""
+        )
+    )
+
+
+# -- step 2: how common is it? ------------------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False, max_entries=1)
+def purity_table() -> PurityTable:
+    """Every layer of the atlas measured by interp.story.purity, and the same measure on random sets of photos."""
+    return measured.purity_table(load_atlas())
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def most_split(layer: str, count: int = measured.SPLIT_LISTED) -> list[SplitUnit]:
+    """The layer's units whose top photos split most widely (interp.story.polysemantic.most_split)."""
+    return measured.most_split(load_atlas(), layer, count)
+
+
+def purity_figure(table: PurityTable, highlight: str | None) -> go.Figure:
+    rows = table.rows
+    layers = [r.layer for r in rows]
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.09,
+        subplot_titles=("Share of units split across unrelated kinds", "Mean purity (share in the largest group)"),
+    )
+    fig.add_trace(
+        go.Bar(
+            x=layers,
+            y=[r.share for r in rows],
+            name="units split",
+            marker_color=["#e07a1f" if name == highlight else "#3d5a80" for name in layers],
+            customdata=[[r.split, r.units] for r in rows],
+            hovertemplate="%{x}: %{y:.1%} (%{customdata[0]} of %{customdata[1]} units)<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=layers,
+            y=[r.purity for r in rows],
+            mode="lines+markers",
+            name="mean purity",
+            line=dict(color="#3d5a80"),
+            marker=dict(color=["#e07a1f" if name == highlight else "#3d5a80" for name in layers], size=8),
+            hovertemplate="%{x}: %{y:.2f}<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
+    for col, value in ((1, table.chance_share), (2, table.chance_purity)):
+        fig.add_trace(
+            go.Scatter(
+                x=layers,
+                y=[value] * len(layers),
+                mode="lines",
+                name="12 random photos",
+                line=dict(color="#888", dash="dash"),
+                showlegend=col == 1,
+                hovertemplate=f"12 random photos: {value:.3f}<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero", fixedrange=True, row=1, col=1)
+    fig.update_yaxes(range=[0, max(0.6, 1.2 * max(r.purity for r in rows))], fixedrange=True, row=1, col=2)
+    fig.update_xaxes(tickangle=-45, fixedrange=True, tickfont=dict(size=10))
+    fig.update_annotations(font_size=12)
+    fig.update_layout(
+        height=330,
+        margin=dict(l=4, r=4, t=30, b=4),
+        dragmode=False,
+        showlegend=True,
+        legend=dict(orientation="h", y=-0.32, x=0),
+    )
+    return fig
+
+
+def purity_by_layer() -> None:
+    try:
+        table = purity_table()
+    except (AtlasError, InterpError) as error:
+        st.info(str(error))
+        return
+    role = find("polysemantic")
+    highlight = role.unit.layer if role else None
+    st.plotly_chart(purity_figure(table, highlight), key="purity_chart", config=PLOT_CONFIG)
+    rows = {r.layer: r for r in table.rows}
+    first, mid = rows[ATLAS_LAYERS[0]], rows[highlight] if highlight in rows else None
+    peak = max(table.rows, key=lambda r: r.share)
+    figures = (
+        f"{first.layer}: {first.share:.0%} split, purity {first.purity:.2f}; "
+        + (f"{mid.layer}: {mid.share:.0%} split ({mid.split} of {mid.units}), purity {mid.purity:.2f}; " if mid else "")
+        + f"most split: {peak.layer} ({peak.share:.0%}); 12 random photos: "
+        f"{table.chance_share:.0%} split, purity {table.chance_purity:.2f}."
+    )
+    st.caption(
+        f"{figures} Each unit judged on its {purity.TOP} strongest photos of the 1,000 (interp.story.purity): "
+        f"split when at least {purity.MINIMUM} fall in one group and {purity.MINIMUM} in a group of an "
+        f"unrelated kind. Groups: 18 broad WordNet groups of ImageNet's classes (interp.story.hierarchy), from "
+        f"{grouping_source()}. Random line: {table.draws:,} sets of {purity.TOP} photos drawn from the 1,000 "
+        f"(seed {measured.CHANCE_SEED}), measured the same way."
+    )
+    layer = st.selectbox(
+        "Most split units of",
+        list(ATLAS_LAYERS),
+        index=list(ATLAS_LAYERS).index(highlight) if highlight in ATLAS_LAYERS else 0,
+        key="purity_layer",
+    )
+    listed = most_split(layer)
+    if not listed:
+        st.caption(f"No unit of {layer} has {purity.MINIMUM} photos in each of two unrelated groups.")
+        return
+    lines = []
+    for f in listed:
+        s = f.split
+        lines.append(
+            f"- [{f.unit}](microscope?unit={f.unit}): {s.count} {s.group}, {s.other_count} {s.other} "
+            f"· purity {f.purity:.2f}"
+        )
+    st.markdown("\n".join(lines))
+
+
+# -- step 5: so what? ---------------------------------------------------------------------------------------------
+
+
+def activation_strip(unit: Unit, names: list[str], strip: Strip) -> go.Figure:
+    """The unit's strongest activation on each of the 1,000 photos (interp.story.polysemantic.activation_strip), one
+    row per kind of thing."""
+    labels = [p.label for p in load_atlas().photos]
+    values, rank = strip.values, strip.rank
+    rows = names + [OTHERS]
+    rng = np.random.default_rng(0)
+    fig = go.Figure()
+    for row, colour in zip(rows, GROUP_COLOURS):
+        idx = [i for i, r in enumerate(strip.rows) if r == row]
+        level = len(rows) - 1 - rows.index(row)
+        fig.add_trace(
+            go.Scatter(
+                x=values[idx],
+                y=level + rng.uniform(-0.28, 0.28, len(idx)),
+                mode="markers",
+                name=row,
+                marker=dict(
+                    color=colour,
+                    size=[10 if rank[i] <= strip.top else 6 for i in idx],
+                    opacity=0.75,
+                    line=dict(width=[1.5 if rank[i] <= strip.top else 0 for i in idx], color="#111"),
+                ),
+                customdata=[[labels[i], int(rank[i])] for i in idx],
+                hovertemplate="%{customdata[0]}: %{x:.0f} (#%{customdata[1]} of 1,000)<extra>" + row + "</extra>",
+            )
+        )
+    fig.add_vline(
+        x=strip.cut,
+        line_dash="dash",
+        line_color="#666",
+        annotation_text=f"top {strip.top}",
+        annotation_position="top left",
+    )
+    fig.update_layout(
+        height=300,
+        margin=dict(l=4, r=4, t=24, b=4),
+        dragmode=False,
+        showlegend=False,
+        xaxis=dict(title=dict(text=f"{unit}: largest activation on the photo", font=dict(size=11)), fixedrange=True),
+        yaxis=dict(
+            tickvals=list(range(len(rows))), ticktext=rows[::-1], fixedrange=True, range=[-0.6, len(rows) - 0.4]
+        ),
+    )
+    return fig
+
+
+def so_what() -> None:
+    role = polysemantic_role()
+    if role is None:
+        return
+    try:
+        names = unit_groups(role.unit).names
+        strip = measured.activation_strip(load_atlas(), role.unit, names)
+        figure = activation_strip(role.unit, names, strip)
+    except (AtlasError, InterpError) as error:
+        st.info(str(error))
+        return
+    st.plotly_chart(figure, key="so_what_strip", config=PLOT_CONFIG)
+    counts = strip.top_counts(names)
+    st.caption(
+        f"Each dot is one of the 1,000 photos, placed by {role.unit}'s largest activation on it (from the "
+        f"atlas), one row per kind (WordNet groups, interp.story.hierarchy); the {strip.top} strongest are "
+        "outlined: " + ", ".join(f"{n} {name}" for name, n in counts.items()) + ". Hover over a dot for its class."
+    )

@@ -1,0 +1,403 @@
+"""Visuals of chapter 5, steps 3 and 4: the toy model of superposition ("Toy Models of Superposition", Elhage et
+al., 2022) trained in the page by ``interp.superposition``, its feature directions, the sweep over sparsity, and
+how its features interfere. The cache is bounded.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from ui.style import DIVERGING, PLOT_CONFIG
+
+SPARSITIES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99)  # one model each, trained together
+IMPORTANCE = (0.5, 1.0, 0.05)  # the ratio's slider: min, max, step
+FEATURES = (3, 4, 5, 6, 7, 8)
+TOY_STEPS, TOY_BATCH = 1000, 512
+TOY_DEFAULTS = {"sparsity": 0.9, "importance": 0.9, "features": 5}
+_TOY_STATE = "toy_settings"  # the settings, kept across steps 3 and 4 (widget state is forgotten between steps)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def train_toys(n_features: int, importance: float) -> dict:
+    """One toy per sparsity of ``SPARSITIES``, trained as one batch (interp.superposition.train), and the time it
+    took."""
+    from interp.superposition import train
+
+    started = time.perf_counter()
+    models = train(n_features, 2, sparsity=SPARSITIES, importance=importance, steps=TOY_STEPS, batch=TOY_BATCH, seed=0)
+    return {"models": models, "seconds": time.perf_counter() - started}
+
+
+def _toy_controls(key: str) -> tuple[int, float, float]:
+    """Features, importance ratio and sparsity, shared by steps 3 and 4 (each draws its own widgets)."""
+    state = st.session_state.setdefault(_TOY_STATE, dict(TOY_DEFAULTS))
+    widgets = {name: f"{key}_{name}" for name in TOY_DEFAULTS}
+    for name, widget in widgets.items():
+        st.session_state[widget] = state[name]
+
+    def remember(name: str) -> None:
+        state[name] = st.session_state[widgets[name]]
+
+    a, b, c = st.columns([1.1, 2, 2])
+    a.selectbox(
+        "Features",
+        FEATURES,
+        key=widgets["features"],
+        on_change=remember,
+        args=("features",),
+        help="How many features share the 2 hidden neurons.",
+    )
+    b.slider(
+        "Importance ratio",
+        min_value=IMPORTANCE[0],
+        max_value=IMPORTANCE[1],
+        step=IMPORTANCE[2],
+        key=widgets["importance"],
+        on_change=remember,
+        args=("importance",),
+        help="Feature i weighs ratio^i in the loss: 1 = all alike; lower = the first features matter more.",
+    )
+    c.select_slider(
+        "Sparsity",
+        SPARSITIES,
+        key=widgets["sparsity"],
+        on_change=remember,
+        args=("sparsity",),
+        help="The chance that a feature is zero in a sample.",
+    )
+    return int(state["features"]), float(state["importance"]), float(state["sparsity"])
+
+
+def _palette(n: int) -> list[str]:
+    """Dark (most important) to light (least), one colour per feature."""
+    from plotly.colors import sample_colorscale
+
+    return sample_colorscale("Viridis", [0.05 + 0.8 * i / max(n - 1, 1) for i in range(n)])
+
+
+def directions_figure(W: np.ndarray, importance: np.ndarray) -> go.Figure:
+    """Each feature's direction in the 2-dimensional hidden space, as an arrow from the origin."""
+    n = W.shape[1]
+    colours = _palette(n)
+    theta = np.linspace(0, 2 * np.pi, 120)
+    fig = go.Figure(
+        go.Scatter(
+            x=np.cos(theta),
+            y=np.sin(theta),
+            mode="lines",
+            hoverinfo="skip",
+            showlegend=False,
+            line=dict(color="#ccc", dash="dot", width=1),
+        )
+    )
+    for i in range(n):
+        x, y = W[0, i], W[1, i]
+        length = float(np.hypot(x, y))
+        fig.add_trace(
+            go.Scatter(
+                x=[0, x],
+                y=[0, y],
+                mode="lines+markers+text",
+                line=dict(color=colours[i], width=4),
+                marker=dict(size=[0, 11], color=colours[i]),
+                text=["", f"{i + 1}"],
+                textposition="top center",
+                textfont=dict(size=13, color=colours[i]),
+                name=f"feature {i + 1}",
+                showlegend=False,
+                hovertemplate=(
+                    f"feature {i + 1}: importance {importance[i]:.2f}<br>length {length:.2f}, angle "
+                    f"{np.degrees(np.arctan2(y, x)) % 360:.0f}°<extra></extra>"
+                ),
+            )
+        )
+    reach = max(1.25, float(np.abs(W).max()) * 1.2)
+    axis = dict(
+        range=[-reach, reach],
+        zeroline=True,
+        zerolinecolor="#bbb",
+        showgrid=False,
+        fixedrange=True,
+        tickfont=dict(size=9),
+    )
+    fig.update_layout(
+        height=330,
+        margin=dict(l=4, r=4, t=10, b=4),
+        dragmode=False,
+        plot_bgcolor="white",
+        xaxis=dict(**axis, title=dict(text="hidden neuron 1", font=dict(size=11))),
+        yaxis=dict(**axis, title=dict(text="hidden neuron 2", font=dict(size=11)), scaleanchor="x"),
+    )
+    return fig
+
+
+def sweep_figure(models, chosen: int) -> go.Figure:
+    """The phase change: features with a direction, and dimensions per feature, against sparsity."""
+    labels = [f"{s:g}" for s in models.sparsity]
+    n = models.W.shape[2]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    dims = models.dimensionality()
+    xs = [labels[k] for k in range(len(labels)) for _ in range(n)]
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=dims.ravel(),
+            mode="markers",
+            name="each feature's dimensionality",
+            marker=dict(color="rgba(120,120,120,0.45)", size=7),
+            customdata=[i + 1 for _ in range(len(labels)) for i in range(n)],
+            hovertemplate="sparsity %{x}: feature %{customdata} has %{y:.2f} of a dimension<extra></extra>",
+        ),
+        secondary_y=True,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=labels,
+            y=models.dimensions_per_feature(),
+            mode="lines+markers",
+            name="dimensions per feature",
+            line=dict(color="#e07a1f", width=3),
+            hovertemplate="sparsity %{x}: %{y:.2f} dimensions per feature<extra></extra>",
+        ),
+        secondary_y=True,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=labels,
+            y=models.represented().sum(axis=1),
+            mode="lines+markers",
+            name="features with a direction",
+            line=dict(color="#3d5a80", width=3, shape="hv"),
+            hovertemplate="sparsity %{x}: %{y} features with a direction<extra></extra>",
+        ),
+        secondary_y=False,
+    )
+    fig.add_vrect(x0=chosen - 0.4, x1=chosen + 0.4, fillcolor="rgba(224,122,31,0.12)", line_width=0)
+    fig.update_yaxes(
+        title_text="features with a direction",
+        range=[0, n + 0.5],
+        dtick=1,
+        fixedrange=True,
+        secondary_y=False,
+        title_font=dict(size=11, color="#3d5a80"),
+    )
+    fig.update_yaxes(
+        title_text="dimensions per feature",
+        range=[0, 1.1],
+        fixedrange=True,
+        secondary_y=True,
+        showgrid=False,
+        title_font=dict(size=11, color="#e07a1f"),
+    )
+    fig.update_xaxes(
+        title_text="sparsity (chance a feature is off)", type="category", fixedrange=True, title_font=dict(size=11)
+    )
+    fig.update_layout(
+        height=300,
+        margin=dict(l=4, r=4, t=44, b=4),
+        dragmode=False,
+        legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0, font=dict(size=10)),
+    )
+    return fig
+
+
+def _trained_caption(toys: dict) -> str:
+    models = toys["models"]
+    return (
+        f"Trained in the page: {len(models.sparsity)} toys (one per sparsity) in one batch, {models.steps:,} steps "
+        f"of Adam on {TOY_BATCH} fresh samples each, in {toys['seconds']:.2f} s on this machine "
+        "(interp.superposition; seed 0)."
+    )
+
+
+def toy_superposition() -> None:
+    n, importance, sparsity = _toy_controls("toy")
+    toys = train_toys(n, round(importance, 2))
+    models = toys["models"]
+    k = models.sparsity.index(sparsity)
+    left, right = st.columns([1.5, 1], vertical_alignment="center")
+    left.plotly_chart(directions_figure(models.W[k], models.importance), key="toy_directions", config=PLOT_CONFIG)
+    represented = int(models.represented()[k].sum())
+    m1 = m2 = m3 = right
+    m1.metric(
+        "Features with a direction",
+        f"{represented} of {n}",
+        help="Features whose direction is longer than 0.5 (the others are dropped).",
+    )
+    m2.metric(
+        "Dimensions per feature",
+        f"{models.dimensions_per_feature()[k]:.2f}",
+        help="2 divided by the squared length of W: 1 when every kept feature has a dimension of its own.",
+    )
+    m3.metric("Loss", f"{models.loss[k]:.4f}", help="Importance-weighted squared error on the last batch.")
+    st.caption(
+        f"Arrows: the columns of W for sparsity {sparsity:g}, importance ratio {importance:.2f}; darker = more "
+        "important; the dotted circle has length 1."
+    )
+    st.plotly_chart(sweep_figure(models, k), key="toy_sweep", config=PLOT_CONFIG)
+    st.caption("The sweep: one toy per sparsity, the shaded one drawn above. " + _trained_caption(toys))
+
+
+def interference_figure(W: np.ndarray) -> go.Figure:
+    gram = W.T @ W
+    n = gram.shape[0]
+    names = [f"{i + 1}" for i in range(n)]
+    scale = float(np.abs(gram).max()) or 1.0
+    fig = go.Figure(
+        go.Heatmap(
+            z=gram,
+            x=names,
+            y=names,
+            zmin=-scale,
+            zmax=scale,
+            colorscale=DIVERGING,
+            texttemplate="%{z:.2f}",
+            textfont=dict(size=10 if n <= 6 else 8),
+            showscale=False,
+            xgap=2,
+            ygap=2,
+            hovertemplate="feature %{y} read through feature %{x}'s direction: %{z:+.3f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=300,
+        margin=dict(l=4, r=4, t=28, b=4),
+        dragmode=False,
+        title=dict(text="Wᵀ W: how each feature reads each other", font=dict(size=12), x=0.02),
+        xaxis=dict(
+            title=dict(text="feature switched on", font=dict(size=11)), fixedrange=True, side="bottom", type="category"
+        ),
+        yaxis=dict(
+            title=dict(text="read-out of feature", font=dict(size=11)),
+            autorange="reversed",
+            fixedrange=True,
+            scaleanchor="x",
+            type="category",
+        ),
+    )
+    return fig
+
+
+def readout_figure(x: np.ndarray, read: dict) -> go.Figure:
+    n = len(x)
+    names = [f"{i + 1}" for i in range(n)]
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=names,
+                y=read["before"],
+                name="before the ReLU (Wᵀ W x + b)",
+                marker_color="#b8b8b8",
+                hovertemplate="feature %{x}: %{y:+.3f} before the ReLU<extra></extra>",
+            ),
+            go.Bar(
+                x=names,
+                y=read["out"],
+                name="read-out (after the ReLU)",
+                marker_color="#3d5a80",
+                hovertemplate="feature %{x}: %{y:.3f} read out<extra></extra>",
+            ),
+            go.Scatter(
+                x=names,
+                y=x,
+                mode="markers",
+                name="the input",
+                marker=dict(symbol="diamond-wide", size=14, color="#e07a1f"),
+                hovertemplate="feature %{x}: input %{y:.1f}<extra></extra>",
+            ),
+        ]
+    )
+    fig.add_hline(y=0, line_color="#999", line_width=1)
+    fig.update_layout(
+        height=300,
+        margin=dict(l=4, r=4, t=28, b=4),
+        dragmode=False,
+        barmode="group",
+        title=dict(text="What comes back out", font=dict(size=12), x=0.02),
+        xaxis=dict(title=dict(text="feature", font=dict(size=11)), fixedrange=True, type="category"),
+        yaxis=dict(fixedrange=True),
+        legend=dict(orientation="h", y=-0.25, x=0, font=dict(size=10)),
+    )
+    return fig
+
+
+def neurons_figure(W: np.ndarray) -> go.Figure:
+    """How strongly each feature drives each hidden neuron: the rows of W."""
+    n = W.shape[1]
+    colours = _palette(n)
+    neurons = [f"hidden neuron {j + 1}" for j in range(W.shape[0])]
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=neurons,
+                y=W[:, i],
+                name=f"feature {i + 1}",
+                marker_color=colours[i],
+                hovertemplate=f"feature {i + 1} → %{{x}}: %{{y:+.2f}}<extra></extra>",
+            )
+            for i in range(n)
+        ]
+    )
+    fig.add_hline(y=0, line_color="#999", line_width=1)
+    fig.update_layout(
+        height=250,
+        margin=dict(l=4, r=4, t=28, b=4),
+        dragmode=False,
+        barmode="group",
+        title=dict(text="What each hidden neuron answers: its weight for each feature", font=dict(size=12), x=0.02),
+        yaxis=dict(fixedrange=True),
+        xaxis=dict(fixedrange=True),
+        legend=dict(orientation="h", y=-0.15, x=0, font=dict(size=10)),
+    )
+    return fig
+
+
+def toy_interference() -> None:
+    n, importance, sparsity = _toy_controls("tint")
+    toys = train_toys(n, round(importance, 2))
+    models = toys["models"]
+    k = models.sparsity.index(sparsity)
+    W = models.W[k]
+    options = list(range(1, n + 1))
+    if st.session_state.get("tint_on") is not None:
+        st.session_state["tint_on"] = [f for f in st.session_state["tint_on"] if f in options]
+    on = st.pills(
+        "Switch on",
+        options,
+        selection_mode="multi",
+        default=[1],
+        key="tint_on",
+        format_func=lambda f: f"feature {f}",
+        help="Each feature switched on is set to 1, the others to 0.",
+    )
+    x = np.zeros(n)
+    x[[f - 1 for f in (on or [])]] = 1.0
+    read = models.read(x, model=k)
+    left, right = st.columns(2)
+    left.plotly_chart(interference_figure(W), key="toy_gram", config=PLOT_CONFIG)
+    right.plotly_chart(readout_figure(x, read), key="toy_readout", config=PLOT_CONFIG)
+    others = [i for i in range(n) if x[i] == 0]
+    error = float(np.abs(read["out"] - x).max())
+    if on and others:
+        leak = read["before"][others]
+        said = (
+            f"With {', '.join(f'feature {f}' for f in on)} on, the others read between {leak.min():+.2f} and "
+            f"{leak.max():+.2f} before the ReLU, {read['out'][others].max():.2f} at most after it. "
+        )
+    else:
+        said = ""
+    st.caption(
+        said + f"The largest error of any read-out: {error:.2f}. Toy at sparsity {sparsity:g}, importance "
+        f"ratio {importance:.2f}: " + _trained_caption(toys).removeprefix("Trained in the page: ")
+    )
+    st.plotly_chart(neurons_figure(W), key="toy_neurons", config=PLOT_CONFIG)
+    strong = (np.abs(W) > 0.3).sum(axis=1)
+    st.caption(
+        f"Each hidden neuron has a weight above 0.3 in size for {strong[0]} and {strong[1]} of the {n} "
+        "features: read on its own, it answers several."
+    )
