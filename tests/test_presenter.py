@@ -10,6 +10,7 @@ from conftest import in_threads, new_app, open_page
 
 from ui import presenter
 from ui.chapters import load_chapter
+from ui.tour import around
 
 pytestmark = pytest.mark.usefixtures("app_environment", "without_weights")
 
@@ -63,29 +64,46 @@ def test_a_presenter_link_opens_presenter_mode_and_the_code_stays_in_the_address
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["presenter_mode"] and at.query_params["presenter"] in ("demo-1", ["demo-1"])
     assert any("Speaker notes" in md.value for md in at.markdown)
-    steps = load_chapter("02_cnn").steps
-    assert any(f"**Next up:** 3 · {steps[2].title}" in md.value for md in at.markdown)
+    _, after = around("how-a-cnn-sees", "convolution")  # the talk's next step (ui.tour: the talk cut, or every step)
+    title = after.step.title
+    if after.stop.url_path != "how-a-cnn-sees":
+        title += f" · *{after.stop.title}*"
+    assert f"**Next up:** {title}" in [md.value for md in at.markdown]
     assert presenter.TALKS.get("demo-1").params == {"step": "convolution"}
     at.button(key="next_step").click().run()
-    assert presenter.TALKS.get("demo-1").params == {"step": steps[2].id}
+    assert presenter.TALKS.get("demo-1").page == after.stop.url_path
+    assert presenter.TALKS.get("demo-1").params == {"step": after.step.id}
 
 
-def test_the_next_chapter_key_keeps_presenter_mode():
+def test_the_next_chapter_key_and_presenter_mode_across_chapters():
     at = new_app()
     open_page(at, "how-a-cnn-sees")
     at.query_params["step"] = "last"  # ?step=first and ?step=last name a chapter's ends
     at.run()
     assert at.segmented_control(key="step").value == load_chapter("02_cnn").steps[-1].id
-    at.toggle(key="presenter_mode").set_value(True).run()
+    assert at.button(key="next_step").disabled  # a reader's Next stays in the chapter; its own button leads on
     at.button(key="next_chapter").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == load_chapter("03_neuron").title
-    assert at.session_state["presenter_mode"]  # Streamlit forgets widgets on a page change; we do not
     at = new_app()
     open_page(at, "what-a-neuron-wants").run()
     at.button(key="prev_chapter").click().run()  # before the first step: the previous chapter's last
     assert at.title[0].value == load_chapter("02_cnn").title
     assert at.segmented_control(key="step").value == load_chapter("02_cnn").steps[-1].id
+    # a presenter walking every step: Next itself crosses into the next chapter, still presenting
+    at = new_app()
+    open_page(at, "how-a-cnn-sees")
+    at.query_params["step"] = "last"
+    at.run()
+    at.toggle(key="presenter_mode").set_value(True).run()
+    at.sidebar.toggle(key="talk_cut_switch").set_value(False).run()
+    assert not at.button(key="next_step").disabled and "next_chapter" not in [b.key for b in at.button]
+    at.button(key="next_step").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == load_chapter("03_neuron").title
+    assert at.segmented_control(key="step").value == load_chapter("03_neuron").steps[0].id
+    assert at.session_state["presenter_mode"]  # Streamlit forgets widgets on a page change; we do not
+    assert not at.session_state["talk_cut_only"]
 
 
 def test_a_follower_gets_the_stage_view_and_the_presenters_page():
@@ -116,3 +134,8 @@ def test_the_keys_script_is_the_shipped_file_with_the_views_settings_filled_in_s
     filled = re.search(r"w\.__interpTour = (.*);\n", script).group(1)
     assert json.loads(filled) == config  # escaped for HTML, the same value for JavaScript
     assert "display: none" in presenter.asset("stage.css") and ".interp-clock" in presenter.asset("presenter.css")
+    assert "interp-delta" in script and "st-key-reading" in script  # the plan's clock and read-aloud's text
+    # the browser's HTML sanitizer (DOMPurify, in st.html) drops a whole <script> or <style> whose text holds "<"
+    # before a letter or "/": the page would lose its keys without a word
+    for name in ("keys.js", "frame.css", "presenter.css", "stage.css"):
+        assert not re.search(r"<[/\w]", presenter.asset(name)), name

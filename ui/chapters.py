@@ -7,10 +7,15 @@ Format (one file per chapter)::
     Summary paragraph.
 
     ## Step title
-    <!-- step: id=hook visual=live_classifier -->
-    Narration Markdown...
+    <!-- step: id=hook visual=live_classifier talk=60 -->
+    The headline: the step's claim in one or two sentences (at most 40 words).
+    <!-- more -->
+    The reading text: the rest of the narration, for a learner who wants it...
     <!-- notes -->
     Speaker notes (presenter mode only)...
+
+``talk=SECONDS`` puts the step in the talk cut (the steps a 17-minute talk shows, with the time planned for each);
+steps without it are skipped by a talk and shown to readers.
 
 Narration, notes and tool pages may name the story's characters by role, ``{role:car-detector}``: the
 placeholder becomes the unit that plays the role in these weights (``ui.roles``), never a number typed by hand.
@@ -30,6 +35,7 @@ CHAPTERS_DIR = ASSETS_DIR / "chapters"
 
 _MARKER = re.compile(r"^<!--\s*(chapter|step):\s*(.*?)\s*-->\s*$", re.MULTILINE)
 _NOTES = re.compile(r"^<!--\s*notes\s*-->\s*$", re.MULTILINE)
+_MORE = re.compile(r"^<!--\s*more\s*-->\s*$", re.MULTILINE)
 _PAIR = re.compile(r"(\w+)=(\S+)")
 
 
@@ -42,8 +48,11 @@ class Step:
     id: str
     title: str
     visual: str
-    narration: str
+    narration: str  # the whole narration, headline and reading text (read aloud)
     notes: str
+    headline: str = ""  # the claim, before <!-- more --> (the whole narration when a step has no marker)
+    reading: str = ""  # the rest, after <!-- more -->
+    talk: int | None = None  # seconds planned for this step in the talk cut; None: not in the cut
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,11 @@ class Chapter:
     summary: str
     steps: tuple[Step, ...]
     source: str
+
+    @property
+    def talk_steps(self) -> tuple[Step, ...]:
+        """The steps in the talk cut, in order."""
+        return tuple(step for step in self.steps if step.talk is not None)
 
     def index_of(self, step_id: str) -> int:
         return next((i for i, step in enumerate(self.steps) if step.id == step_id), 0)
@@ -88,13 +102,35 @@ def parse_chapter(text: str, source: str = "<text>") -> Chapter:
         if "id" not in attrs or "visual" not in attrs:
             raise ContentError(f"{source}: step '{step_title.strip()}' needs both id= and visual=.")
         narration, notes = _split_notes(_MARKER.sub("", body, count=1))
-        steps.append(Step(attrs["id"], step_title.strip(), attrs["visual"], narration, notes))
+        headline, reading = _split_more(narration)
+        talk = attrs.get("talk")
+        if talk is not None and not (talk.isdigit() and int(talk) > 0):
+            raise ContentError(f"{source}: step '{step_title.strip()}' has talk={talk}: give whole seconds, above 0.")
+        narration = f"{headline}\n\n{reading}".strip()
+        steps.append(
+            Step(
+                attrs["id"],
+                step_title.strip(),
+                attrs["visual"],
+                narration,
+                notes,
+                headline,
+                reading,
+                int(talk) if talk is not None else None,
+            )
+        )
     if not steps:
         raise ContentError(f"{source}: a chapter needs at least one '## Step' section.")
     ids = [step.id for step in steps]
     if len(set(ids)) != len(ids):
         raise ContentError(f"{source}: step ids must be unique, got {ids}.")
     return Chapter(chapter_id, title_match.group(1).strip(), summary, tuple(steps), source)
+
+
+def _split_more(narration: str) -> tuple[str, str]:
+    """The headline before the ``<!-- more -->`` marker, the reading text after it."""
+    parts = _MORE.split(narration, maxsplit=1)
+    return parts[0].strip(), (parts[1].strip() if len(parts) > 1 else "")
 
 
 def _split_notes(body: str) -> tuple[str, str]:

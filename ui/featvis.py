@@ -28,7 +28,7 @@ from ui.roles import option_label, roles_or_none, unit_options
 
 SIZES = (96, 128, 160, 224)
 STEPS = (64, 128, 256, 512)
-PARAMS = {"fft": "Fourier + decorrelated colour (the recipe)", "pixel": "raw pixels", "cppn": "CPPN"}
+PARAMS = {"fft": "Fourier", "pixel": "raw pixels", "cppn": "CPPN"}  # short: they fit a narrow column
 MAX_KEPT = 12  # finished renders kept per browser session
 
 FEATVIS_ASSETS = Path(__file__).resolve().parents[1] / "assets" / "featvis"
@@ -105,11 +105,18 @@ def live_render(key: str, default_unit: str = "mixed3b:379") -> None:
         args=(key,),
         format_func=lambda u: _preset_label(u),
     )
-    a, b, c, d = st.columns(4)
+    a, b, c, d = st.columns([1, 1, 1, 1.4])
     size = a.selectbox("Size (px)", SIZES, index=1, key=f"{key}_size")
     steps = b.selectbox("Steps", STEPS, index=2, key=f"{key}_steps")
     seed = c.number_input("Seed", 0, 10_000, 0, key=f"{key}_seed")
-    param = d.selectbox("Parameterisation", list(PARAMS), format_func=PARAMS.get, key=f"{key}_param")
+    param = d.selectbox(
+        "Parameterisation",
+        list(PARAMS),
+        format_func=PARAMS.get,
+        key=f"{key}_param",
+        help="Fourier (the recipe): the picture's Fourier coefficients with decorrelated colour; raw pixels; or "
+        "a small network that draws it (CPPN).",
+    )
     try:
         unit = str(parse_unit(typed))
         obj.unit(unit)  # what cannot be rendered (a dummy class) says so before the Render button

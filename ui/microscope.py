@@ -20,7 +20,7 @@ from interp.network.layers import LAYERS, MAIN_LAYERS, Unit, parse_unit
 from interp.story.catalogue import load_catalogue
 from ui import links, photos
 from ui.chapters import load_sections
-from ui.microscope_unit import clip, connections_section, examples_section, open_unit, role_boxes, sentence
+from ui.microscope_unit import connections_section, examples_section, open_unit, role_boxes, sentence
 from ui.roles import ROLES_MISSING, fill, gloss, role_fields, roles_or_none, short, templates
 from ui.unit_pictures import (
     on_demand_dir,
@@ -112,10 +112,15 @@ def layer_grid() -> None:
         st.caption(
             f"{len(units) - len(missing)} of these {len(units)} units have feature visualisations; the rest "
             f"show their strongest photo until one is rendered. Render them here ({size} px, {steps} steps, all "
-            f"in one optimisation); they are kept in {on_demand_dir()}."
+            f"in one optimisation); they are kept on this machine for next time."
         )
         if st.button(f"Render the {len(missing)} missing units on this page", key="render_page", type="primary"):
             render_missing(missing)
+        with st.expander("How this was computed"):
+            st.caption(
+                f"Renders made here are kept in {on_demand_dir()}; `python -m interp render` makes them from the "
+                "command line."
+            )
     # a unit without a picture shows its strongest photo, cropped around its peak (no model needed)
     tops = photos.top_photos(missing) if missing else {}
     for row in range(0, len(units), 6):
@@ -139,7 +144,7 @@ def layer_grid() -> None:
                     st.image(
                         top.image if top else photos.placeholder(photos.THUMB),
                         width="stretch",
-                        caption=f"top photo: {clip(top.label)}" if top else "no photo",
+                        caption=f"top photo: {top.label}" if top else "no photo",
                     )
 
 
@@ -217,6 +222,11 @@ def roles_section(sections: dict[str, str]) -> None:
         st.caption(ROLES_MISSING)
         return
     st.markdown(sections.get(ROLES_SECTION, ""))
+    with st.expander("How this was computed"):
+        st.caption(
+            "Each role was measured by interp.story.find_roles (`python tools/find_roles.py` writes the roles "
+            "catalogue, interp/data/roles.json); `python -m interp roles` prints the same."
+        )
     figures = templates(sections.get("Role figures", ""))
     tops = photos.top_photos([r.unit for r in roles])
     for row in range(0, len(roles), 2):

@@ -19,6 +19,7 @@ from ui import photos
 from ui.resources import require_model, shared_model, weights_ready
 from ui.roles import fill, gloss, role_fields, roles_or_none, short, templates
 from ui.unit_pictures import on_demand_settings, picture_for, render_missing, unit_picture
+from ui.visuals.common import WEIGHT_LEGEND, colour_legend
 
 CONNECTIONS_SHOWN = 6  # cards per row of the "what feeds it, and what it feeds" section
 EXAMPLES_SHOWN = (8, 16, 24)  # dataset examples on a unit page: the choices
@@ -28,11 +29,6 @@ def open_unit(unit: str) -> None:
     """A button's callback: open ``unit``'s page."""
     st.query_params.clear()
     st.query_params["unit"] = unit
-
-
-def clip(text: str, limit: int = 22) -> str:
-    """Short enough for at most two lines under a grid cell."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def sentence(text: str) -> str:
@@ -126,6 +122,7 @@ def role_boxes(unit: Unit, sections: dict[str, str]) -> None:
                         st.button(
                             f"Open {part.unit}", key=f"role_part_{part.id}", on_click=open_unit, args=(str(part.unit),)
                         )
+                colour_legend(f"Weight maps on one colour scale (full at ±{scale:.3f}). {WEIGHT_LEGEND}")
     for role in roles_named_for(unit, roles, only_elsewhere=True):
         fields = role_fields(role)
         with st.container(border=True):
@@ -185,6 +182,7 @@ def connections_section(unit: Unit, sections: dict[str, str]) -> None:
         ):
             render_missing(missing)
     catalogue = load_catalogue()
+    colour_legend(f"Weight maps on one colour scale for the page (full at ±{scale:.3f}). {WEIGHT_LEGEND}")
     for half, rows in CARD_ROWS.items():
         if rows[0][0] not in found.rows:
             continue
@@ -233,7 +231,7 @@ def _card(entry: Connection, scale: float, catalogue, row: str) -> None:
     if where == "render":
         st.image(image, width="stretch")
     elif where != "no picture":  # no render yet: its strongest photo, marked as such
-        st.image(image, width="stretch", caption=f"top photo: {clip(where.removeprefix('top photo: '))}")
+        st.image(image, width="stretch", caption=where)
     if entry.kernel.shape[-1] > 1:  # a 1 x 1 weight is just its number, which the caption gives
         st.image(weight_map(entry.kernel, scale), width="stretch")
     said = gloss(unit, catalogue.meaning(unit))

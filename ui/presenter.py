@@ -3,18 +3,22 @@
 Three ways to look at the same app, chosen by the URL (read once per browser session, then kept in the URL so a
 reload keeps them):
 
-* presenter mode (the sidebar's switch, the P key, or ``?presenter=<code>``): speaker notes, an elapsed-time
-  clock, a "next up" line and a larger type scale. Every page the presenter shows is published under the talk's
-  code in a process-wide store (:data:`TALKS`);
-* the stage view (``?stage=1``): the chapter alone, in large type, without the sidebar, the step bar or the
-  buttons (the keys still move it), for a projector mirroring one screen;
+* presenter mode (the sidebar's switch, the P key, or ``?presenter=<code>``): each step's headline and visual,
+  speaker notes beside the visual, and a compact bar on top: the clock against the talk's plan (the step's
+  planned seconds and the talk's, ahead or behind) and the next step. Next, Back and the keys walk the talk cut
+  (``ui.tour``: the steps with ``talk=SECONDS``, across chapters), or every step when the sidebar's "Talk cut
+  only" is off. Every page the presenter shows is published under the talk's code in a process-wide store
+  (:data:`TALKS`);
+* the stage view (``?stage=1``): the step's headline and its visual alone, large, without the sidebar, the step
+  bar, the buttons or the reading text (the keys still move it), for a projector mirroring one screen;
 * the follower (``?follow=<code>``): the stage view of another window's talk. A fragment polls the store every
   :data:`FOLLOW_POLL_S` seconds and moves this window to the page and step the presenter shows, so notes on the
   laptop and the stage on the projector stay on the same step.
 
 The keys (:func:`install_keys`) are one small script in the page: Right/PageDown and Left/PageUp (what clickers
-send) click Next and Back, Home and End jump to the chapter's first and last step, P switches presenter mode,
-S reads the step's narration aloud with the browser's own speech synthesis (no server, no network). A text field
+send) click Next and Back (which decide where to go: the next step, or in presenter mode the next step of the
+talk), Home and End jump to the chapter's first and last step, P switches presenter mode, S reads the step's
+headline and reading text aloud with the browser's own speech synthesis (no server, no network). A text field
 keeps its keys; a widget used with the mouse gives its focus back at once, and Esc releases any focus, so the
 next key press moves the tour. The script and the styles are files, ``assets/presenter/``. This module imports
 no PyTorch.
@@ -33,16 +37,21 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from interp.paths import ASSETS_DIR
+from ui.tour import Plan
 
 PRESENTER = "presenter_mode"  # the sidebar switch's key (ui.sidebar), read by the frame (ui.frame)
 READ_ALOUD = "read_aloud"  # the sidebar switch: read each step's narration aloud
+TALK_ONLY = "talk_cut_only"  # whether a presenter's Next walks the talk cut (True) or every step (False)
+TALK_SWITCH = "talk_cut_switch"  # the sidebar's switch for it (presenter mode only)
 TALK = "talk_code"  # this presenter's talk code
 STARTED = "talk_started"  # when the presenter's clock started (time.time())
+STEP_ENTERED = "step_entered"  # when the step now shown was entered (time.time())
 STAGE = "stage_view"
 FOLLOW = "follow_code"  # the talk this window follows
 _URL_READ = "_view_from_url"  # the URL's view parameters are read once per session
 _FOLLOWED = "_follow_seq"  # the last published state this follower applied
 _SHOWN = "_follow_shown"  # the page this follower shows
+_STEP_AT = "_step_at"  # (url path, step id) of the step now shown, to see when it changes
 
 CONTROL_PARAMS = ("presenter", "stage", "follow")  # URL parameters that choose the view, not the content
 FOLLOW_POLL_S = 0.7
@@ -143,6 +152,27 @@ def start_presenting(code: str | None = None, restart: bool = False) -> None:
     code = code or st.session_state.get(TALK) or new_code()
     st.session_state[TALK] = code
     st.session_state[STARTED] = TALKS.started(code, restart=restart)
+    if restart:
+        st.session_state[STEP_ENTERED] = st.session_state[STARTED]
+
+
+def talk_only() -> bool:
+    """Whether a presenter's Next walks the talk cut (the sidebar's switch, on unless switched off)."""
+    return bool(st.session_state.get(TALK_ONLY, True))
+
+
+def on_talk_switch() -> None:
+    """The sidebar's "Talk cut only" switch: its value, kept in a plain session key (a widget's own value is
+    forgotten when the page changes, and a new page draws the switch from the kept one)."""
+    st.session_state[TALK_ONLY] = bool(st.session_state.get(TALK_SWITCH, True))
+
+
+def enter_step(url_path: str | None, step_id: str) -> float:
+    """Note the step now shown; returns when it was entered (now, if it just changed)."""
+    if st.session_state.get(_STEP_AT) != (url_path, step_id) or STEP_ENTERED not in st.session_state:
+        st.session_state[_STEP_AT] = (url_path, step_id)
+        st.session_state[STEP_ENTERED] = time.time()
+    return st.session_state[STEP_ENTERED]
 
 
 def on_presenter_switch() -> None:
@@ -246,41 +276,83 @@ def follow_talk(code: str, pages: dict[str, st.Page]) -> None:
 # -- the presenter's bar -----------------------------------------------------------------------------------------
 
 
-def clock_html(started: float) -> str:
-    """An elapsed-time clock: the server says how long it has run, the page's script keeps it ticking."""
-    elapsed = max(0, int(time.time() - started))
+def clock(seconds: float) -> str:
+    """``seconds`` as a clock reads: ``4:05``, ``1:02:09``."""
+    s = max(0, int(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+ON_TIME_S = 5  # this close to the plan is on time
+LATE_S = 60  # behind by this much or more shows red, less shows amber
+
+
+def behind(talk_elapsed: float, step_elapsed: float, plan: Plan) -> float:
+    """Seconds the talk is behind its plan (negative: ahead): how late the step was entered, plus the time it
+    has run over its own planned seconds."""
+    entered = talk_elapsed - step_elapsed
+    return entered - plan.before + max(0.0, step_elapsed - plan.step)
+
+
+def schedule(delta: float) -> tuple[str, str]:
+    """How far from the plan, in words, and its colour class: ``("+0:45 behind", "interp-behind")``,
+    ``("0:20 ahead", "interp-ahead")``. (``keys.js`` says the same while the clock ticks.)"""
+    if abs(delta) < ON_TIME_S:
+        return "on time", "interp-ahead"
+    if delta < 0:
+        return f"{clock(-delta)} ahead", "interp-ahead"
+    return f"+{clock(delta)} behind", "interp-late" if delta >= LATE_S else "interp-behind"
+
+
+def clock_html(started: float, entered: float | None = None, plan: Plan | None = None) -> str:
+    """The presenter's clock: the talk's elapsed time and, with a plan, the step's elapsed time against its
+    planned seconds, the talk's against the seconds planned before this step, and ahead or behind. The server
+    says where the clocks stand; the page's script (``keys.js``) keeps them ticking from the data attributes."""
+    now = time.time()
+    talk = max(0, int(now - started))
+    html = (
+        f'<span class="interp-clock" data-elapsed="{talk}" title="Time since presenter mode started">'
+        f"{clock(talk)}</span>"
+    )
+    if plan is None or not plan.total:
+        return html
+    step = max(0, int(now - (entered if entered is not None else now)))
+    words, colour = schedule(behind(talk, step, plan))
+    step_planned = f" / {clock(plan.step)}" if plan.step else " (not in the talk cut)"
     return (
-        f'<span class="interp-clock" data-elapsed="{elapsed}" title="Time since presenter mode started">'
-        f"{elapsed // 60}:{elapsed % 60:02d}</span>"
+        f'<span class="interp-plan">{html} <span class="interp-of" title="Planned for the talk steps before this '
+        f'one, and for the whole talk cut">plan {clock(plan.before)} of {clock(plan.total)}</span> · step '
+        f'<span class="interp-step-clock" data-elapsed="{step}" title="Time on this step, and planned for it">'
+        f"{clock(step)}</span>{step_planned} · "
+        f'<b class="interp-delta {colour}" data-talk="{talk}" data-step="{step}" data-before="{plan.before}" '
+        f'data-planned="{plan.step}" data-on-time="{ON_TIME_S}" data-late="{LATE_S}">{words}</b></span>'
     )
 
 
-def render_presenter_bar(index: int, count: int, next_up: str, notes: str) -> None:
-    """Above a chapter in presenter mode: the clock, where we are, what comes next, the stage link, and the
-    step's speaker notes."""
+def render_presenter_bar(where: str, next_up: str, plan: Plan | None = None) -> None:
+    """On top of a chapter in presenter mode, one compact row: the clock against the plan, where we are, what
+    comes next, a restart and the stage link."""
     code = talk_code()
     if not code:
         start_presenting()
         code = talk_code()
     with st.container(border=True, key="presenter_bar"):
-        clock, where, restart, stage = st.columns([2.4, 4.4, 1.7, 1.7], vertical_alignment="center")
-        clock.html(
-            f'<div class="interp-bar">{clock_html(st.session_state.get(STARTED, time.time()))}'
-            f' <span class="interp-where">step {index + 1}/{count} · {code}</span></div>'
-        )
-        where.markdown(f"**Next up:** {next_up}")
+        clocks, up, restart, stage = st.columns([5.4, 3.6, 0.55, 1.2], vertical_alignment="center", gap="small")
+        clocks_html = clock_html(st.session_state.get(STARTED, time.time()), st.session_state.get(STEP_ENTERED), plan)
+        clocks.html(f'<div class="interp-bar" title="{where} · talk {code}">{clocks_html}</div>')
+        up.markdown(f"**Next up:** {next_up}")
         restart.button(
-            "Restart clock",
+            "",
             key="restart_clock",
             on_click=start_presenting,
             kwargs={"restart": True},
             icon=":material/timer:",
             width="stretch",
             type="tertiary",
+            help="Restart the clock",
         )
         # this page's own address with ?follow= (whatever path the app is served under)
         stage.link_button(
-            "Stage view",
+            "Stage",
             f"?follow={code}",
             icon=":material/open_in_new:",
             width="stretch",
@@ -288,6 +360,10 @@ def render_presenter_bar(index: int, count: int, next_up: str, notes: str) -> No
             "this window step by step. Open it on the projector; on another device, open "
             f"`/?follow={code}` on this app's address.",
         )
+
+
+def render_notes(notes: str) -> None:
+    """The step's speaker notes, compact (beside the visual in presenter mode)."""
     if notes:
         with st.container(border=True, key="speaker_notes"):
             st.markdown("**Speaker notes**")
@@ -303,7 +379,8 @@ _HIDE_KEYS = ".st-key-interp_keys { display: none !important; }\n"  # the router
 
 @functools.cache
 def asset(name: str) -> str:
-    """A shipped file of ``assets/presenter`` (``keys.js``, ``presenter.css``, ``stage.css``), read once."""
+    """A shipped file of ``assets/presenter`` (``keys.js``, ``frame.css``, ``presenter.css``, ``stage.css``),
+    read once."""
     return (PRESENTER_ASSETS / name).read_text(encoding="utf-8")
 
 
@@ -330,7 +407,7 @@ def install_keys(slot, where: str) -> None:
         "readAloud": bool(st.session_state.get(READ_ALOUD)),
         "where": where,
     }
-    style = _HIDE_KEYS
+    style = _HIDE_KEYS + asset("frame.css")
     if presenter_mode() and not stage_view():
         style += asset("presenter.css")
     if stage_view():

@@ -1,4 +1,5 @@
-"""The sidebar every page shares: presenter mode, read-aloud, model and weights status, device.
+"""The sidebar every page shares: presenter mode (and, in it, whether Next walks the talk cut), read-aloud, model
+and weights status, device.
 
 Imports no PyTorch: the status comes from the weights files on disk, the device from the model only once
 some page has loaded it.
@@ -11,7 +12,18 @@ import sys
 import streamlit as st
 
 from interp.network import weights
-from ui.presenter import PRESENTER, READ_ALOUD, on_presenter_switch
+from ui.presenter import (
+    PRESENTER,
+    READ_ALOUD,
+    TALK_SWITCH,
+    clock,
+    on_presenter_switch,
+    on_talk_switch,
+    presenter_mode,
+    talk_only,
+)
+from ui.readiness import readiness_panel
+from ui.tour import talk_cut
 
 
 def render_sidebar():
@@ -25,6 +37,18 @@ def render_sidebar():
             "this window. Keys: → or PageDown next, ← or PageUp back, Home and End, P switches this, "
             "S reads the step aloud, Esc lets go of a widget.",
         )
+        if presenter_mode():
+            cut = talk_cut()
+            st.toggle(
+                "Talk cut only",
+                value=talk_only(),
+                key=TALK_SWITCH,
+                on_change=on_talk_switch,
+                help=f"On: Next, → and PageDown walk the talk cut ({len(cut)} steps, "
+                f"{clock(sum(p.talk for p in cut))} planned), across chapters. Off: every step."
+                if cut
+                else "No step is in the talk cut yet (a step marker's talk=SECONDS): Next walks every step.",
+            )
         st.toggle(
             "Read aloud",
             key=READ_ALOUD,
@@ -56,6 +80,8 @@ def fill_model_status(slot) -> None:
             else:
                 st.markdown(":orange[●] **No weights: this copy of the app is incomplete**")
                 st.caption(report["weights"]["error"] or report["labels"]["error"])
+        if presenter_mode():
+            readiness_panel()  # ready for stage? (after the page, so it never delays a step)
 
 
 def _loaded_device() -> str | None:

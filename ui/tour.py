@@ -4,12 +4,18 @@ Each stop says where it lives (its URL path, ``/circuits``) and what it draws: a
 (``assets/chapters/04_circuits.md``) or a tool's drawing function (``"ui.microscope:render_microscope"``).
 Adding a chapter is one line here and one content file. This module imports neither Streamlit nor PyTorch
 (``tools/screenshots.py`` and the tests read it): what a page draws is imported when it is drawn.
+
+The talk track lives here too: every step of the tour in order (:func:`places`), the talk cut (the steps whose
+marker says ``talk=SECONDS``, :func:`talk_cut`), the step before and after any step on the walk a speaker's keys
+follow (:func:`around`), and the plan at a step (:func:`plan_at`: seconds planned before it, for it, in all).
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+
+from ui.chapters import Chapter, Step, load_chapter
 
 
 @dataclass(frozen=True)
@@ -135,3 +141,84 @@ def neighbours(here: Stop) -> tuple[Stop | None, Stop | None]:
     before = next((stop for stop in reversed(stops[:index]) if stop.url_path is not None), None)
     after = stops[index + 1] if index + 1 < len(stops) else None
     return before, after
+
+
+# -- the talk track: every step of the tour in order, and the talk cut (the steps with talk=SECONDS) -------------
+
+
+@dataclass(frozen=True)
+class Place:
+    """One step of one chapter: where a key press can take the speaker."""
+
+    stop: Stop
+    step: Step
+
+    @property
+    def url(self) -> str:
+        """Its address, ``circuits?step=car``."""
+        return f"{self.stop.url_path}?step={self.step.id}"
+
+    @property
+    def talk(self) -> int:
+        """Seconds planned for it in the talk (0 when it is not in the talk cut)."""
+        return self.step.talk or 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The talk's plan at a step: seconds planned for the talk cut's steps before it, for the step itself, and in
+    all."""
+
+    before: int
+    step: int
+    total: int
+
+
+def chapter_of(stop: Stop) -> Chapter:
+    """A chapter's content (``assets/chapters/<stop.chapter>.md``); the one place the talk track and the frame
+    read it, so a test can plant its own."""
+    return load_chapter(stop.chapter)
+
+
+def places() -> list[Place]:
+    """Every step of every chapter that has a page, in tour order."""
+    return [Place(stop, step) for stop in chapters() for step in chapter_of(stop).steps]
+
+
+def talk_cut() -> list[Place]:
+    """The steps of the talk cut (those with ``talk=SECONDS``), in tour order."""
+    return [place for place in places() if place.step.talk is not None]
+
+
+def walk(talk_only: bool = True) -> list[Place]:
+    """The steps a speaker's Next walks: the talk cut, or every step (also while no step is in the cut)."""
+    every = places()
+    cut = [place for place in every if place.step.talk is not None]
+    return cut if talk_only and cut else every
+
+
+def _position(every: list[Place], url_path: str, step_id: str) -> int:
+    return next(i for i, p in enumerate(every) if (p.stop.url_path, p.step.id) == (url_path, step_id))
+
+
+def around(url_path: str, step_id: str, talk_only: bool = True) -> tuple[Place | None, Place | None]:
+    """(previous, next) places of the walk around the step ``step_id`` of the chapter at ``/<url_path>``, across
+    chapters; ``None`` at either end. From a step outside the talk cut, the nearest talk steps before and after it."""
+    every = places()
+    here = _position(every, url_path, step_id)
+    cut = any(p.step.talk is not None for p in every)
+    route = [(i, p) for i, p in enumerate(every) if not (talk_only and cut) or p.step.talk is not None]
+    before = next((p for i, p in reversed(route) if i < here), None)
+    after = next((p for i, p in route if i > here), None)
+    return before, after
+
+
+def plan_at(url_path: str, step_id: str) -> Plan:
+    """The talk's plan at a step: the talk cut's seconds before it, its own, and the cut's total."""
+    every = places()
+    here = _position(every, url_path, step_id)
+    return Plan(
+        before=sum(p.talk for p in every[:here]),
+        step=every[here].talk,
+        total=sum(p.talk for p in every),
+    )

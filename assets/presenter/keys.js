@@ -27,16 +27,15 @@
       return true;
     };
     const step = (last) => {
-      const options = Array.from(doc.querySelectorAll('.st-key-step button'));
+      const options = Array.from(doc.querySelectorAll('.st-key-step [role=radiogroup] button'));  // not its help
       const option = last ? options[options.length - 1] : options[0];
       if (!option || option.disabled) return false;
       option.click();
       return true;
     };
-    const narration = () => {
-      const node = doc.querySelector('.st-key-narration');
-      return node ? node.innerText.trim() : '';
-    };
+    // what read-aloud says: the step's title and headline, then its reading text where the page shows it
+    const narration = () => Array.from(doc.querySelectorAll('.st-key-narration, .st-key-reading'))
+      .map((node) => node.innerText.trim()).filter(Boolean).join('\n\n');
     const speak = () => {
       const synth = w.speechSynthesis;
       const text = narration();
@@ -91,12 +90,35 @@
     for (const type of ['pointerup', 'click']) {
       doc.addEventListener(type, () => { setTimeout(letGo, 0); setTimeout(letGo, 150); }, true);
     }
+    const format = (s) => {
+      s = Math.max(0, Math.floor(s));
+      const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, sec = String(s % 60).padStart(2, '0');
+      return h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+    };
+    // seconds since the server drew `node` with its data attribute `name` in seconds (from when it is first seen)
+    // (no less-than sign before a letter in this file: the page's HTML sanitizer would drop the whole script)
+    const since = (node, name) => {
+      const key = `t0${name}`;
+      if (!node.dataset[key]) node.dataset[key] = String(Date.now() - Number(node.dataset[name] || 0) * 1000);
+      return (Date.now() - Number(node.dataset[key])) / 1000;
+    };
     setInterval(() => {
-      for (const clock of doc.querySelectorAll('.interp-clock')) {
-        if (!clock.dataset.t0) clock.dataset.t0 = String(Date.now() - Number(clock.dataset.elapsed || 0) * 1000);
-        const s = Math.floor((Date.now() - Number(clock.dataset.t0)) / 1000);
-        const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, sec = String(s % 60).padStart(2, '0');
-        clock.textContent = h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+      for (const clock of doc.querySelectorAll('.interp-clock, .interp-step-clock')) {
+        clock.textContent = format(since(clock, 'elapsed'));
+      }
+      // ahead or behind the plan, as ui.presenter.behind and schedule say it
+      for (const delta of doc.querySelectorAll('.interp-delta')) {
+        const d = delta.dataset, talk = since(delta, 'talk'), step = since(delta, 'step');
+        const late = (talk - step) - Number(d.before) + Math.max(0, step - Number(d.planned));
+        let words = 'on time', colour = 'interp-ahead';
+        if (late <= -Number(d.onTime)) words = `${format(-late)} ahead`;
+        else if (late >= Number(d.onTime)) {
+          words = `+${format(late)} behind`;
+          colour = late >= Number(d.late) ? 'interp-late' : 'interp-behind';
+        }
+        delta.textContent = words;
+        delta.classList.remove('interp-ahead', 'interp-behind', 'interp-late');
+        delta.classList.add(colour);
       }
     }, 1000);
   }

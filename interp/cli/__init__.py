@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Collection, Sequence
 
-from interp.cli import atlas, attribution, basics, circuits, featvis, sae
+from interp.cli import atlas, attribution, basics, circuits, doctor, featvis, sae
 from interp.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, Command
 from interp.errors import InterpError
 
@@ -36,6 +36,7 @@ COMMANDS: tuple[Command, ...] = (
     circuits.ABLATE,
     circuits.CIRCUIT,
     sae.SAE,
+    doctor.DOCTOR,
 )
 
 

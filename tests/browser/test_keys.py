@@ -1,7 +1,12 @@
 """The keys a speaker uses: arrows, a clicker's PageUp/PageDown, Home and End; across chapters at either end;
-never while the reader types in a field; never trapped in a widget used with the mouse."""
+in presenter mode, the talk cut; never while the reader types in a field; never trapped in a widget used with the
+mouse."""
 
 from __future__ import annotations
+
+import uuid
+
+from ui.tour import talk_cut
 
 from .helpers import assert_healthy, goto, press, shots, step_title, wait, wait_for_url
 
@@ -77,3 +82,23 @@ def test_a_widget_used_with_the_mouse_does_not_keep_the_keys(app, page):
     wait(page)
     press(page, "ArrowRight")
     wait_for_url(page, r"^/why-look-inside\?(.*&)?step=" + _chapter("why-look-inside").steps[1][0])
+
+
+def test_in_presenter_mode_the_clickers_keys_walk_the_talk_cut_across_chapters(app, page):
+    cut = talk_cut()
+    assert len({place.stop for place in cut}) >= 2, "the talk cut should span chapters"
+    goto(page, app.url(f"{cut[0].url}&presenter=t{uuid.uuid4().hex[:8]}"))
+    for place in cut[1:]:  # PageDown: the cut's next step, skipping the steps outside it
+        press(page, "PageDown")
+        wait_for_url(page, rf"^/{place.stop.url_path}\?(.*&)?step={place.step.id}(&|$)")
+        assert step_title(page) == place.step.title
+    press(page, "PageDown")  # the end of the talk: nowhere further
+    page.wait_for_timeout(800)
+    assert f"step={cut[-1].step.id}" in page.url
+    crossing = next(i for i in range(len(cut) - 1, 0, -1) if cut[i].stop != cut[i - 1].stop)
+    goto(page, app.url(f"{cut[crossing].url}&presenter=t{uuid.uuid4().hex[:8]}"))
+    press(page, "PageUp")  # back across a chapter's start: the previous chapter's last talk step
+    back = cut[crossing - 1]
+    wait_for_url(page, rf"^/{back.stop.url_path}\?(.*&)?step={back.step.id}(&|$)")
+    assert step_title(page) == back.step.title
+    assert_healthy(page, "after walking the talk")

@@ -7,6 +7,8 @@ import time
 import uuid
 from urllib.parse import parse_qs, urlparse
 
+from ui.tour import around
+
 from .helpers import assert_healthy, goto, press, shots, step_title, wait, wait_for_url
 
 # The browser's speech synthesis, replaced by a recorder (headless Chromium has no voices to hear).
@@ -33,16 +35,24 @@ def test_presenter_mode_shows_notes_a_clock_and_what_comes_next(app, page):
     notes.wait_for()
     assert "Speaker notes" in notes.inner_text() and len(notes.inner_text()) > 40
     bar = page.locator(".st-key-presenter_bar")
-    assert f"Next up: 2 · {chapter.steps[1][1]}" in " ".join(bar.inner_text().split())
+    _, after = around("how-a-cnn-sees", chapter.steps[0][0])  # the talk's next step
+    assert f"Next up: {after.step.title}" in " ".join(bar.inner_text().split())
     clock = page.locator(".interp-clock")
     first = clock.inner_text()
     page.wait_for_timeout(2100)
     assert clock.inner_text() != first and re.fullmatch(r"\d+:\d\d", clock.inner_text())
+    # the plan: the step's own clock ticks too, and the talk is ahead, behind or on time
+    assert re.fullmatch(r"\d+:\d\d", page.locator(".interp-step-clock").inner_text())
+    assert re.fullmatch(r"on time|\d+:\d\d ahead|\+\d+:\d\d behind", page.locator(".interp-delta").inner_text())
+    # the visual in the first screen, beside the notes; no reading text
+    box = page.locator(".st-key-visual").bounding_box()
+    assert box["y"] < page.viewport_size["height"] - 200, box
+    assert not page.locator(".st-key-reading").count()
     assert _font_px(page, ".st-key-narration p") > plain  # the larger type scale
     code = parse_qs(urlparse(page.url).query)["presenter"][0]
-    assert page.get_by_role("link", name=re.compile("Stage view")).get_attribute("href") == f"?follow={code}"
+    assert page.get_by_role("link", name=re.compile("Stage")).get_attribute("href") == f"?follow={code}"
     press(page, "ArrowRight")  # the code stays in the address, so a reload keeps presenting
-    wait_for_url(page, rf"step={chapter.steps[1][0]}")
+    wait_for_url(page, rf"^/{after.stop.url_path}\?(.*&)?step={after.step.id}(&|$)")
     assert f"presenter={code}" in page.url
     press(page, "p")
     wait(page)
@@ -57,16 +67,23 @@ def test_the_stage_view_follows_the_presenter_step_by_step_and_across_chapters(a
     speaker = context.new_page()
     goto(speaker, app.url(f"{first.url_path}?step={first.steps[0][0]}&presenter={code}"))
     assert speaker.locator(".st-key-speaker_notes").count()
+    # walk every step (the sidebar's switch; on, the keys walk the talk cut: tests/browser/test_keys.py)
+    speaker.locator('[data-testid="stSidebar"] [data-testid="stCheckbox"]', has_text="Talk cut only").locator(
+        "label"
+    ).click()
+    wait(speaker)
     audience_context = browser.new_context(viewport={"width": 1280, "height": 720})
     try:
         audience = audience_context.new_page()
         goto(audience, app.url(f"?follow={code}"))
         wait_for_url(audience, rf"^/{first.url_path}\?(.*&)?step={first.steps[0][0]}")
-        # the stage: the chapter alone, large, without sidebar, step bar, buttons or notes
+        # the stage: the headline and the visual, large, without sidebar, step bar, buttons, notes or reading text
         assert not audience.locator('[data-testid="stSidebar"]').is_visible()
         assert not audience.locator(".st-key-step_bar").is_visible()
         assert not audience.locator(".st-key-step_nav").is_visible()
         assert not audience.locator(".st-key-speaker_notes").count()
+        assert not audience.locator(".st-key-reading").count()
+        assert audience.locator(".st-key-visual").bounding_box()["width"] > 0.9 * 1280 - 100
         assert step_title(audience) == first.steps[0][1]
         started = time.monotonic()
         press(speaker, "PageDown")

@@ -23,6 +23,7 @@ from ui.roles import find, short
 from ui.style import PLOT_CONFIG
 from ui.unit_pictures import unit_picture
 from ui.visuals.circuit_common import live_model
+from ui.visuals.common import how_computed
 
 
 @st.cache_data(show_spinner=False, max_entries=1)
@@ -104,8 +105,8 @@ def curve_family() -> None:
     measured = (
         "The angles are measured on drawn arcs of 24 orientations (0° = bulging right, 90° = down): first the "
         "detector's own, then the angle its mixed3a inputs prefer when the arcs' mixed3a activations are run "
-        "through the detector's expanded weights alone (interp.story.find_roles.curve_circuits), with r, how "
-        "closely that tuning curve follows the detector's. The early curves' own angles are not measured here."
+        "through the detector's expanded weights alone, with r, how closely that tuning curve follows the "
+        "detector's. The early curves' own angles are not measured here."
     )
     words.caption(
         f"The articles' curve detectors of {family.layer}, ordered by the angle of the drawn arc each "
@@ -115,6 +116,11 @@ def curve_family() -> None:
         f"An early curve is the strongest input of all for {family.leaders} of {len(rows)} detectors. "
         + (f"Shared early curves: {groups}. " if groups else "")
         + measured
+    )
+    how_computed(
+        "The family and each detector's strongest input: interp.circuits.story.curve_family (ranked by "
+        "interp.circuits.strongest_inputs). The angles: interp.story.find_roles.curve_scores and curve_circuits, "
+        "run by `python tools/find_roles.py` and kept in the roles catalogue (interp/data/roles.json)."
     )
 
 

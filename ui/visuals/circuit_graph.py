@@ -17,11 +17,12 @@ from interp.network.layers import LAYERS, parse_unit
 from interp.story.catalogue import load_catalogue
 from ui import photos
 from ui.resources import shared_model
-from ui.roles import gloss, option_label, short, unit_options
+from ui.roles import gloss, short, unit_options
 from ui.style import PLOT_CONFIG
 from ui.tour import stop_at
 from ui.unit_pictures import picture_for
-from ui.visuals.circuit_common import live_model, role_unit
+from ui.visuals.circuit_common import live_model, picker_label, role_unit
+from ui.visuals.common import how_computed
 
 MICROSCOPE_PAGE = "microscope"  # the Microscope's address (ui/tour.py)
 THUMB_PX = 72
@@ -190,7 +191,7 @@ def circuit_graph() -> None:
         options,
         index=options.index(default),
         key="cg_unit",
-        format_func=option_label,
+        format_func=picker_label,
         accept_new_options=True,
         help="Type any unit, such as 4c:447 or mixed3b:379.",
     )
@@ -213,9 +214,9 @@ def circuit_graph() -> None:
         st.switch_page(stop_at(MICROSCOPE_PAGE).page, query_params={"unit": clicked})
     st.caption(
         f"{unit} and its {top} strongest inputs by {'excitation' if by != 'inhibit' else 'inhibition'}, and "
-        f"theirs: expanded weights (interp.circuits.circuit_graph). Red edges add up to excitation, blue to "
-        f"inhibition; width follows the sum of absolute weights. Hover over a node or the middle of an edge "
-        f"for its numbers; click a node to open it in the Microscope, or use the links below."
+        f"theirs, by expanded weights. Red edges add up to excitation, blue to inhibition; width follows the sum "
+        f"of absolute weights. Hover over a node or the middle of an edge for its numbers; click a node to open "
+        f"it in the Microscope, or use the links below."
     )
     links = st.columns(min(len(graph["nodes"]), 6))
     for i, node in enumerate(graph["nodes"]):
@@ -227,3 +228,7 @@ def circuit_graph() -> None:
             help=f"Open {node} in the Microscope",
             width="stretch",
         )
+    how_computed(
+        "The graph: interp.circuits.circuit_graph, two layers deep; each unit's inputs are "
+        "interp.circuits.strongest_inputs, ranked by excitation or by inhibition."
+    )

@@ -27,6 +27,7 @@ from ui.resources import shared_model
 from ui.roles import ROLES_MISSING, find, short
 from ui.style import PLOT_CONFIG
 from ui.visuals.circuit_common import CAR_PARTS, edge_weights, live_model
+from ui.visuals.common import how_computed
 
 CIRCUITS = {"car": "Car: windows, wheels, body → car detector", "dog": "Dog heads: left, right → any pose"}
 DRAWS = 8  # random control ablations
@@ -261,8 +262,11 @@ def ablation() -> None:
         row_ablation(key, tensor, inputs, target, result["before"])
         st.caption(
             f"Photo: {name}. Switched off means set to zero after the unit's ReLU, everywhere on its grid, so "
-            "that every later layer sees it silent (interp.circuits.ablation)."
-            + (f" {photos.credit()}" if collection else "")
+            "that every later layer sees it silent." + (f" {photos.credit()}" if collection else "")
+        )
+        how_computed(
+            "The switching off: interp.circuits.ablation (ablate for the circuit's inputs and for one row, "
+            f"random_ablations for the {DRAWS} draws of random units, seed 0, summed up by control_summary)."
         )
 
 

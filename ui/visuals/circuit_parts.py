@@ -23,6 +23,7 @@ from ui.roles import ROLES_MISSING, find, roles_or_none, short
 from ui.style import PLOT_CONFIG
 from ui.unit_pictures import picture_for, unit_picture
 from ui.visuals.circuit_common import CAR_PARTS, edge_weights, kernel_figure, live_model, show_unit
+from ui.visuals.common import WEIGHT_LEGEND, colour_legend, how_computed
 
 # -- step 3: a car from parts -------------------------------------------------------------------------------------
 
@@ -114,9 +115,12 @@ def car_parts() -> None:
         st.caption(
             f"Weights into {car.unit} from each part, as {len(parts[0].evidence['kernel'])} x "
             f"{len(parts[0].evidence['kernel'])} maps over the detector's window (row 0 = top), one colour "
-            f"scale (full at ±{scale:.3f}); from interp/data/roles.json, computed from these weights by "
-            "tools/find_roles.py."
+            f"scale (full at ±{scale:.3f}). {WEIGHT_LEGEND}"
         )
+    how_computed(
+        "The parts and their figures: the roles catalogue (interp/data/roles.json), computed from these weights "
+        "by `python tools/find_roles.py`; the verdicts: interp.circuits.story.geometry_findings."
+    )
 
 
 # -- step 4: heads in any pose ------------------------------------------------------------------------------------
@@ -177,6 +181,7 @@ def dog_heads() -> None:
             f"The two maps are mirror images: {short(left.unit)}'s map against {short(right.unit)}'s "
             f"flipped left to right correlates at **r = {mirrored:.2f}** (unflipped: {as_is:.2f})."
         )
+        colour_legend(f"One colour scale for both maps (full at ±{scale:.3f}). {WEIGHT_LEGEND}", maps[2])
         mirror_demo(left, right, merged)
 
 

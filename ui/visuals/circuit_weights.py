@@ -15,11 +15,12 @@ from interp.circuits import BottleneckPaths, block_unit, bottleneck_paths, branc
 from interp.errors import InterpError, UnitError
 from interp.network.layers import LAYERS, Unit, parse_unit
 from interp.story.catalogue import load_catalogue
-from interp.story.roles import parts_of
+from interp.story.roles import parts_of, roles_played_by
 from ui.resources import shared_model
-from ui.roles import gloss, option_label, roles_or_none, unit_options
+from ui.roles import gloss, roles_or_none, short, unit_options
 from ui.style import DIVERGING, PLOT_CONFIG
-from ui.visuals.circuit_common import kernel_figure, live_model, role_unit, show_unit
+from ui.visuals.circuit_common import kernel_figure, live_model, picker_label, role_unit, show_unit
+from ui.visuals.common import WEIGHT_LEGEND, how_computed
 
 PATHS_SHOWN = 4  # bottleneck paths drawn one by one
 
@@ -62,7 +63,7 @@ def circuit_weights() -> None:
         targets,
         index=targets.index(default),
         key="cw_target",
-        format_func=option_label,
+        format_func=picker_label,
         accept_new_options=True,
         help="A unit of any layer after conv2d0; type a name such as 4c:447 to add one.",
     )
@@ -79,17 +80,19 @@ def circuit_weights() -> None:
     )
     rank_of = {c: i + 1 for i, c in enumerate(data["channels"])}
 
-    def label(channel: int) -> str:
+    def label(channel: int) -> str:  # short: the select sits in half of a narrow column
         unit = Unit(source, channel)
-        said = gloss(unit, catalogue.meaning(unit))
-        return f"#{rank_of[channel]} · {unit}" + (f" · {said}" if said else "")
+        plays = roles_played_by(unit, roles_or_none() or ())
+        said = plays[0].spec.title if plays else gloss(unit, catalogue.meaning(unit))
+        return f"#{rank_of[channel]} · {short(unit)}" + (f" · {said}" if said else "")
 
     channel = right.selectbox(
-        f"Input from {source} (ranked by excitation)",
+        f"Input from {source}",
         data["channels"],
         index=data["channels"].index(default_input),
         key=f"cw_input_{target}",
         format_func=label,
+        help=f"The units of {source}, ranked by excitation: #1 adds the most positive weight into {target}.",
     )
     i = rank_of[channel] - 1
     kernel = data["kernels"][i]
@@ -189,7 +192,10 @@ def bottleneck_section(target: Unit, unit_in: Unit, kernel: np.ndarray) -> None:
     st.plotly_chart(fig, key="cw_paths", config=PLOT_CONFIG)
     st.caption(
         f"The {len(shown)} biggest paths of {n} carry {paths.share(PATHS_SHOWN):.0%} of the total absolute "
-        f"weight; one colour scale for all six maps (full colour at ±{scale:.3f}). The bottleneck's ReLU is "
-        f"skipped, as the articles' expanded weights skip it; the sum matches interp.circuits.expanded_weights "
-        f"to within {paths.check:.0e}."
+        f"weight; one colour scale for all six maps (full colour at ±{scale:.3f}). {WEIGHT_LEGEND} The "
+        f"bottleneck's ReLU is skipped, as the articles' expanded weights skip it."
+    )
+    how_computed(
+        f"The paths: interp.circuits.bottleneck_paths; their sum matches interp.circuits.expanded_weights to "
+        f"within {paths.check:.0e}. The inputs ranked by interp.circuits.ranked_inputs."
     )

@@ -26,6 +26,7 @@ from ui.photos import PICKER
 from ui.resources import require_model, shared_model
 from ui.roles import ROLES_MISSING, short
 from ui.style import PLOT_CONFIG
+from ui.visuals.common import how_computed, unavailable
 from ui.visuals.kinds import polysemantic_unit_or_none, unit_groups
 
 # -- the autoencoder, or one message -------------------------------------------------------------------------------
@@ -38,7 +39,7 @@ def shipped_sae():
     try:
         return load_sae()
     except InterpError as error:
-        st.info(f"**The sparse autoencoder is not available in this copy of the app.** {error}")
+        unavailable("**The sparse autoencoder is not available in this copy of the app.**", error)
         return None
 
 
@@ -49,7 +50,7 @@ def shipped_feature_atlas():
     try:
         return load_feature_atlas()
     except InterpError as error:
-        st.info(f"**The features' dataset examples are not available in this copy of the app.** {error}")
+        unavailable("**The features' dataset examples are not available in this copy of the app.**", error)
         return None
 
 
@@ -144,8 +145,12 @@ def dictionary_idea() -> None:
     st.caption(
         f"mixed4e at one place of the photo: its {sae.d} neurons (left, sorted, {unit} in orange) and the "
         f"same vector as the autoencoder's active features (right, by score). The features rebuild "
-        f"{1 - data.error:.1%} of the vector's squared length here (interp.sae: encode, then decode). "
+        f"{1 - data.error:.1%} of the vector's squared length here (encoded, then decoded). "
         + (photos.credit() if collection else "")
+    )
+    how_computed(
+        "One position read both ways: interp.sae.analysis.position_codes (the autoencoder's encode, then decode, "
+        "on mixed4e's activations at the unit's peak)."
     )
 
 

@@ -28,6 +28,7 @@ from ui.resources import shared_model, weights_ready
 from ui.roles import short
 from ui.style import GROUP_COLOURS
 from ui.unit_pictures import on_demand_settings, unit_picture
+from ui.visuals.common import how_computed
 from ui.visuals.dictionary import shipped_feature_atlas, shipped_sae
 from ui.visuals.kinds import band, group_colour, kinds_text, polysemantic_unit_or_none, unit_groups
 
@@ -163,8 +164,7 @@ def _split_overview(unit: Unit, sharing, names: list[str]) -> None:
     st.caption(
         f"Each row: a feature of the autoencoder, its {SPLIT_PHOTOS} strongest photos of the 1,000 (cropped "
         f'around its peak; the band is the photo\'s kind), and the kinds among its top {purity.TOP}. "Leans" '
-        f"is the component of the feature's unit-length decoder direction on {unit} "
-        "(interp.sae.features_of_neuron)."
+        f"is the component of the feature's unit-length decoder direction on {unit}."
     )
 
 
@@ -265,9 +265,14 @@ def _feature_detail(sae, atlas, sharing, names: list[str], heat: bool) -> None:
             col.caption(f"[{short(neuron)}](microscope?unit={neuron}) · {loading.weight:+.2f}")
     st.caption(
         f"Photos: cropped around the feature's peak, heat on one colour scale (brightest = {vmax:.1f}), the "
-        f"band is the photo's kind (interp.sae.feature_examples, encode_image). Neurons: the largest components "
-        f"of the feature's unit-length decoder direction (interp.sae.neurons_of_feature); their pictures are "
-        f"renders where precomputed, else their strongest photo. {photos.credit()}"
+        f"band is the photo's kind. Neurons: the largest components of the feature's unit-length decoder "
+        f"direction; their pictures are renders where precomputed, else their strongest photo. {photos.credit()}"
+    )
+    how_computed(
+        "The features sharing the unit: interp.sae.features_of_neuron; each feature's photos: "
+        "interp.sae.feature_examples on the shipped feature atlas, its heat: interp.sae.analysis.photo_codes "
+        "(encode_image); its neurons: interp.sae.neurons_of_feature; the verdict: "
+        "interp.sae.analysis.split_verdict; the render's objective: interp.featvis.objectives.direction."
     )
 
 
@@ -298,5 +303,5 @@ def _direction_picture(feature: int) -> None:
     st.image(
         image,
         width="stretch",
-        caption=f"{size} px, {steps} steps, objective: the direction (interp.featvis.objectives.direction)",
+        caption=f"{size} px, {steps} steps, optimised along the feature's direction",
     )

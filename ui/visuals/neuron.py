@@ -17,6 +17,7 @@ from ui.featvis import live_render as live_render_panel
 from ui.picker import available_pictures, has_upload
 from ui.resources import digest, intake, require_model, weights_ready
 from ui.roles import find
+from ui.visuals.common import unavailable
 
 EXAMPLES_TOP = 8  # photos of the 1,000 shown in "Two ways to ask"
 EXAMPLE_COLUMNS = 4
@@ -26,9 +27,10 @@ def show_set(name: str, columns: int | None = None, caption_key: str = "label") 
     """Show one precomputed set of pictures in a row (or grid); False if it was not precomputed."""
     entries = manifest()["sets"].get(name, [])
     if not entries:
-        st.info(
-            "These pictures have not been precomputed in this copy of the app "
-            "(run `python tools/make_featvis_assets.py`). The live render in the last step makes any of them."
+        unavailable(
+            "These pictures have not been precomputed in this copy of the app. The live render in the last step "
+            "makes any of them.",
+            "Precompute them with `python tools/make_featvis_assets.py`.",
         )
         return False
     columns = columns or len(entries)

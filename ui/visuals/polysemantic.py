@@ -29,6 +29,7 @@ from ui.featvis import FEATVIS_ASSETS, manifest
 from ui.roles import find, short
 from ui.style import GROUP_COLOURS, PLOT_CONFIG
 from ui.unit_pictures import unit_picture
+from ui.visuals.common import how_computed
 from ui.visuals.kinds import polysemantic_role, unit_groups
 
 FACETS_SET = "polysemantic"  # tools/make_featvis_assets.py: the polysemantic unit's four facets
@@ -59,8 +60,7 @@ def _facets(unit: Unit) -> None:
             col.image(file, width="stretch", caption=f"facet {i} of 4")
         st.caption(
             f"Optimised pictures of {unit} (128 px, 512 steps): on its own, and four optimised together with a "
-            "penalty for looking alike (diversity, as in chapter 3), precomputed by "
-            "tools/make_featvis_assets.py from these weights."
+            "penalty for looking alike (diversity, as in chapter 3), precomputed from these weights."
         )
         return
     with cols[1]:  # not precomputed in this copy: the Microscope's bounded render path makes them on request
@@ -120,8 +120,12 @@ def polysemantic_unit() -> None:
             f"Top photos: the {len(examples)} of 1,000 ImageNet photos (one per class) on which {unit} fires "
             f"most, cropped around its peak; heat on one colour scale (brightest = {vmax:.0f})"
             + ("" if heat else ", shown only when the model's weights are here")
-            + ". Kinds of thing: "
-            f"WordNet groups (interp.story.hierarchy; {grouping_source()}). {photos.credit()}"
+            + f". Kinds of thing: WordNet groups ({grouping_source()}). {photos.credit()}"
+        )
+        how_computed(
+            "The unit: the roles catalogue (interp/data/roles.json, by `python tools/find_roles.py`); its top "
+            "photos: the atlas; their kinds: interp.story.hierarchy, their purity: interp.story.purity; the edge "
+            "note: interp.story.polysemantic.edge_note. The four facets: `python tools/make_featvis_assets.py`."
         )
 
 
@@ -278,11 +282,14 @@ def purity_by_layer() -> None:
         f"{table.chance_share:.0%} split, purity {table.chance_purity:.2f}."
     )
     st.caption(
-        f"{figures} Each unit judged on its {purity.TOP} strongest photos of the 1,000 (interp.story.purity): "
-        f"split when at least {purity.MINIMUM} fall in one group and {purity.MINIMUM} in a group of an "
-        f"unrelated kind. Groups: 18 broad WordNet groups of ImageNet's classes (interp.story.hierarchy), from "
-        f"{grouping_source()}. Random line: {table.draws:,} sets of {purity.TOP} photos drawn from the 1,000 "
-        f"(seed {measured.CHANCE_SEED}), measured the same way."
+        f"{figures} Each unit judged on its {purity.TOP} strongest photos of the 1,000: split when at least "
+        f"{purity.MINIMUM} fall in one group and {purity.MINIMUM} in a group of an unrelated kind. Groups: 18 "
+        f"broad WordNet groups of ImageNet's classes, from {grouping_source()}. Random line: {table.draws:,} sets "
+        f"of {purity.TOP} photos drawn from the 1,000 (seed {measured.CHANCE_SEED}), measured the same way."
+    )
+    how_computed(
+        "Purity and the split: interp.story.purity, on the groups of interp.story.hierarchy; each layer: "
+        "interp.story.polysemantic.purity_table, the list below: most_split, both on the shipped atlas."
     )
     layer = st.selectbox(
         "Most split units of",
@@ -369,6 +376,8 @@ def so_what() -> None:
     counts = strip.top_counts(names)
     st.caption(
         f"Each dot is one of the 1,000 photos, placed by {role.unit}'s largest activation on it (from the "
-        f"atlas), one row per kind (WordNet groups, interp.story.hierarchy); the {strip.top} strongest are "
-        "outlined: " + ", ".join(f"{n} {name}" for name, n in counts.items()) + ". Hover over a dot for its class."
+        f"atlas), one row per kind (WordNet groups); the {strip.top} strongest are outlined: "
+        + ", ".join(f"{n} {name}" for name, n in counts.items())
+        + ". Hover over a dot for its class."
     )
+    how_computed("The strip: interp.story.polysemantic.activation_strip; the kinds: interp.story.hierarchy.")

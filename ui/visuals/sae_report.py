@@ -20,6 +20,7 @@ from interp.story.hierarchy import source as grouping_source
 from ui import jobs, photos
 from ui.resources import shared_model, weights_ready
 from ui.style import PLOT_CONFIG
+from ui.visuals.common import how_computed, unavailable
 from ui.visuals.dictionary import shipped_sae, training_log
 
 # -- step 2: the autoencoder's figures, and features against neurons -----------------------------------------------
@@ -61,9 +62,9 @@ def sae_report() -> None:
         return
     log = training_log()
     if log is None:
-        st.info(
-            "The autoencoder's training log (interp/data/sae/training_log.json) cannot be read: rebuild it with "
-            "`python tools/train_sae.py`."
+        unavailable(
+            "The autoencoder's training log cannot be read, so its figures cannot be shown.",
+            "The log is interp/data/sae/training_log.json: rebuild it with `python tools/train_sae.py`.",
         )
         return
     held = log.get("held_out", {})
@@ -96,11 +97,16 @@ def sae_report() -> None:
         + (f" ({len(views)} views of each: {', '.join(views)})" if views else "")
         + f"; TopK, k = {log.get('k', sae.k)}; {settings.get('epochs', '?')} "
         f"epoch{'s' if settings.get('epochs') != 1 else ''} of Adam, batch {settings.get('batch', '?')}; built "
-        f"{log.get('built', '?')} (tools/train_sae.py)."
+        f"{log.get('built', '?')}."
     )
     _epochs_chart(log)
     _live_check(log)
     _purity_comparison_section()
+    how_computed(
+        "The figures: the training log shipped with the autoencoder (interp/data/sae/training_log.json, written by "
+        "`python tools/train_sae.py`); the live check: interp.sae.evaluate; the purity: interp.sae.purity_comparison "
+        "with interp.story.purity on the groups of interp.story.hierarchy."
+    )
 
 
 def _epochs_chart(log: dict) -> None:
@@ -176,7 +182,7 @@ def _live_check(log: dict) -> None:
         f"**Live, just now** on {len(live['held_out_photos'])} held-out photos: explained variance "
         f"**{live['explained_variance']:.3f}** (log: {held.get('explained_variance', float('nan')):.3f}), "
         f"mean L0 **{live['l0']:.1f}** (log: {held.get('l0', float('nan')):.1f}), dead **{live['dead']}** "
-        f"(log: {held.get('dead', '?')}) · interp.sae.evaluate"
+        f"(log: {held.get('dead', '?')})."
     )
 
 
@@ -212,11 +218,10 @@ def _purity_comparison_section() -> None:
         pass
     st.markdown(verdict)
     st.caption(
-        f"Both judged by interp.story.purity on their top {found['top']} photos of the 1,000 (WordNet groups, "
-        f"interp.story.hierarchy; {grouping_source()}). Measured: {len(neurons.purity)} of "
-        f"{found['neurons_total']} neurons of {found['layer']} and {len(features.purity)} of "
-        f"{found['features_total']:,} features, "
-        f"those active on at least {found['top']} photos (interp.sae.purity_comparison)."
+        f"Both judged by chapter 5's purity on their top {found['top']} photos of the 1,000 (WordNet groups; "
+        f"{grouping_source()}). Measured: {len(neurons.purity)} of {found['neurons_total']} neurons of "
+        f"{found['layer']} and {len(features.purity)} of {found['features_total']:,} features, those active on "
+        f"at least {found['top']} photos."
     )
 
 

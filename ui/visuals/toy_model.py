@@ -13,12 +13,14 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from ui.style import DIVERGING, PLOT_CONFIG
+from ui.visuals.common import how_computed
 
 SPARSITIES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99)  # one model each, trained together
 IMPORTANCE = (0.5, 1.0, 0.05)  # the ratio's slider: min, max, step
 FEATURES = (3, 4, 5, 6, 7, 8)
 TOY_STEPS, TOY_BATCH = 1000, 512
 TOY_DEFAULTS = {"sparsity": 0.9, "importance": 0.9, "features": 5}
+TOY_COMPUTED = "The toys: interp.superposition (train, one batch of models, seed 0; read for the read-outs)."
 _TOY_STATE = "toy_settings"  # the settings, kept across steps 3 and 4 (widget state is forgotten between steps)
 
 
@@ -210,8 +212,7 @@ def _trained_caption(toys: dict) -> str:
     models = toys["models"]
     return (
         f"Trained in the page: {len(models.sparsity)} toys (one per sparsity) in one batch, {models.steps:,} steps "
-        f"of Adam on {TOY_BATCH} fresh samples each, in {toys['seconds']:.2f} s on this machine "
-        "(interp.superposition; seed 0)."
+        f"of Adam on {TOY_BATCH} fresh samples each, in {toys['seconds']:.2f} s on this machine (seed 0)."
     )
 
 
@@ -241,6 +242,7 @@ def toy_superposition() -> None:
     )
     st.plotly_chart(sweep_figure(models, k), key="toy_sweep", config=PLOT_CONFIG)
     st.caption("The sweep: one toy per sparsity, the shaded one drawn above. " + _trained_caption(toys))
+    how_computed(TOY_COMPUTED)
 
 
 def interference_figure(W: np.ndarray) -> go.Figure:
@@ -392,7 +394,9 @@ def toy_interference() -> None:
     else:
         said = ""
     st.caption(
-        said + f"The largest error of any read-out: {error:.2f}. Toy at sparsity {sparsity:g}, importance "
+        "In Wᵀ W (left), red is positive, blue negative, white zero. "
+        + said
+        + f"The largest error of any read-out: {error:.2f}. Toy at sparsity {sparsity:g}, importance "
         f"ratio {importance:.2f}: " + _trained_caption(toys).removeprefix("Trained in the page: ")
     )
     st.plotly_chart(neurons_figure(W), key="toy_neurons", config=PLOT_CONFIG)
@@ -401,3 +405,4 @@ def toy_interference() -> None:
         f"Each hidden neuron has a weight above 0.3 in size for {strong[0]} and {strong[1]} of the {n} "
         "features: read on its own, it answers several."
     )
+    how_computed(TOY_COMPUTED)

@@ -17,7 +17,7 @@ from ui.resources import require_model
 from ui.roles import expand_roles
 from ui.style import DIVERGING
 from ui.tour import TOUR
-from ui.visuals.common import picture_and_model, prediction_chart, show_picture
+from ui.visuals.common import WEIGHT_LEGEND, picture_and_model, prediction_chart, show_picture, signed_colorbar
 
 
 def live_classifier() -> None:
@@ -107,6 +107,7 @@ def black_box() -> None:
             zmid=0,
             zmin=-limit,
             zmax=limit,
+            colorbar=signed_colorbar(limit, title="weight"),
             hovertemplate="output %{y}, input %{x}: %{z:.4f}<extra></extra>",
         )
     )
@@ -120,7 +121,8 @@ def black_box() -> None:
     )
     st.plotly_chart(fig, key="black_box_chart")
     st.caption(
-        "Every number is real and was learned, not written by a person. Reading them directly tells us almost nothing."
+        f"{WEIGHT_LEGEND} Every number is real and was learned, not written by a person. Reading them directly "
+        "tells us almost nothing."
     )
 
 
