@@ -8,10 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_sae import identity_sae  # tests/ is on sys.path under pytest's default import mode
 
 from interp.dataset.atlas import Example
 from interp.dataset.photos import load_photos
-from interp.sae import Loading, SparseAutoencoder, encode_image, feature_examples, features_of_neuron, load_sae
+from interp.sae import Loading, encode_image, feature_examples, features_of_neuron, load_sae
 from interp.sae.analysis import (
     ALIGNED,
     BOTH,
@@ -33,15 +34,6 @@ from interp.story import purity
 from interp.story.hierarchy import group_of
 
 DOG, TOOL = "dog", "device or tool"
-
-
-def identity_sae(d: int, k: int) -> SparseAutoencoder:
-    """An autoencoder whose features are the channels themselves: encode keeps the k largest, decode copies."""
-    sae = SparseAutoencoder(d, d, k)
-    with torch.no_grad():
-        sae.W_enc.copy_(torch.eye(d))
-        sae.W_dec.copy_(torch.eye(d))
-    return sae
 
 
 def test_cosine_and_relative_error_known_answers():

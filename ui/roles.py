@@ -169,23 +169,45 @@ def unit_options(extra: list[str] | tuple[str, ...] = ()) -> list[str]:
     return list(dict.fromkeys([str(r.unit) for r in roles] + list(extra)))
 
 
-def option_label(unit_text: str, meaning: Callable[[Unit], str | None] | None = None) -> str:
-    """A picker's label for a unit: the role it plays here; or, for an article's number that does not play its
-    role here, who does; else what the articles say (``meaning``)."""
+def _roles_of(unit_text: str) -> tuple[Unit, list[Role], list[Role]] | None:
+    """A unit name's unit, the roles it plays here, and the roles the articles give it; None if it is no unit."""
     try:
         unit = parse_unit(unit_text)
     except InterpError:
-        return unit_text
+        return None
     roles = roles_or_none() or ()
-    plays = roles_played_by(unit, roles)
+    return unit, roles_played_by(unit, roles), roles_named_for(unit, roles)
+
+
+def option_label(unit_text: str, meaning: Callable[[Unit], str | None] | None = None) -> str:
+    """A picker's label for a unit: the role it plays here; or, for an article's number that does not play its
+    role here, who does; else what the articles say (``meaning``)."""
+    found = _roles_of(unit_text)
+    if found is None:
+        return unit_text
+    unit, plays, named = found
     if plays:
         return " · ".join(role_label(r) for r in plays)
-    named = roles_named_for(unit, roles)
     if named:
         r = named[0]
         return f"{unit} · the articles' {r.name} (here: {r.unit})"
     said = meaning(unit) if meaning else None
     return f"{unit} · the articles: {said}" if said else str(unit)
+
+
+def short_option_label(unit_text: str) -> str:
+    """A unit picker's label short enough for a narrow column: "Car detector · 4c:278" for a unit that plays a
+    role here, "4c:447 · the articles' car detector" for an article's number whose role another unit plays, else
+    the unit's short name."""
+    found = _roles_of(unit_text)
+    if found is None:
+        return unit_text
+    unit, plays, named = found
+    if plays:
+        return " · ".join(r.spec.title for r in plays) + f" · {short(unit)}"
+    if named:
+        return f"{short(unit)} · the articles' {named[0].name}"
+    return short(unit)
 
 
 def gloss(unit: Unit, meaning: str | None) -> str | None:

@@ -15,11 +15,9 @@ import streamlit as st
 
 from interp.circuits import edge
 from interp.circuits.story import row_names
-from interp.errors import InterpError
-from interp.network.layers import Unit, parse_unit
-from interp.story.roles import roles_named_for, roles_played_by
+from interp.network.layers import Unit
 from ui.resources import require_model, shared_model
-from ui.roles import find, roles_or_none, short
+from ui.roles import find
 from ui.style import DIVERGING
 from ui.unit_pictures import unit_picture
 
@@ -36,24 +34,6 @@ def role_unit(role_id: str) -> Unit | None:
     """The unit that plays a role in these weights, or ``None`` when the roles cannot be read."""
     role = find(role_id)
     return role.unit if role else None
-
-
-def picker_label(unit_text: str) -> str:
-    """A unit picker's label, short enough for a narrow column: "Car detector · 4c:278" for a unit that plays a
-    role here, "4c:447 · the articles' car detector" for an article's number whose role another unit plays, else
-    the unit's short name (what the articles say of it, if anything, in the step's own words)."""
-    try:
-        unit = parse_unit(unit_text)
-    except InterpError:
-        return unit_text
-    roles = roles_or_none() or ()
-    plays = roles_played_by(unit, roles)
-    if plays:
-        return " · ".join(r.spec.title for r in plays) + f" · {short(unit)}"
-    named = roles_named_for(unit, roles)
-    if named:
-        return f"{short(unit)} · the articles' {named[0].name}"
-    return short(unit)
 
 
 def show_unit(unit: Unit, title: str | None = None, *, width: str | int = "stretch", link: bool = True) -> None:

@@ -17,11 +17,11 @@ from interp.network.layers import LAYERS, parse_unit
 from interp.story.catalogue import load_catalogue
 from ui import photos
 from ui.resources import shared_model
-from ui.roles import gloss, short, unit_options
+from ui.roles import gloss, short, short_option_label, unit_options
 from ui.style import PLOT_CONFIG
 from ui.tour import stop_at
 from ui.unit_pictures import picture_for
-from ui.visuals.circuit_common import live_model, picker_label, role_unit
+from ui.visuals.circuit_common import live_model, role_unit
 from ui.visuals.common import how_computed
 
 MICROSCOPE_PAGE = "microscope"  # the Microscope's address (ui/tour.py)
@@ -191,7 +191,7 @@ def circuit_graph() -> None:
         options,
         index=options.index(default),
         key="cg_unit",
-        format_func=picker_label,
+        format_func=short_option_label,
         accept_new_options=True,
         help="Type any unit, such as 4c:447 or mixed3b:379.",
     )

@@ -17,9 +17,9 @@ from interp.network.layers import LAYERS, Unit, parse_unit
 from interp.story.catalogue import load_catalogue
 from interp.story.roles import parts_of, roles_played_by
 from ui.resources import shared_model
-from ui.roles import gloss, roles_or_none, short, unit_options
+from ui.roles import gloss, roles_or_none, short, short_option_label, unit_options
 from ui.style import DIVERGING, PLOT_CONFIG
-from ui.visuals.circuit_common import kernel_figure, live_model, picker_label, role_unit, show_unit
+from ui.visuals.circuit_common import kernel_figure, live_model, role_unit, show_unit
 from ui.visuals.common import WEIGHT_LEGEND, how_computed
 
 PATHS_SHOWN = 4  # bottleneck paths drawn one by one
@@ -63,7 +63,7 @@ def circuit_weights() -> None:
         targets,
         index=targets.index(default),
         key="cw_target",
-        format_func=picker_label,
+        format_func=short_option_label,
         accept_new_options=True,
         help="A unit of any layer after conv2d0; type a name such as 4c:447 to add one.",
     )
