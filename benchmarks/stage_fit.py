@@ -6,6 +6,7 @@ view.
     python benchmarks/stage_fit.py --view presenter              # presenter mode at 1440 x 900
     python benchmarks/stage_fit.py --view stage --size 1920x1080 --shots /tmp/stage   # and keep the screenshots
     python benchmarks/stage_fit.py --json                        # one JSON object per step, then a summary
+    python benchmarks/stage_fit.py --all --only circuits         # every step (not only the talk cut) of one chapter
 
 The goal (issue "A 17-minute talk that reads from the back of the room"): every step's visual whole in the first
 screen, covering at least 30% of it, with at most 70 words in view. A step's visual is the frame's
@@ -24,7 +25,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from ui.tour import talk_cut
+from ui.tour import places, talk_cut
 
 REPO = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("screenshots", REPO / "tools" / "screenshots.py")
@@ -32,37 +33,8 @@ shots = importlib.util.module_from_spec(_spec)
 sys.modules["screenshots"] = shots  # before it runs: its dataclasses look their module up
 _spec.loader.exec_module(shots)
 
-GOAL_SHARE = 30  # % of the first screen
-GOAL_WORDS = 70
+GOAL_SHARE, GOAL_WORDS = shots.STAGE_GOAL_SHARE, shots.STAGE_GOAL_WORDS
 VIEWS = {"stage": "&stage=1", "presenter": "&presenter={code}", "reading": ""}
-
-MEASURE = """() => {
-  const W = innerWidth, H = innerHeight;
-  const visual = document.querySelector('.st-key-visual');
-  let share = 0, whole = false;
-  if (visual) {
-    const r = visual.getBoundingClientRect();
-    const w = Math.max(0, Math.min(r.right, W) - Math.max(r.left, 0));
-    const h = Math.max(0, Math.min(r.bottom, H) - Math.max(r.top, 0));
-    share = w * h / (W * H);
-    whole = r.top >= 0 && r.bottom <= H + 1;
-  }
-  const main = document.querySelector('[data-testid="stMain"]');
-  const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
-  let words = 0, node;
-  while ((node = walker.nextNode())) {
-    const el = node.parentElement;
-    if (!el || el.closest('style,script')) continue;
-    const range = document.createRange();
-    range.selectNodeContents(node);
-    const r = range.getBoundingClientRect();
-    if (r.width === 0 || r.height === 0 || r.bottom < 0 || r.top > H) continue;
-    const s = getComputedStyle(el);
-    if (s.visibility === 'hidden' || s.display === 'none') continue;
-    words += node.textContent.trim().split(/\\s+/).filter(Boolean).length;
-  }
-  return {share: Math.round(share * 100), whole, words};
-}"""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -72,6 +44,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--images", default=None, help="the 1,000 photos' folder (INTERP_IMAGES_DIR)")
     parser.add_argument("--shots", default=None, help="a folder to keep a screenshot of each step in")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--all", action="store_true", help="every step of the tour, not only the talk cut")
+    parser.add_argument("--only", default=None, help="only steps whose address contains this text")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     return parser.parse_args(argv)
 
@@ -92,10 +66,11 @@ def main(argv: list[str] | None = None) -> int:
             browser = pw.chromium.launch(executable_path=args.chromium, args=["--headless", "--no-sandbox"])
             page = browser.new_context(viewport={"width": width, "height": height}).new_page()
             extra = VIEWS[args.view].format(code="fit" + uuid.uuid4().hex[:6])
-            for i, place in enumerate(talk_cut()):
+            steps = [p for p in (places() if args.all else talk_cut()) if args.only is None or args.only in p.url]
+            for i, place in enumerate(steps):
                 page.goto(f"http://127.0.0.1:{port}/{place.url}{extra}", wait_until="domcontentloaded")
                 shots.wait_done(page, 180)
-                found = page.evaluate(MEASURE)
+                found = page.evaluate(shots.STAGE_FIT_JS)
                 row = {
                     "step": place.url,
                     **found,

@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             shots.wait_healthy(proc, port, 60)
             figures["server_healthy_s"] = round(time.monotonic() - t0, 2)
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-            first = shots.load_page_steps(shots._tour_pages()[0])
+            first = shots.load_page_steps(shots.tour_pages()[0])
             page.goto(base + "/", wait_until="domcontentloaded")
             page.get_by_role("heading", name=first.title).first.wait_for(timeout=args.timeout * 1000)
             figures["cold_start_to_first_chapter_title_s"] = round(time.monotonic() - t0, 2)

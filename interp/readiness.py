@@ -74,6 +74,7 @@ VISUAL_NEEDS: dict[str, tuple[str, ...]] = {
     # 6 What next
     "dictionary_idea": ("weights", "roles", "atlas", "photos", "sae"),
     "sae_report": ("weights", "atlas", "photos", "sae"),
+    "sae_downstream": ("sae",),  # the shipped downstream test (interp/data/sae/downstream.json)
     "feature_browser": ("weights", "renders", "atlas", "photos", "sae"),
     "sae_papers": ("sae",),
     "closing": ("roles",),
@@ -299,16 +300,22 @@ def check_roles() -> Check:
 
 
 def check_sae() -> list[Check]:
-    """The sparse autoencoder with its training log, and its feature atlas."""
-    from interp.sae import EXAMPLES_FILE, LOG_FILE, SAE_FILE
+    """The sparse autoencoder with its training log and its downstream test, and its feature atlas."""
+    from interp.sae import DOWNSTREAM_FILE, EXAMPLES_FILE, LOG_FILE, SAE_FILE
+    from interp.sae.downstream import WRITE_COMMAND
 
     title = "The sparse autoencoder"
     fix = f"run `{TRAIN_SAE}`"
-    absent = [p.name for p in (SAE_FILE, LOG_FILE) if not p.is_file()]
+    absent = [p.name for p in (SAE_FILE, LOG_FILE, DOWNSTREAM_FILE) if not p.is_file()]
     if absent:
-        sae = Check("sae", title, False, f"missing from {SAE_FILE.parent}: {', '.join(absent)}", fix)
+        only_test = absent == [DOWNSTREAM_FILE.name]
+        missing = f"missing from {SAE_FILE.parent}: {', '.join(absent)}"
+        sae = Check(
+            "sae", title, False, missing, f"run `{WRITE_COMMAND}`" if only_test else f"{fix}, then `{WRITE_COMMAND}`"
+        )
     else:
-        sae = Check("sae", title, True, f"{SAE_FILE.name} ({SAE_FILE.stat().st_size / 1e6:.1f} MB) and {LOG_FILE.name}")
+        size = SAE_FILE.stat().st_size / 1e6
+        sae = Check("sae", title, True, f"{SAE_FILE.name} ({size:.1f} MB), {LOG_FILE.name} and {DOWNSTREAM_FILE.name}")
     return [sae, _readable_npz("features", "Its feature atlas", EXAMPLES_FILE, fix)]
 
 

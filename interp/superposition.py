@@ -47,6 +47,12 @@ class ToyModels:
         """k x n booleans: which features have a direction of length above ``threshold``."""
         return self.norms() > threshold
 
+    def changes(self, threshold: float = 0.5) -> list[int]:
+        """The models, in their order (a sweep: sparsity rising), at which the number of represented features
+        differs from the model before: the first model, then each step of the phase change."""
+        counts = self.represented(threshold).sum(axis=1)
+        return [k for k in range(len(counts)) if k == 0 or counts[k] != counts[k - 1]]
+
     def interference(self) -> np.ndarray:
         """k x n: how much of every other feature leaks into feature i's read-out, sum_j != i (W_i . W_j)^2 / |W_i|^2
         (0 when every represented feature has a direction of its own)."""

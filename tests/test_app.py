@@ -192,7 +192,8 @@ def test_microscope_browses_layers_and_opens_a_unit_page(with_weights):
     at.number_input(key="microscope_page_mixed3b").set_value(16).run()  # 379 // 24 + 1
     at.button(key="open_mixed3b:379").click().run()
     assert not at.exception
-    assert at.header[0].value == "mixed3b:379"
+    assert at.title[0].value == "mixed3b:379 · the curve detector"  # the unit and, first, what it is
+    assert any("**How sure:** found by measuring these weights" in md.value for md in at.markdown)
     assert any("curve detector" in md.value for md in at.markdown)
     # what feeds it: the strongest inputs from mixed3a, and the articles' edge into it ranked with these weights
     from interp.circuits import edge, strongest_inputs, strongest_outputs
@@ -207,12 +208,12 @@ def test_microscope_browses_layers_and_opens_a_unit_page(with_weights):
     rank = edge(model, "mixed3a:147", "mixed3b:379").rank
     assert any(f"ranks **{rank} of 256**" in md.value for md in at.markdown)
     at.button(key="claimed_mixed3a:147_mixed3b:379").click().run()  # opens the input's own page
-    assert not at.exception and at.header[0].value == "mixed3a:147"
+    assert not at.exception and shown_unit(at) == "mixed3a:147"
     at.query_params.clear()
     at.query_params["unit"] = "mixed3b_5x5:59"  # the same unit as 3b:379, named by its branch
     at.run()
-    assert not at.exception and at.header[0].value == "mixed3b_5x5:59"
-    assert at.columns[0].get("image")  # 3b:379's precomputed picture, found under the block's name
+    assert not at.exception and at.title[0].value == "mixed3b_5x5:59 · the curve detector"  # its block's role
+    assert at.columns[0].get("image")  # 3b:379's precomputed picture, found under the block's name, first
     assert any(f"ranks **{rank} of 256**" in md.value for md in at.markdown)
     for unit, section in (
         ("logits:41", "#### What feeds it: the units of mixed5b (through avgpool0)"),
@@ -222,8 +223,11 @@ def test_microscope_browses_layers_and_opens_a_unit_page(with_weights):
         at.query_params.clear()
         at.query_params["unit"] = unit
         at.run()
-        assert not at.exception and not at.error and at.header[0].value == unit
-        assert (section in [md.value for md in at.markdown]) if section else not at.subheader
+        assert not at.exception and not at.error and shown_unit(at) == unit
+        if section:
+            assert section in [md.value for md in at.markdown]
+        else:  # pools and bottlenecks: their pictures and photos, but no connections section
+            assert "What feeds it, and what it feeds" not in [s.value for s in at.subheader]
 
 
 def test_microscope_unit_link_and_bad_unit(without_weights):
@@ -231,7 +235,7 @@ def test_microscope_unit_link_and_bad_unit(without_weights):
     open_page(at, "microscope")
     at.query_params["unit"] = "4c:447"
     at.run()
-    assert not at.exception and at.header[0].value == "mixed4c:447"
+    assert not at.exception and at.title[0].value == "mixed4c:447 · the articles' car detector"
     # we say where our own render does not reproduce the article's claim
     assert any("Not reproduced here" in w.value for w in at.warning)
     assert at.button(key="load_inputs")  # without weights, the inputs wait for a click instead of failing
@@ -327,6 +331,11 @@ def captions(at: AppTest) -> list[str]:
     return [image.proto.imgs[0].caption for image in at.get("image")]
 
 
+def shown_unit(at: AppTest) -> str:
+    """The unit a Microscope page is about: its title, without the name after " · "."""
+    return at.title[0].value.split(" · ")[0]
+
+
 def microscope(**query) -> AppTest:
     at = new_app()
     open_page(at, "microscope")
@@ -343,10 +352,11 @@ def test_a_unit_page_shows_its_dataset_examples_and_the_role_it_plays(with_weigh
 
     car = role("car-detector")
     at = microscope(unit=str(car.unit))
-    assert "Dataset examples: the photos that excite it most" in [s.value for s in at.subheader]
+    assert "**The photos that excite it most**" in [md.value for md in at.markdown]  # beside its picture
     top = load_atlas().examples(car.unit, top=8)
-    shown = [c for c in captions(at) if c.startswith("#")]
-    assert shown == [f"#{e.rank} · {e.photo.label} · {e.activation:.0f}" for e in top]
+    expected = [f"{e.photo.label} · {e.activation:.0f}" for e in top]  # in rank order
+    shown = [c for c in captions(at) if c in expected]
+    assert shown == expected
     assert at.toggle(key="examples_heat").value  # heat maps on: the model is there
     assert any("strongest of 1,000 real photos" in md.value for md in at.markdown)
     assert any("EliSchwartz/imagenet-sample-images" in c.value for c in at.caption)
@@ -354,13 +364,16 @@ def test_a_unit_page_shows_its_dataset_examples_and_the_role_it_plays(with_weigh
     assert any(f"the articles' 4c:447: AUC {car.evidence['article_auc']}" in md.value for md in at.markdown)
     assert at.button(key="role_part_car-wheels")  # its parts, with their weight maps
     at.segmented_control(key="examples_shown").set_value(24).run()
-    assert not at.exception and len([c for c in captions(at) if c.startswith("#")]) == 24
+    expected = [f"{e.photo.label} · {e.activation:.0f}" for e in load_atlas().examples(car.unit, top=24)]
+    assert not at.exception and [c for c in captions(at) if c in expected] == expected
     at.toggle(key="examples_heat").set_value(False).run()  # crops without heat
-    assert not at.exception and len([c for c in captions(at) if c.startswith("#")]) == 24
+    assert not at.exception and [c for c in captions(at) if c in expected] == expected
     assert not at.warning and not at.info
 
 
 def test_the_articles_car_detector_says_who_plays_the_role_here(without_weights, photos_dir):
+    from interp.dataset.atlas import load_atlas
+    from interp.network.layers import parse_unit
     from interp.story.roles import role
 
     car = role("car-detector")
@@ -372,9 +385,26 @@ def test_the_articles_car_detector_says_who_plays_the_role_here(without_weights,
     )
     # no weights: the crops still come, without heat
     assert not at.toggle(key="examples_heat").value
-    assert len([c for c in captions(at) if c.startswith("#")]) == 8
+    top = load_atlas().examples(parse_unit("mixed4c:447"), top=8)
+    expected = [f"{e.photo.label} · {e.activation:.0f}" for e in top]
+    assert [c for c in captions(at) if c in expected] == expected
     at.button(key="role_played_car-detector").click().run()
-    assert not at.exception and at.header[0].value == str(car.unit)
+    assert not at.exception and at.title[0].value == f"{car.unit} · the car detector"
+
+
+def test_a_unit_page_says_first_what_the_unit_is_and_how_sure(without_weights, photos_dir):
+    """Under the title: where the unit is and how sure its name is: measured here, the articles' word, or nobody's."""
+    cases = (
+        ("mixed3b:385", "mixed3b:385", "The articles: curve detector (another orientation).", "not measured here"),
+        ("mixed3b:381", "mixed3b:381", "One of the articles' oriented fur of mixed3b.", "not measured here"),
+        ("mixed3b:10", "mixed3b:10", "Nobody has named it yet.", "there is no claim to check"),
+        ("mixed4b:403", "mixed4b:403 · the dog head facing left", "layer 7 of the network's 12", "name no single unit"),
+    )
+    for unit, title, said, sure in cases:
+        at = microscope(unit=unit)
+        assert at.title[0].value == title, unit
+        lead = at.markdown[0].value  # the first thing under the title, before the pictures
+        assert said in lead and sure in lead and "**How sure:**" in lead, (unit, lead)
 
 
 def test_a_car_part_shows_its_weights_into_the_car_detector(without_weights, photos_dir):
@@ -405,7 +435,7 @@ def test_the_landing_page_lists_every_role(without_weights, photos_dir):
         assert at.button(key=f"role_{r.id}")
         assert any(f"**{r.spec.title}**: **{r.unit}**" in md.value for md in at.markdown), r.id
     at.button(key="role_car-detector").click().run()
-    assert not at.exception and at.header[0].value == str(roles[2].unit)
+    assert not at.exception and shown_unit(at) == str(roles[2].unit)
 
 
 def test_chapter_3_ranks_real_photos_and_the_samples_among_them(with_weights, photos_dir):

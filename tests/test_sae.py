@@ -364,8 +364,18 @@ def test_cli_sae_info_json_is_evaluate_on_the_held_out_photos(live, photos_dir, 
     monkeypatch.setenv("INTERP_IMAGES_DIR", str(photos_dir))
     assert cli_main(["sae", "info", "--json"]) == 0  # evaluate(): its own forward passes
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"layer", "features", "explained_variance", "l0", "dead", "held_out_photos"}
-    assert out["layer"] == "mixed4e" and out["features"] == load_sae().features
+    assert set(out) == {
+        "layer",
+        "features",
+        "k",
+        "explained_variance",
+        "l0",
+        "l0_fixed_by_k",
+        "dead",
+        "held_out_photos",
+    }
+    assert out["layer"] == "mixed4e" and out["features"] == load_sae().features and out["k"] == load_sae().k
+    assert out["l0_fixed_by_k"] is (out["l0"] == out["k"])  # TopK: L0 is the setting k wherever all k kept are > 0
     assert out["held_out_photos"] == [p.id for p in held_out_photos()]
     assert out["explained_variance"] == pytest.approx(live["explained_variance"], abs=1e-6)
     assert out["l0"] == pytest.approx(live["l0"], abs=1e-6) and out["dead"] == live["dead"]

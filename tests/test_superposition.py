@@ -103,3 +103,13 @@ def test_training_is_adam_on_one_thread_and_puts_the_threads_back():
         optimiser.step()
     np.testing.assert_allclose(ours.W, W.detach().numpy(), atol=1e-5)
     np.testing.assert_allclose(ours.b, b.detach().numpy(), atol=1e-5)
+
+
+def test_the_changes_of_a_sweep_are_where_its_count_of_features_steps():
+    sweep = train(5, 2, sparsity=[0.0, 0.1, 0.97, 0.98], importance=0.8, steps=2000, seed=0)
+    counts = sweep.represented().sum(axis=1)
+    assert counts[0] == 2 and counts[-1] == 5
+    changes = sweep.changes()
+    assert changes[0] == 0 and 2 in changes and 3 not in changes  # the first model, then each step up, once
+    assert all(counts[k] != counts[k - 1] for k in changes[1:])
+    assert all(counts[k] == counts[k - 1] for k in range(1, 4) if k not in changes)

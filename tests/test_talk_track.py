@@ -209,3 +209,13 @@ def test_the_stage_and_the_speaker_see_the_headline_and_the_visual_but_no_readin
     assert not [t for t in texts if "READING" in t]
     assert load_chapter("04_circuits").summary not in texts
     assert any("visual" in where for where, _, _ in _texts(at.main))
+
+
+@pytest.mark.parametrize("view", [{}, {"stage": "1"}, {"presenter": "walk-5"}])
+def test_the_tours_first_and_last_screens_and_only_they_credit_the_video_and_the_thread(planted, view):
+    first, *middle, last = tour.places()
+    for place, credited in ((first, True), (middle[len(middle) // 2], False), (last, True)):
+        at = _open(place.stop.url_path, place.step.id, **view)
+        assert (tour.CREDIT in [c.value for c in at.caption]) is credited, (place.url, view)
+    for who in ("Rational Animations", "Arthur Frost", f"]({tour.DISTILL_THREAD})"):
+        assert who in tour.CREDIT

@@ -32,6 +32,7 @@ OUT = REPO / "assets" / "featvis"
 EMERGENCE_UNIT, EMERGENCE_STEPS = "mixed4a:11", (0, 8, 16, 32, 64, 128, 256, 512)
 DOG, CURVE = "mixed4b:409", "mixed3b:379"
 FACETS = ("mixed4a:97", "mixed5a:9")
+PICTURED_FAMILIES = ("Curve detectors", "Early curves")  # chapter 4's curve family shows every member's picture
 # The attribution lab's first screen: the sample photo's building blocks (see building_block_units).
 BLOCKS_PHOTO, BLOCKS_TARGET, BLOCKS_LAYERS, BLOCKS_PER_SIGN = "dalmatian.jpg", 41, ("mixed5b", "mixed4d"), 6
 
@@ -82,11 +83,13 @@ def main() -> None:
     started = time.perf_counter()
     sets: dict[str, list[dict]] = {}
 
-    # The microscope's precomputed units: every unit the articles name, every unit that plays one of the story's
-    # roles in these weights (interp/data/roles.json), and the sample photo's building blocks, at the gallery's
-    # standard settings.
+    # The microscope's precomputed units: every unit the articles name, the curve family and its early curves,
+    # every unit that plays one of the story's roles in these weights (interp/data/roles.json), and the sample
+    # photo's building blocks, at the gallery's standard settings.
+    catalogue = load_catalogue()
     named = sorted(
-        {str(note.unit) for note in load_catalogue().units}
+        {str(note.unit) for note in catalogue.units}
+        | {f"{f.layer}:{c}" for f in catalogue.families if f.name in PICTURED_FAMILIES for c in f.channels}
         | {str(r.unit) for r in load_roles()}
         | set(building_block_units(model))
     )

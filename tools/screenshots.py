@@ -69,7 +69,7 @@ CHROMIUM_ARGS = [
 _BASE_PATH_PROBE = re.compile(r"/[^/]+/_stcore/(health|host-config)$")
 
 # Evaluated in the page: is the Streamlit script done, and is nothing still spinning?
-_APP_STATE_JS = """() => {
+APP_STATE_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
   const status = document.querySelector('[data-testid="stStatusWidget"]');
   const visible = (el) => !!el && !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
@@ -83,6 +83,41 @@ _APP_STATE_JS = """() => {
 }"""
 
 # The tallest scrolling area: Streamlit scrolls inside its own containers, not the document.
+# How a step reads from the back of the room (issue "A 17-minute talk that reads from the back of the room"): the
+# share of the first screen its visual (the frame's ``st-key-visual`` container) covers, whether it is whole there,
+# and the words in view over the visible text nodes of the main area (widgets and chart labels included).
+STAGE_GOAL_SHARE = 30  # % of the first screen, at least
+STAGE_GOAL_WORDS = 70  # words in view, at most
+STAGE_FIT_JS = """() => {
+  const W = innerWidth, H = innerHeight;
+  const visual = document.querySelector('.st-key-visual');
+  let share = 0, whole = false, top = null, bottom = null;
+  if (visual) {
+    const r = visual.getBoundingClientRect();
+    const w = Math.max(0, Math.min(r.right, W) - Math.max(r.left, 0));
+    const h = Math.max(0, Math.min(r.bottom, H) - Math.max(r.top, 0));
+    share = w * h / (W * H);
+    whole = r.top >= 0 && r.bottom <= H + 1;
+    top = Math.round(r.top); bottom = Math.round(r.bottom);
+  }
+  const main = document.querySelector('[data-testid="stMain"]');
+  const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+  let words = 0, node;
+  while ((node = walker.nextNode())) {
+    const el = node.parentElement;
+    if (!el || el.closest('style,script,[data-testid="stIconMaterial"]')) continue;  // an icon's name is no word
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const r = range.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0 || r.bottom < 0 || r.top > H) continue;
+    const s = getComputedStyle(el);
+    if (s.visibility === 'hidden' || s.display === 'none') continue;
+    if (el.checkVisibility && !el.checkVisibility({visibilityProperty: true, contentVisibilityAuto: true})) continue;
+    words += node.textContent.trim().split(/\\s+/).filter(Boolean).length;
+  }
+  return {share: Math.round(share * 100), whole, words, top, bottom};
+}"""
+
 _CONTENT_HEIGHT_JS = """() => {
   let h = document.documentElement.scrollHeight;
   for (const sel of ['[data-testid="stMain"]', '[data-testid="stAppViewContainer"]',
@@ -110,26 +145,26 @@ def load_page_steps(url_path: str) -> PageSteps:
     file say."""
     stop = next((stop for stop in chapters() if stop.url_path == url_path), None)
     if stop is None:
-        raise SystemExit(f"No chapter of the tour lives at /{url_path}; the chapters are {', '.join(_tour_pages())}.")
+        raise SystemExit(f"No chapter of the tour lives at /{url_path}; the chapters are {', '.join(tour_pages())}.")
     loaded = load_chapter(stop.chapter)
     return PageSteps(url_path, stop.chapter, loaded.title, tuple((s.id, s.title) for s in loaded.steps))
 
 
-def _default_page() -> str:
+def default_page() -> str:
     """The url path of the page the router's front door ``/`` hands over to: the tour's first chapter."""
     return chapters()[0].url_path
 
 
-def _tour_pages() -> list[str]:
+def tour_pages() -> list[str]:
     """The url paths of the tour's chapters that have a page (``why-look-inside``, ``how-a-cnn-sees``, ...)."""
     return [stop.url_path for stop in chapters()]
 
 
-def _tour_title(url_path: str) -> str | None:
+def tour_title(url_path: str) -> str | None:
     return next((stop.title for stop in chapters() if stop.url_path == url_path), None)
 
 
-def _tour_titles() -> list[str]:
+def tour_titles() -> list[str]:
     return [stop.title for stop in chapters()]
 
 
@@ -231,7 +266,7 @@ def wait_for_app(page, timeout: float, settle: float, stable_polls: int = 4) -> 
     stable = 0
     settled = False
     while time.monotonic() < deadline:
-        state = page.evaluate(_APP_STATE_JS)
+        state = page.evaluate(APP_STATE_JS)
         idle = (
             state["script"] == "notRunning"
             and not state["running"]
@@ -255,7 +290,7 @@ _IMAGES_LOADED_JS = "() => Array.from(document.images).every(i => i.complete)"
 
 
 def _is_done(page) -> bool:
-    state = page.evaluate(_APP_STATE_JS)
+    state = page.evaluate(APP_STATE_JS)
     return (
         state["script"] == "notRunning"
         and not state["running"]
@@ -420,9 +455,7 @@ def upload_file(page, path: Path, timeout: float, settle: float) -> bool:
 def click_to(page, target: PageSteps, step_index: int, current_path: str | None, timeout: float) -> bool:
     """In-app navigation: the sidebar's page link (if the page changes), then the step's segmented button."""
     if current_path != target.url_path:
-        link = page.locator(
-            '[data-testid="stSidebarNavLink"]', has_text=_tour_title(target.url_path) or target.url_path
-        )
+        link = page.locator('[data-testid="stSidebarNavLink"]', has_text=tour_title(target.url_path) or target.url_path)
         if link.count() == 0:
             return False
         link.first.click()
@@ -510,7 +543,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def plan(args: argparse.Namespace) -> list[tuple[PageSteps, int]]:
     """(page, step index) pairs in order, without duplicates."""
-    names = args.pages.split(",") if args.pages else _tour_pages()
+    names = args.pages.split(",") if args.pages else tour_pages()
     pages = {name: load_page_steps(name) for name in (p.strip() for p in names) if name}
     todo: list[tuple[PageSteps, int]] = []
     for ps in pages.values():
@@ -585,7 +618,7 @@ def main(argv: list[str] | None = None) -> int:
                     else None
                 ),
             )
-            expected_nav = _tour_titles()
+            expected_nav = tour_titles()
             page.on("pageerror", lambda exc: console.append(f"pageerror: {exc}"))
 
             current_path: str | None = None
@@ -594,7 +627,7 @@ def main(argv: list[str] | None = None) -> int:
             uploaded = False
             if not args.deep_link_first:
                 # The front door, as a visitor types it: the default page (the tour's first chapter) at "/".
-                front = load_page_steps(_default_page())
+                front = load_page_steps(default_page())
                 print("[front door] /", flush=True)
                 t_step = time.monotonic()
                 try:
@@ -606,7 +639,7 @@ def main(argv: list[str] | None = None) -> int:
                     page.wait_for_timeout(args.settle * 1000)
                     current_path = front.url_path
                     for url_path in dict.fromkeys(p.url_path for p, _ in todo):
-                        href = page_urls(page).get(_tour_title(url_path) or "")
+                        href = page_urls(page).get(tour_title(url_path) or "")
                         if href and href.rstrip("/") != f"{base}/{url_path}":
                             addresses[url_path] = href.rstrip("/")
                             landed = probe(context, f"{base}/{url_path}", args.step_timeout)

@@ -13,23 +13,27 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 
 from interp.dataset.intake import tensor_to_pil
 from interp.errors import UnitError
 from interp.featvis import objectives as obj
 from interp.featvis import render
 from interp.featvis.manifest import read_manifest
+from interp.featvis.param import make_param
 from interp.network.layers import parse_unit
 from interp.story.catalogue import load_catalogue
 from interp.story.roles import roles_named_for, roles_played_by
 from ui import jobs
 from ui.resources import require_model
 from ui.roles import option_label, roles_or_none, unit_options
+from ui.visuals.common import result_first, talking
 
 SIZES = (96, 128, 160, 224)
 STEPS = (64, 128, 256, 512)
 PARAMS = {"fft": "Fourier", "pixel": "raw pixels", "cppn": "CPPN"}  # short: they fit a narrow column
 MAX_KEPT = 12  # finished renders kept per browser session
+STAGE_PX = 512  # px: a render as drawn for a room (the stage's height cap then sets its size on screen)
 
 FEATVIS_ASSETS = Path(__file__).resolve().parents[1] / "assets" / "featvis"
 
@@ -83,11 +87,40 @@ def unit_presets() -> list[str]:
 
 
 def live_render(key: str, default_unit: str = "mixed3b:379") -> None:
-    """Pick a unit and settings, press Render, watch it emerge; Stop keeps the image so far."""
+    """Pick a unit and settings, press Render, watch it emerge; Stop keeps the image so far.
+
+    In reading mode the settings come first, as in any tool. In presenter mode and on the stage the picture comes
+    first and large (before a render, the very noise the render will start from), the unit's name and the Render
+    and Stop buttons beside it, the settings folded away under it."""
     loaded = require_model()
     if loaded is None:
         return
     model, _ = loaded
+    room = talking()
+    result, controls = result_first("Pick a unit and settings")
+    with controls:
+        request = _settings(key, default_unit)
+    if request is None:
+        return
+    with result:
+        if room:  # the picture first and large; beside it, what it is and the buttons that run it
+            left, right = st.columns([2, 3], vertical_alignment="center")
+            frame = left.empty()
+            with right:
+                st.markdown(f"**{preset_label(request.unit)}**")
+                with st.container(horizontal=True):
+                    start = _button_pair(key)
+                bar = st.empty()
+        else:
+            start = _buttons(key)
+            bar, frame = st.empty(), st.empty()
+    if start:
+        _run(model, request, bar, frame)
+    _show_kept(request, frame)
+
+
+def _settings(key: str, default_unit: str) -> RenderRequest | None:
+    """The unit and the render's settings; None (with the reason shown) when the unit cannot be rendered."""
     presets = unit_presets()
     left, right = st.columns([3, 2])
     typed = left.text_input(
@@ -98,7 +131,7 @@ def live_render(key: str, default_unit: str = "mixed3b:379") -> None:
     )
     note = _describe(typed)
     right.selectbox(
-        "Or one of the story's units (roles first)",
+        "Or one of the story's units",
         ["(type one)"] + presets,
         key=f"{key}_preset",
         on_change=_use_preset,
@@ -122,17 +155,45 @@ def live_render(key: str, default_unit: str = "mixed3b:379") -> None:
         obj.unit(unit)  # what cannot be rendered (a dummy class) says so before the Render button
     except UnitError as error:
         st.error(str(error))
-        return
-    if note:
+        return None
+    if note and not talking():  # a room reads the unit's role beside the picture; a reader gets the whole note
         st.caption(note)
-    request = RenderRequest(unit, int(size), int(steps), int(seed), param)
+    return RenderRequest(unit, int(size), int(steps), int(seed), param)
+
+
+def _buttons(key: str) -> bool:
+    """Render and Stop side by side, in columns; whether Render was pressed."""
     go, stop, _ = st.columns([1, 1, 3])
+    return _button_pair(key, go, stop)
+
+
+def _button_pair(key: str, go=st, stop=st) -> bool:
     start = go.button("Render", key=f"{key}_go", type="primary", icon=":material/play_arrow:")
     stop.button("Stop", key=f"{key}_stop", icon=":material/stop:", help="Ends the render and keeps the image so far.")
-    bar, frame = st.empty(), st.empty()
-    if start:
-        _run(model, request, bar, frame)
-    _show_kept(request, frame)
+    return start
+
+
+def _show_image(frame, image: np.ndarray, caption: str) -> None:
+    """One frame of a render: in reading mode at up to four times its size; in presenter mode and on the stage as
+    large as the screen allows (drawn at :data:`STAGE_PX`, so the stage's height cap, not the render's few pixels,
+    sets its size)."""
+    if talking():
+        frame.image(_enlarged(image), caption=caption, width="content")
+    else:
+        frame.image(image, caption=caption, width=min(4 * image.shape[1], 448))
+
+
+def _enlarged(image: np.ndarray) -> np.ndarray:
+    side = max(STAGE_PX, image.shape[1])
+    return np.asarray(Image.fromarray(image).resize((side, side), Image.Resampling.LANCZOS))
+
+
+def start_image(request: RenderRequest) -> np.ndarray:
+    """The picture a render with these settings starts from: its parameterisation at step 0."""
+    import torch
+
+    with torch.no_grad():
+        return as_array(make_param(request.param, [request.seed], request.size)()[0])
 
 
 def _run(model, request: RenderRequest, bar, frame) -> None:
@@ -144,7 +205,7 @@ def _run(model, request: RenderRequest, bar, frame) -> None:
         image = as_array(images[0])
         _keep(request, image, step, False, None, time.perf_counter() - started)  # kept before any UI call
         bar.progress(step / request.steps, text=f"Step {step} of {request.steps}")
-        frame.image(image, caption=f"{request.unit} after {step} steps", width=min(4 * request.size, 448))
+        _show_image(frame, image, f"{request.unit} after {step} steps")
 
     def work():
         nonlocal started
@@ -170,15 +231,26 @@ def _run(model, request: RenderRequest, bar, frame) -> None:
 
 def _show_kept(request: RenderRequest, frame) -> None:
     kept = _kept().get(request)
+    room = talking()
     if kept is None:
-        frame.info("Press Render to start from noise and watch the image emerge.")
+        caption = (
+            f"The start: {'a random pattern' if request.param == 'cppn' else 'grey noise'}."
+            if room
+            else f"Where this render starts: {PARAMS[request.param]} noise, seed {request.seed}. Press Render to "
+            "watch the image emerge from it."
+        )
+        _show_image(frame, start_image(request), caption)
+        return
+    if room:
+        status = f"{request.unit} after {kept['step']} steps" + ("" if kept["done"] else " (stopped)")
+        _show_image(frame, kept["image"], status)
         return
     status = (
         f"finished {kept['step']} steps in {kept['seconds']:.1f} s; objective {kept['value']:.1f}"
         if kept["done"]
         else f"stopped after {kept['step']} of {request.steps} steps"
     )
-    frame.image(kept["image"], caption=f"{request.label()} ({status})", width=min(4 * request.size, 448))
+    _show_image(frame, kept["image"], f"{request.label()} ({status})")
 
 
 def _use_preset(key: str) -> None:

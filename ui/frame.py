@@ -22,7 +22,7 @@ import streamlit as st
 from ui import ahead, links, presenter
 from ui.chapters import Chapter, Step
 from ui.presenter import PRESENTER, presenter_mode, stage_view
-from ui.tour import Place, Stop, around, chapter_of, neighbours, plan_at, stop_at
+from ui.tour import CREDIT, Place, Stop, around, at_an_end, chapter_of, neighbours, plan_at, stop_at
 from ui.visuals import VISUALS, render_visual
 
 __all__ = ["PRESENTER", "presenter_mode", "render_chapter"]
@@ -124,6 +124,9 @@ def render_chapter(here: Stop) -> None:
             st.error(f"This step asks for a visual named '{step.visual}', which does not exist.")
         else:
             render_visual(step.visual)
+    if at_an_end(here.url_path, step.id):
+        with st.container(key="credit"):
+            st.caption(CREDIT)
     if not talking:
         _chapter_nav(key, index, len(ids), before, after)
     if talking:

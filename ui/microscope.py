@@ -6,8 +6,13 @@ or a Render button; until a unit has one, its grid cell shows its strongest phot
 page adds its dataset examples and the role it plays in the story (``interp.story.roles``), and the landing page
 lists every role. The URL holds the state (``?layer=mixed3b&page=3`` or ``?unit=mixed3b:379``).
 
-This module is the tool's router, its layer grid, the landing page's roles and the head of a unit's page (its
-pictures); the sections below a unit's pictures are :mod:`ui.microscope_unit`'s.
+The landing page starts with the grid (the layer and page chosen in one row above it); what the tool is, the
+story's roles and the caveats come under it. A unit's page starts with what the unit is, in plain words, and a first
+screen (``st-key-unit_first_screen``) with its picture, large, beside the photos that excite it most; its other
+pictures, the evidence for its role and what feeds it come below.
+
+This module is the tool's router, its layer grid, the landing page's roles and the layout of a unit's page; the
+sections of a unit's page are :mod:`ui.microscope_unit`'s.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from interp.network.layers import LAYERS, MAIN_LAYERS, Unit, parse_unit
 from interp.story.catalogue import load_catalogue
 from ui import links, photos
 from ui.chapters import load_sections
-from ui.microscope_unit import connections_section, examples_section, open_unit, role_boxes, sentence
+from ui.microscope_unit import connections_section, examples_section, identity, open_unit, role_boxes, sentence
 from ui.roles import ROLES_MISSING, fill, gloss, role_fields, roles_or_none, short, templates
 from ui.unit_pictures import (
     on_demand_dir,
@@ -30,13 +35,22 @@ from ui.unit_pictures import (
     render_missing,
     show_variant,
 )
+from ui.visuals.common import how_computed, talking
 
 PER_PAGE = 24
+GRID_COLUMNS = 6  # a grid row in reading mode; 8 in presenter mode and on the stage (wider, fewer rows to scroll)
+STAGE_GRID_COLUMNS = 8
+FIRST_SCREEN = [5, 9]  # a unit page's picture and photos: about as tall as each other at any width
 UNIT_PAGE_ONLY = ("What feeds it",)  # narration sections shown on a unit's page, not under the layer grid
 ROLES_SECTION = "The story's characters in these weights"
+LEAD = "Lead"  # the landing page's one paragraph above the grid; the longer "intro" is an expander under it
+ABOUT = "About the Microscope"  # the expander that holds the intro
 # sections that other parts of the pages use as text or templates: not shown as expanders on the landing page
 NOT_EXPANDERS = UNIT_PAGE_ONLY + (
+    LEAD,
     ROLES_SECTION,
+    "What a unit is",
+    "No picture yet",
     "Dataset examples",
     "Dataset examples without the model",
     "Photo credit",
@@ -56,7 +70,6 @@ def _text_sections() -> dict[str, str]:
 
 
 def render_microscope() -> None:
-    st.title("Microscope")
     sections = _text_sections()
     links.note_unused({"unit", "layer", "page"})
     unit_text = links.value("unit")
@@ -74,16 +87,21 @@ def render_microscope() -> None:
             else:
                 unit_page(unit, sections)
                 return
-        st.markdown(sections["intro"])
+        st.title("Microscope")
+        st.markdown(sections.get(LEAD, ""))
+        layer_grid()
         roles_section(sections)
+        with st.expander(ABOUT):
+            st.markdown(sections["intro"])
         for title, body in sections.items():
             if title != "intro" and title not in NOT_EXPANDERS:
                 with st.expander(title):
                     st.markdown(body)
-        layer_grid()
 
 
 def layer_grid() -> None:
+    """The layer and page in one row, then the grid of that page's units (key ``microscope_grid``), each a button
+    to its page over its picture (or, until it has one, its strongest photo)."""
     asked = links.value("layer")
     layer = asked if asked in BROWSABLE else "mixed3b"
     if asked is not None and asked != layer:
@@ -91,7 +109,7 @@ def layer_grid() -> None:
             f"The link's layer, {links.shown(asked)}, is not one the Microscope browses; showing {layer}. "
             "Choose another below."
         )
-    left, right = st.columns([2, 1])
+    left, middle, right = st.columns([2, 1, 2], vertical_alignment="bottom")
     layer = left.selectbox(
         "Layer",
         BROWSABLE,
@@ -101,7 +119,7 @@ def layer_grid() -> None:
     )
     pages = -(-LAYERS[layer].channels // PER_PAGE)
     page = links.page_number(links.value("page"), pages)
-    page = right.number_input(f"Page (of {pages})", 1, pages, page, key=f"microscope_page_{layer}")
+    page = middle.number_input(f"Page (of {pages})", 1, pages, page, key=f"microscope_page_{layer}")
     st.query_params.update({"layer": layer, "page": str(page)})
     channels = range((page - 1) * PER_PAGE, min(page * PER_PAGE, LAYERS[layer].channels))
     units = [Unit(layer, c) for c in channels]
@@ -109,57 +127,100 @@ def layer_grid() -> None:
     catalogue = load_catalogue()
     if missing:
         size, steps = on_demand_settings()
-        st.caption(
-            f"{len(units) - len(missing)} of these {len(units)} units have feature visualisations; the rest "
-            f"show their strongest photo until one is rendered. Render them here ({size} px, {steps} steps, all "
-            f"in one optimisation); they are kept on this machine for next time."
-        )
-        if st.button(f"Render the {len(missing)} missing units on this page", key="render_page", type="primary"):
+        if right.button(
+            f"Render the {len(missing)} missing pictures",
+            key="render_page",
+            type="secondary" if talking() else "primary",
+            width="stretch",
+            help=f"One optimisation for all of them ({size} px, {steps} steps); they are kept on this machine "
+            "for next time.",
+        ):
             render_missing(missing)
-        with st.expander("How this was computed"):
-            st.caption(
-                f"Renders made here are kept in {on_demand_dir()}; `python -m interp render` makes them from the "
-                "command line."
-            )
     # a unit without a picture shows its strongest photo, cropped around its peak (no model needed)
     tops = photos.top_photos(missing) if missing else {}
-    for row in range(0, len(units), 6):
-        for col, unit in zip(st.columns(6), units[row : row + 6]):
-            with col:  # the button first: a caption that wraps then moves nothing below it
-                hint = gloss(unit, catalogue.meaning(unit))
-                label = f"{unit.channel}" + (" ★" if hint else "")
-                st.button(
-                    label,
-                    key=f"open_{unit}",
-                    on_click=open_unit,
-                    args=(str(unit),),
-                    width="stretch",
-                    help=hint or f"Open {unit}",
-                )
-                found = picture_for(unit)
-                if found:
-                    st.image(found[0], width="stretch", caption="rendered")
-                else:
-                    top = tops.get(unit)
-                    st.image(
-                        top.image if top else photos.placeholder(photos.THUMB),
+    per_row = STAGE_GRID_COLUMNS if talking() else GRID_COLUMNS
+    with st.container(key="microscope_grid"):
+        for row in range(0, len(units), per_row):
+            for col, unit in zip(st.columns(per_row), units[row : row + per_row]):
+                with col:  # the button first: a caption that wraps then moves nothing below it
+                    hint = gloss(unit, catalogue.meaning(unit))
+                    label = f"{unit.channel}" + (" ★" if hint else "")
+                    st.button(
+                        label,
+                        key=f"open_{unit}",
+                        on_click=open_unit,
+                        args=(str(unit),),
                         width="stretch",
-                        caption=f"top photo: {top.label}" if top else "no photo",
+                        help=hint or f"Open {unit}",
                     )
+                    found = picture_for(unit)
+                    if found:
+                        st.image(found[0], width="stretch", caption="rendered")
+                    else:
+                        top = tops.get(unit)
+                        st.image(
+                            top.image if top else photos.placeholder(photos.THUMB),
+                            width="stretch",
+                            caption=f"top photo: {top.label}" if top else "no photo",
+                        )
+    st.caption(
+        f'{len(units) - len(missing)} of these {len(units)} units have a feature visualisation ("rendered"); '
+        "the others show their strongest photo until one is rendered. ★: the story or the articles say what it is."
+    )
+    if missing:
+        how_computed(
+            f"Renders made here are kept in {on_demand_dir()}; `python -m interp render` makes them from the "
+            "command line."
+        )
 
 
 def unit_page(unit: Unit, sections: dict[str, str]) -> None:
-    catalogue = load_catalogue()
+    """A unit's page. First screen: what it is in plain words (its role, its layer, how sure), then its picture,
+    large, beside the photos that excite it most. Below: the photos' settings, the evidence for its role, its
+    other pictures, what feeds it and what it feeds."""
     st.button("← All units of " + unit.layer, on_click=_back, args=(unit.layer, unit.channel))
-    st.header(str(unit))
+    title, where, why = identity(unit, sections)
+    st.title(title)  # the page's title: the unit and, where it has one, its name
+    with st.container(key="unit_identity"):
+        st.markdown(where, help=why)
+    found = picture_for(unit)
+    size, steps = on_demand_settings()
+    with st.container(key="unit_first_screen"):  # the picture beside the photos: whole in a 1280 x 720 screen
+        picture_col, photos_col = st.columns(FIRST_SCREEN, gap="medium")
+    with picture_col:
+        if found:
+            st.image(found[0], caption="Its feature visualisation: what excites it most", width="stretch")
+        else:
+            st.markdown(sections.get("No picture yet", ""))
+            if st.button(f"Render its picture ({size} px, {steps} steps)", key="render_channel") or (
+                st.session_state.get(f"shown_{unit}_channel")
+            ):
+                st.session_state[f"shown_{unit}_channel"] = True
+                show_variant(unit, "channel", False, 1, size, steps)
+    # the photos' settings and their explanation under the first screen; on a projector, folded away
+    controls = st.expander("More photos, heat map") if talking() else st.container()
+    with photos_col:
+        examples_section(unit, sections, controls=controls)
     info = LAYERS[unit.layer]
-    where = f"channel {unit.channel} of {info.channels}"
+    where = (f"Its picture: {found[1]}. " if found else "") + f"Channel {unit.channel} of {info.channels}"
     if unit.branch:
         where += f"; in the {unit.branch[0].removeprefix(unit.layer + '_')} branch (its channel {unit.branch[1]})"
     st.caption(
         f"{where}; grid {info.size_at_224} x {info.size_at_224} at 224 px. Link to this page: "
         f"[?unit={unit}](?unit={unit})"
     )
+    articles_box(unit)
+    role_boxes(unit, sections)
+    variants(unit)
+    if block_unit(unit).layer in CHAIN:  # convs, blocks and their branches, classes; not pools, LRN or bottlenecks
+        connections_section(block_unit(unit), sections)  # a branch's unit (mixed4c_5x5:63) is its block's (4c:447)
+    with st.expander("How to read a unit page"):
+        st.markdown(sections.get("How to read a unit page", ""))
+
+
+def articles_box(unit: Unit) -> None:
+    """What the Distill articles say of the unit and of its family, with what we see where it differs."""
+    catalogue = load_catalogue()
     note, family = catalogue.note(unit), catalogue.family_of(unit)
     if note or family:
         with st.container(border=True):
@@ -174,18 +235,16 @@ def unit_page(unit: Unit, sections: dict[str, str]) -> None:
                     + (f": {family.note}" if family.note else "")
                     + f". *({family.source})*"
                 )
-    role_boxes(unit, sections)
-    found = picture_for(unit)
+
+
+def variants(unit: Unit) -> None:
+    """The unit's other pictures: one neuron (the centre), its negative, four facets in one optimisation; each
+    precomputed where chapter 3 made one, else rendered on demand."""
     size, steps = on_demand_settings()
-    cols = st.columns(3)
-    with cols[0]:
-        st.markdown("**Channel**")
-        if found:
-            st.image(found[0], caption=found[1], width="stretch")
-        elif st.button("Render", key="render_channel"):
-            show_variant(unit, "channel", False, 1, size, steps)
+    st.subheader("More pictures of it")
+    cols = st.columns([1, 1, 2], gap="medium")
     for col, (title, kind, negative, key, ready) in zip(
-        cols[1:],
+        cols,
         (
             ("Neuron (centre)", "neuron", False, "neuron", precomputed_variant(unit, "neuron_vs_channel", "neuron")),
             ("Negative", "channel", True, "negative", precomputed_variant(unit, "negative", "negative")),
@@ -198,19 +257,16 @@ def unit_page(unit: Unit, sections: dict[str, str]) -> None:
             elif st.button("Render", key=f"render_{key}") or st.session_state.get(f"shown_{unit}_{key}"):
                 st.session_state[f"shown_{unit}_{key}"] = True
                 show_variant(unit, kind, negative, 1, size, steps)
-    st.markdown("**Diversity: four facets in one optimisation**")
-    facets = precomputed_variant(unit, "diversity", "facet") or precomputed_variant(unit, "polysemantic", "facet")
-    if facets:
-        for col, file in zip(st.columns(len(facets)), facets):
-            col.image(file, caption="precomputed, 128 px, 512 steps", width="stretch")
-    elif st.button("Render four facets", key="render_facets") or st.session_state.get(f"shown_{unit}_facets"):
-        st.session_state[f"shown_{unit}_facets"] = True
-        show_variant(unit, "channel", False, 4, size, steps)
-    examples_section(unit, sections)
-    if block_unit(unit).layer in CHAIN:  # convs, blocks and their branches, classes; not pools, LRN or bottlenecks
-        connections_section(block_unit(unit), sections)  # a branch's unit (mixed4c_5x5:63) is its block's (4c:447)
-    with st.expander("How to read a unit page"):
-        st.markdown(sections.get("How to read a unit page", ""))
+    with cols[2]:
+        st.markdown("**Diversity: four facets in one optimisation**")
+        facets = precomputed_variant(unit, "diversity", "facet") or precomputed_variant(unit, "polysemantic", "facet")
+        if facets:
+            for col, file in zip(st.columns(len(facets)), facets):
+                col.image(file, width="stretch")
+            st.caption("precomputed, 128 px, 512 steps")
+        elif st.button("Render four facets", key="render_facets") or st.session_state.get(f"shown_{unit}_facets"):
+            st.session_state[f"shown_{unit}_facets"] = True
+            show_variant(unit, "channel", False, 4, size, steps)
 
 
 def roles_section(sections: dict[str, str]) -> None:

@@ -1,5 +1,5 @@
-"""The sections of a unit's page in the Microscope (:mod:`ui.microscope` draws the page's head and pictures):
-its dataset examples, the roles it plays in the story, and what feeds it and what it feeds
+"""The sections of a unit's page in the Microscope (:mod:`ui.microscope` lays the page out): what the unit is in
+plain words, its dataset examples, the roles it plays in the story, and what feeds it and what it feeds
 (:mod:`interp.circuits.connections` ranks them). Also the small pieces the landing page shares with them."""
 
 from __future__ import annotations
@@ -7,22 +7,23 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from interp.circuits import operations_between, source_layer, target_layer
+from interp.circuits import block_unit, operations_between, source_layer, target_layer
 from interp.circuits.connections import Connection, Connections, unit_connections
 from interp.dataset.atlas import AtlasError, atlas_unit, load_atlas
 from interp.dataset.pictures import weight_map
 from interp.errors import UnitError
-from interp.network.layers import Unit, parse_unit
+from interp.network.layers import LAYERS, MAIN_LAYERS, Unit, parse_unit
 from interp.story.catalogue import load_catalogue
 from interp.story.roles import Role, parts_of, roles_named_for, roles_played_by
 from ui import photos
 from ui.resources import require_model, shared_model, weights_ready
 from ui.roles import fill, gloss, role_fields, roles_or_none, short, templates
 from ui.unit_pictures import on_demand_settings, picture_for, render_missing, unit_picture
-from ui.visuals.common import WEIGHT_LEGEND, colour_legend
+from ui.visuals.common import WEIGHT_LEGEND, colour_legend, prose, talking
 
 CONNECTIONS_SHOWN = 6  # cards per row of the "what feeds it, and what it feeds" section
 EXAMPLES_SHOWN = (8, 16, 24)  # dataset examples on a unit page: the choices
+PHOTO_COLUMNS = 4  # the dataset examples beside the unit's picture: two rows of four in the first screen
 
 
 def open_unit(unit: str) -> None:
@@ -36,46 +37,119 @@ def sentence(text: str) -> str:
     return text[:1].upper() + text[1:] if text else text
 
 
-def examples_section(unit: Unit, sections: dict[str, str]) -> None:
-    """The unit's strongest photos of the 1,000, cropped around its peak, with its heat map when the model can run."""
+PROPER_NAMES = ("Gabor",)  # words that keep their capital inside a sentence
+
+
+def running(name: str) -> str:
+    """A name in running text: "Curve detectors" -> "curve detectors", "Gabor filters" stays."""
+    return name if name.startswith(PROPER_NAMES) else name[:1].lower() + name[1:]
+
+
+def identity(unit: Unit, sections: dict[str, str]) -> tuple[str, str, str | None]:
+    """What a unit is, in plain words, for the head of its page: ``(title, where and how sure, help)``.
+
+    The title is the unit and the role it plays in these weights, else the articles' role for it (played by another
+    unit here); other units have their number alone. The line under it says who plays the role (for an article's
+    number), what the articles say of the unit or of its family, where the unit is, and how sure all that is: a
+    measurement in these weights (and whether the articles agree), or the articles' word alone."""
+    text = templates(sections.get("What a unit is", ""))
+    catalogue = load_catalogue()
+    roles = roles_or_none() or ()
+    plays, named = roles_played_by(unit, roles), roles_named_for(unit, roles, only_elsewhere=True)
+    here = unit.in_block
+    note, family = catalogue.note(here), catalogue.family_of(here)
+    info, block = LAYERS[unit.layer], block_unit(unit).layer
+    fields = {"channel": unit.channel, "channels": info.channels, "layer": unit.layer}
+    if block in MAIN_LAYERS:
+        fields |= {"depth": MAIN_LAYERS.index(block) + 1, "layers": len(MAIN_LAYERS), "block": block}
+        where = fill(text.get("main" if block == unit.layer else "branch", ""), fields)
+    else:
+        where = fill(text.get("other", ""), fields)
+    name, detail, help_text = None, "", None
+    if plays:
+        name = " and ".join(fill(text.get("title-plays", ""), role_fields(r)) for r in plays)
+        first = plays[0]
+        agreement = "unnamed" if first.agrees is None else ("agrees" if first.agrees else "differs")
+        sure = fill(text.get(f"sure-{agreement}", ""), role_fields(first))
+        help_text = f"How it was found: {first.spec.method}."
+    elif named:
+        name = fill(text.get("title-named", ""), role_fields(named[0]))
+        detail = fill(text.get("named", ""), role_fields(named[0]))
+        sure = text.get("sure-named", "")
+    elif note:  # the articles' words for it are not always a name ("used to show how ..."): said in the line
+        detail = fill(text.get("described", ""), {"what": note.what})
+        sure = text.get("sure-observed" if note.observed else "sure-described", "")
+        help_text = f"{note.what}. ({note.source})"
+    elif family:
+        detail = fill(text.get("family", ""), {"family": running(family.name), "layer": family.layer})
+        sure = text.get("sure-described", "")
+        help_text = f"{family.note} ({family.source})" if family.note else family.source
+    else:
+        detail, sure = text.get("unnamed", ""), text.get("sure-none", "")
+    title = f"{unit} · {name}" if name else str(unit)
+    return title, " ".join(part for part in (detail, where, sure) if part), help_text
+
+
+def examples_section(unit: Unit, sections: dict[str, str], controls=None) -> None:
+    """The unit's strongest photos of the 1,000, cropped around its peak, with its heat map when the model can run:
+    drawn where this is called (a column of the page's first screen); their settings, what they are and where they
+    come from go in ``controls`` (a container under the first screen; by default, under the photos)."""
     try:
         here = atlas_unit(unit)
         atlas = load_atlas()
     except (UnitError, AtlasError) as error:
         st.caption(f"Dataset examples: {error}")
         return
-    st.subheader("Dataset examples: the photos that excite it most")
-    st.markdown(sections.get("Dataset examples", ""))
-    left, right, _ = st.columns([2, 2, 3], vertical_alignment="center")
-    shown = (
-        left.segmented_control(
-            "Photos shown",
-            EXAMPLES_SHOWN,
-            default=EXAMPLES_SHOWN[0],
-            key="examples_shown",
-            format_func=lambda n: f"top {n}",
-            required=True,
+    st.markdown("**The photos that excite it most**")
+    grid = st.container()
+    with controls if controls is not None else st.container():
+        left, right, _ = st.columns([2, 2, 3], vertical_alignment="center")
+        shown = (
+            left.segmented_control(
+                "Photos shown",
+                EXAMPLES_SHOWN,
+                default=EXAMPLES_SHOWN[0],
+                key="examples_shown",
+                format_func=lambda n: f"top {n}",
+                required=True,
+            )
+            or EXAMPLES_SHOWN[0]
         )
-        or EXAMPLES_SHOWN[0]
-    )
-    can_heat = photos.heat_possible()
-    heat = right.toggle(
-        "Heat map",
-        value=can_heat,
-        key="examples_heat",
-        disabled=not can_heat,
-        help="Where on each photo the unit fires (one forward pass per photo, then cached).",
-    )
+        can_heat = photos.heat_possible()
+        heat = right.toggle(
+            "Heat map",
+            value=can_heat,
+            key="examples_heat",
+            disabled=not can_heat,
+            help="Where on each photo the unit fires (one forward pass per photo, then cached).",
+        )
+        prose(sections.get("Dataset examples", ""))
+        notes = [photos.credit()]
+        if not can_heat:
+            notes.insert(0, sections.get("Dataset examples without the model", ""))
+        st.caption(" ".join(notes))
     examples = atlas.examples(here, top=int(shown))
-    if examples[0].activation <= 0:
-        st.caption(f"{unit} does not fire on any of the 1,000 photos.")
-        return
-    with st.spinner("Computing the heat maps ..." if heat else "Cropping the photos ..."):
-        photos.show_examples(here, examples, heat=heat and can_heat)
-    notes = [photos.credit()]
-    if not can_heat:
-        notes.insert(0, sections.get("Dataset examples without the model", ""))
-    st.caption(" ".join(notes))
+    with grid:
+        if examples[0].activation <= 0:
+            st.caption(f"{unit} does not fire on any of the 1,000 photos.")
+            return
+        with st.spinner("Computing the heat maps ..." if heat else "Cropping the photos ..."):
+            example_tiles(here, examples, heat=heat and can_heat)
+
+
+def example_tiles(unit: Unit, examples, heat: bool) -> None:
+    """The dataset examples in rows of :data:`PHOTO_COLUMNS` (the order gives their rank), each captioned with its
+    class and the unit's largest activation on it; on a projector with its class alone, fewer words for the room."""
+    photos.ensure([e.photo for e in examples])
+    vmax = max((e.activation for e in examples), default=1.0) or 1.0
+    room = talking()
+    for start in range(0, len(examples), PHOTO_COLUMNS):
+        for col, example in zip(st.columns(PHOTO_COLUMNS), examples[start : start + PHOTO_COLUMNS]):
+            col.image(
+                photos.example_tile(unit, example, heat, vmax) or photos.placeholder(photos.TILE),
+                width="stretch",
+                caption=example.photo.label if room else f"{example.photo.label} · {example.activation:.0f}",
+            )
 
 
 def role_boxes(unit: Unit, sections: dict[str, str]) -> None:

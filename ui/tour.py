@@ -143,6 +143,13 @@ def neighbours(here: Stop) -> tuple[Stop | None, Stop | None]:
     return before, after
 
 
+# What the tour retells, said on screen on its first and last step (every view; the reading text says it at length).
+DISTILL_THREAD = "https://distill.pub/2020/circuits/"
+CREDIT = (
+    f"Retold from Rational Animations' video (script: Arthur Frost) and Distill's [Circuits thread]({DISTILL_THREAD})."
+)
+
+
 # -- the talk track: every step of the tour in order, and the talk cut (the steps with talk=SECONDS) -------------
 
 
@@ -183,6 +190,12 @@ def chapter_of(stop: Stop) -> Chapter:
 def places() -> list[Place]:
     """Every step of every chapter that has a page, in tour order."""
     return [Place(stop, step) for stop in chapters() for step in chapter_of(stop).steps]
+
+
+def at_an_end(url_path: str | None, step_id: str) -> bool:
+    """Whether the step is the tour's first or last: the screens that carry :data:`CREDIT`."""
+    every = places()
+    return bool(every) and any((p.stop.url_path, p.step.id) == (url_path, step_id) for p in (every[0], every[-1]))
 
 
 def talk_cut() -> list[Place]:

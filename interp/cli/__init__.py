@@ -43,7 +43,9 @@ COMMANDS: tuple[Command, ...] = (
 def build_parser(only: Collection[str] | None = None, prog: str = PROG) -> argparse.ArgumentParser:
     """The parser of every command; with ``only``, every command is listed but only those named get their
     options (and import what their choices come from)."""
-    parser = argparse.ArgumentParser(prog=prog, description="Look inside InceptionV1 (inception5h).")
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Look inside InceptionV1 (Google's 2015 reference weights)."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command_parser = sub.add_parser(command.name, help=command.help, description=command.help)

@@ -1,4 +1,4 @@
-"""The layer catalogue of InceptionV1 ("inception5h"): the one place that knows its shape.
+"""The layer catalogue of InceptionV1 (Google's 2015 reference weights): the one place that knows its shape.
 
 Every activation has a stable string name (``conv2d0``, ``mixed4c``, ``mixed4c_5x5``,
 ``mixed4c_5x5_bottleneck``, ``logits`` ...). The model, the capture code, the CLI and the app all read

@@ -1,4 +1,6 @@
-"""InceptionV1 exactly as the Distill circuits thread studies it ("inception5h"), in plain PyTorch.
+"""InceptionV1 (GoogLeNet) in plain PyTorch, for Google's 2015 reference release of its weights (the file
+``inception5h.pth``), which shares the Distill circuits thread's early units (the mixed3b curve family) but not
+its deeper ones.
 
 Design:
 - Parameter names match the released state dict key for key (``mixed3a_1x1_pre_relu_conv.weight`` ...), so

@@ -185,6 +185,13 @@ def held_out_photos(photos: Sequence[Photo] | None = None, every: int = HELD_OUT
     return [photo for i, photo in enumerate(photos) if i % every == 0]
 
 
+def training_photos(photos: Sequence[Photo] | None = None, every: int = HELD_OUT_EVERY) -> list[Photo]:
+    """The photos training saw (in its ``VIEWS``): every photo of the collection that :func:`held_out_photos`
+    leaves in, in collection order (900 of the 1,000)."""
+    photos = load_photos() if photos is None else photos
+    return [photo for i, photo in enumerate(photos) if i % every != 0]
+
+
 def require_photos(photos: Sequence[Photo], images_dir: str | os.PathLike) -> None:
     """An :class:`SAEError` naming what to do when any of ``photos`` is not in ``images_dir``."""
     folder = Path(images_dir)
@@ -288,8 +295,9 @@ def evaluate(model, sae: SparseAutoencoder, photos_dir: str | os.PathLike) -> di
     pass per photo to the SAE's layer, every position of the 14 x 14 grid counted.
 
     Returns ``layer``, ``features``, ``k``, ``explained_variance`` (1 - fraction of variance unexplained, over
-    all held-out positions), ``l0`` (mean active features per position), ``dead`` (features active at no
-    held-out position), ``positions`` and ``held_out_photos`` (photo ids).
+    all held-out positions), ``l0`` (mean active features per position), ``l0_fixed_by_k`` (:func:`l0_fixed_by_k`:
+    the L0 measured is the setting k, not a finding), ``dead`` (features active at no held-out position),
+    ``positions`` and ``held_out_photos`` (photo ids).
     """
     photos = held_out_photos(every=sae.held_out_every)
     acts = photo_activations(model, photos, photos_dir, sae.layer)
@@ -299,5 +307,13 @@ def evaluate(model, sae: SparseAutoencoder, photos_dir: str | os.PathLike) -> di
         "features": sae.features,
         "k": sae.k,
         **stats,
+        "l0_fixed_by_k": l0_fixed_by_k(stats["l0"], sae.k),
         "held_out_photos": [photo.id for photo in photos],
     }
+
+
+def l0_fixed_by_k(l0: float, k: int) -> bool:
+    """Whether a measured L0 (mean active features per position) is simply the autoencoder's ``k``: TopK keeps the
+    k largest pre-activations at every position, so L0 is at most k by construction, and exactly k wherever all
+    k kept are positive. When True, L0 is a setting of the autoencoder, not something training found."""
+    return abs(float(l0) - int(k)) < 1e-9

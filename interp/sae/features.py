@@ -170,3 +170,218 @@ def purity_comparison(top: int = PURITY_TOP) -> PurityComparison:
         neuron_values.shape[1],
         features.count(ATLAS_NAME),
     )
+
+
+# -- purity at matched firing frequency ------------------------------------------------------------------------
+
+# Bins of "photos fired on" (of the 1,000; low <= n < high). mixed4e's neurons all fire on at least 600 photos, so
+# only the bins from 600 up hold both; the lower ones show where the features alone are.
+FREQUENCY_EDGES = (12, 100, 200, 400, 600, 700, 800, 900, 1001)
+RESAMPLES = 2000  # bootstrap resamples for the weighted difference's interval
+
+
+@dataclass(frozen=True)
+class FrequencyBin:
+    """The units (neurons) and features firing on ``low`` <= photos < ``high``, on the purity measure: how many of
+    each, their mean purity and polysemantic share (None where the bin holds none)."""
+
+    low: int
+    high: int
+    neurons: int
+    features: int
+    neuron_purity: float | None
+    feature_purity: float | None
+    neuron_polysemantic: float | None
+    feature_polysemantic: float | None
+
+    @property
+    def matched(self) -> bool:
+        """Whether the bin holds both neurons and features (only those bins enter the weighted comparison)."""
+        return self.neurons > 0 and self.features > 0
+
+    def as_dict(self) -> dict:
+        def r(x):
+            return None if x is None else round(x, 4)
+
+        return {
+            "photos": [self.low, self.high],
+            "neurons": self.neurons,
+            "features": self.features,
+            "neuron_purity": r(self.neuron_purity),
+            "feature_purity": r(self.feature_purity),
+            "neuron_polysemantic": r(self.neuron_polysemantic),
+            "feature_polysemantic": r(self.feature_polysemantic),
+        }
+
+
+@dataclass(frozen=True)
+class Weighted:
+    """One measure (purity or polysemantic share) compared at matched frequency: the neurons' mean over the
+    matched bins, the features' bin means weighted as the neurons fall in those bins (the features reweighted to
+    the neurons' firing frequencies), their difference (features - neurons) and its 95% bootstrap interval
+    (units resampled within each bin)."""
+
+    neurons: float
+    features: float
+    difference: float
+    interval: tuple[float, float]
+
+    def as_dict(self) -> dict:
+        return {
+            "neurons": round(self.neurons, 4),
+            "features": round(self.features, 4),
+            "difference": round(self.difference, 4),
+            "interval_95": [round(self.interval[0], 4), round(self.interval[1], 4)],
+        }
+
+
+@dataclass(frozen=True)
+class PurityByFrequency:
+    """Neurons against features on the purity measure within bins of firing frequency (how many of the 1,000
+    photos a unit or feature is active on), and a frequency-weighted summary: a feature that fires on few photos
+    has few candidates for its top photos, so comparing all features with all neurons mixes frequency in.
+
+    ``matched_neurons`` and ``matched_features`` count those in bins holding both; ``unmatched`` is the plain
+    comparison (every measured neuron against every measured feature) for contrast."""
+
+    layer: str
+    top: int
+    bins: tuple[FrequencyBin, ...]
+    purity: Weighted | None
+    polysemantic: Weighted | None
+    matched_neurons: int
+    matched_features: int
+    unmatched: dict
+
+    def as_dict(self) -> dict:
+        return {
+            "layer": self.layer,
+            "top": self.top,
+            "frequency": "photos of the 1,000 with the unit's (feature's) maximum over the grid above 0",
+            "bins": [b.as_dict() for b in self.bins],
+            "matched_neurons": self.matched_neurons,
+            "matched_features": self.matched_features,
+            "weighted_purity": self.purity.as_dict() if self.purity else None,
+            "weighted_polysemantic": self.polysemantic.as_dict() if self.polysemantic else None,
+            "unmatched": self.unmatched,
+        }
+
+
+def _weighted(
+    neuron_values: np.ndarray,
+    neuron_bins: np.ndarray,
+    feature_values: np.ndarray,
+    feature_bins: np.ndarray,
+    matched: Sequence[int],
+    resamples: int,
+    seed: int,
+) -> Weighted | None:
+    """:class:`Weighted` over the ``matched`` bin numbers (``*_bins``: each unit's bin number)."""
+    if not matched:
+        return None
+    weights = np.array([(neuron_bins == b).sum() for b in matched], dtype=np.float64)
+    weights /= weights.sum()
+    groups_n = [neuron_values[neuron_bins == b].astype(np.float64) for b in matched]
+    groups_f = [feature_values[feature_bins == b].astype(np.float64) for b in matched]
+
+    neurons = float(weights @ [g.mean() for g in groups_n])
+    features = float(weights @ [g.mean() for g in groups_f])
+    rng = np.random.default_rng(seed)
+
+    def resampled(groups: list[np.ndarray]) -> np.ndarray:
+        """resamples x bins: each bin's mean over its units drawn again with replacement."""
+        return np.stack([g[rng.integers(0, len(g), (resamples, len(g)))].mean(axis=1) for g in groups], axis=1)
+
+    differences = (resampled(groups_f) - resampled(groups_n)) @ weights
+    low, high = np.percentile(differences, [2.5, 97.5]) if resamples else (np.nan, np.nan)
+    return Weighted(neurons, features, features - neurons, (float(low), float(high)))
+
+
+def frequency_matched(
+    neurons: Purity,
+    neuron_photos: np.ndarray,
+    features: Purity,
+    feature_photos: np.ndarray,
+    *,
+    edges: Sequence[int] = FREQUENCY_EDGES,
+    layer: str = "",
+    top: int = PURITY_TOP,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> PurityByFrequency:
+    """Neurons against features on the purity measure at matched firing frequency. ``neuron_photos`` and
+    ``feature_photos``: on how many photos each measured neuron (feature) fires, in the order of ``neurons``
+    (``features``); ``edges``: the bins' bounds (bin i holds edges[i] <= photos < edges[i + 1]; units outside
+    every bin are left out of the bins and the weighted summary). Deterministic for a given ``seed``."""
+    edges = np.asarray(edges)
+    neuron_photos, feature_photos = np.asarray(neuron_photos), np.asarray(feature_photos)
+    if len(neuron_photos) != len(neurons.purity) or len(feature_photos) != len(features.purity):
+        raise ValueError("one firing count per measured neuron and per measured feature")
+    if len(edges) < 2 or (np.diff(edges) <= 0).any():
+        raise ValueError(f"edges must increase, at least two of them, not {edges.tolist()}")
+    neuron_bins = np.searchsorted(edges, neuron_photos, side="right") - 1  # -1 or len(edges) - 1: outside
+    feature_bins = np.searchsorted(edges, feature_photos, side="right") - 1
+
+    def mean(values: np.ndarray, where: np.ndarray) -> float | None:
+        return float(values[where].mean()) if where.any() else None
+
+    bins = []
+    for b, (low, high) in enumerate(zip(edges[:-1], edges[1:])):
+        n, f = neuron_bins == b, feature_bins == b
+        bins.append(
+            FrequencyBin(
+                int(low),
+                int(high),
+                int(n.sum()),
+                int(f.sum()),
+                mean(neurons.purity, n),
+                mean(features.purity, f),
+                mean(neurons.polysemantic.astype(np.float64), n),
+                mean(features.polysemantic.astype(np.float64), f),
+            )
+        )
+    matched = [b for b, found in enumerate(bins) if found.matched]
+    poly_n, poly_f = neurons.polysemantic.astype(np.float64), features.polysemantic.astype(np.float64)
+    args = (neuron_bins, features.purity, feature_bins, matched, resamples, seed)
+    return PurityByFrequency(
+        layer,
+        top,
+        tuple(bins),
+        _weighted(neurons.purity, *args),
+        _weighted(poly_n, neuron_bins, poly_f, feature_bins, matched, resamples, seed),
+        int(np.isin(neuron_bins, matched).sum()),
+        int(np.isin(feature_bins, matched).sum()),
+        {
+            "neurons": len(neurons.purity),
+            "features": len(features.purity),
+            "neuron_purity": round(neurons.mean_purity, 4) if len(neurons.purity) else None,
+            "feature_purity": round(features.mean_purity, 4) if len(features.purity) else None,
+            "neuron_polysemantic": round(neurons.polysemantic_share, 4) if len(neurons.purity) else None,
+            "feature_polysemantic": round(features.polysemantic_share, 4) if len(features.purity) else None,
+        },
+    )
+
+
+def purity_by_frequency(
+    top: int = PURITY_TOP, edges: Sequence[int] = FREQUENCY_EDGES, resamples: int = RESAMPLES
+) -> PurityByFrequency:
+    """:func:`purity_comparison`'s neurons and features (those firing on at least ``top`` photos), compared within
+    bins of how many of the 1,000 photos each fires on (from the two atlases' 8-bit maxima: above 0 there), with the
+    features reweighted to the neurons' frequencies (:func:`frequency_matched`)."""
+    features = load_feature_atlas()
+    atlas = load_atlas()
+    layer = str(features.meta["sae_layer"])
+    neuron_photos = (atlas.layer_activations(layer) > 0).sum(axis=0)
+    neurons_firing = neuron_photos >= top  # as purity_comparison chooses them
+    feature_photos = (features.arrays(ATLAS_NAME)["act"] > 0).sum(axis=1)
+    features_firing = features.firing(ATLAS_NAME, top)
+    return frequency_matched(
+        measure(atlas.rankings(layer, top)[neurons_firing], [p.synset for p in atlas.photos], top),
+        neuron_photos[neurons_firing],
+        measure(features.rankings(ATLAS_NAME, top)[features_firing], [p.synset for p in features.photos], top),
+        feature_photos[features_firing],
+        edges=edges,
+        layer=layer,
+        top=top,
+        resamples=resamples,
+    )

@@ -60,7 +60,7 @@ def wait(page, timeout: float = STEP_TIMEOUT, stable_polls: int = 3) -> None:
     stable = 0
     while stable < stable_polls:
         assert time.monotonic() < deadline, f"{page.url}: the app did not finish in {timeout} s"
-        state = page.evaluate(shots._APP_STATE_JS)
+        state = page.evaluate(shots.APP_STATE_JS)
         idle = state["script"] == "notRunning" and not (state["running"] or state["spinners"] or state["skeletons"])
         stable = stable + 1 if idle else 0
         page.wait_for_timeout(150)

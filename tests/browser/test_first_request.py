@@ -19,7 +19,7 @@ from .helpers import (
 
 
 def _first_chapter():
-    return shots.load_page_steps(shots._tour_pages()[0])
+    return shots.load_page_steps(shots.tour_pages()[0])
 
 
 @pytest.mark.parametrize("kind", ["chapter-step", "microscope-unit"])
@@ -41,7 +41,7 @@ def test_a_deep_link_as_a_fresh_servers_first_request(fresh_app, page, kind):
     if kind == "chapter-step":
         assert chapter_title(page) == chapter.title and step_title(page) == title
     else:
-        assert page.locator('[data-testid="stMain"] h2', has_text="mixed3b:379").count()
+        assert page.locator('[data-testid="stMain"] h1', has_text="mixed3b:379").count()
     # the router ran (its sidebar: the tour's pages, from the first paint, and presenter mode)
     assert_only_the_tours_navigation(seen())
     assert page.locator(".st-key-presenter_mode").count() == 1

@@ -16,7 +16,7 @@ def _chapter(url_path: str):
 
 
 def test_arrows_clicker_keys_home_and_end_move_through_a_chapter_and_across(app, page):
-    chapters = shots._tour_pages()
+    chapters = shots.tour_pages()
     here, after = _chapter(chapters[1]), _chapter(chapters[2])
     ids = [step_id for step_id, _ in here.steps]
     goto(page, app.url(f"{here.url_path}?step={ids[0]}"))

@@ -12,5 +12,5 @@ def test_a_fresh_servers_first_page_shows_the_tours_navigation_from_the_first_pa
     goto(page, fresh_app.url("/"))
     page.wait_for_timeout(500)
     assert_healthy(page, "/")
-    assert chapter_title(page) == shots.load_page_steps(shots._default_page()).title  # the front door handed over
+    assert chapter_title(page) == shots.load_page_steps(shots.default_page()).title  # the front door handed over
     assert_only_the_tours_navigation(seen())

@@ -24,7 +24,7 @@ from .helpers import (
 
 CHAPTER_STEPS = [
     (ps, step_id, title)
-    for url_path in shots._tour_pages()
+    for url_path in shots.tour_pages()
     for ps in [shots.load_page_steps(url_path)]
     for step_id, title in ps.steps
 ]
@@ -72,7 +72,7 @@ def test_the_microscope_opens_unit_pages_and_layer_pages_by_link(app, page):
     for unit in ("mixed3b:379", "mixed4c:447"):
         goto(page, app.url(f"{microscope}?unit={unit}"))
         assert_healthy(page, unit)
-        assert page.locator('[data-testid="stMain"] h2', has_text=unit).count(), f"no page for {unit}"
+        assert page.locator('[data-testid="stMain"] h1', has_text=unit).count(), f"no page for {unit}"
         assert _pictures(page) >= 8  # its dataset examples at least
     goto(page, app.url(f"{microscope}?layer=mixed4e&page=5"))
     assert_healthy(page, "layer mixed4e, page 5")

@@ -62,7 +62,7 @@ def test_presenter_mode_shows_notes_a_clock_and_what_comes_next(app, page):
 
 def test_the_stage_view_follows_the_presenter_step_by_step_and_across_chapters(app, browser, context):
     code = "t" + uuid.uuid4().hex[:8]
-    chapters = [shots.load_page_steps(p) for p in shots._tour_pages()[1:3]]
+    chapters = [shots.load_page_steps(p) for p in shots.tour_pages()[1:3]]
     first, second = chapters
     speaker = context.new_page()
     goto(speaker, app.url(f"{first.url_path}?step={first.steps[0][0]}&presenter={code}"))

@@ -47,7 +47,7 @@ def _step_of(address: str) -> str:
 
 def test_a_talk_by_clicker_never_waits_over_two_seconds_for_a_step(fresh_app, browser, context):
     code = "t" + uuid.uuid4().hex[:8]
-    chapters = shots._tour_pages()
+    chapters = shots.tour_pages()
     speaker = context.new_page()
     goto(speaker, fresh_app.url(f"{chapters[0]}?step=first&presenter={code}"))
     assert speaker.locator(".st-key-speaker_notes").count()

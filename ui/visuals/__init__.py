@@ -40,6 +40,7 @@ VISUALS: dict[str, str] = {
     "so_what": "polysemantic:so_what",
     "dictionary_idea": "dictionary:dictionary_idea",
     "sae_report": "sae_report:sae_report",
+    "sae_downstream": "sae_report:sae_downstream",
     "feature_browser": "features:feature_browser",
     "sae_papers": "sae_papers:sae_papers",
     "closing": "sae_papers:closing",

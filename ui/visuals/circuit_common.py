@@ -9,17 +9,24 @@ the model says so and keeps the narration.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+from PIL import Image, ImageDraw
 
 from interp.circuits import edge
 from interp.circuits.story import row_names
+from interp.dataset.pictures import colorize_signed
 from interp.network.layers import Unit
+from interp.story.catalogue import load_catalogue
+from interp.story.roles import roles_played_by
 from ui.resources import require_model, shared_model
-from ui.roles import find
+from ui.roles import find, gloss, roles_or_none, short
 from ui.style import DIVERGING
 from ui.unit_pictures import unit_picture
+from ui.visuals.common import talking
 
 CAR_PARTS = ("car-windows", "car-wheels", "car-body")
 
@@ -36,12 +43,60 @@ def role_unit(role_id: str) -> Unit | None:
     return role.unit if role else None
 
 
-def show_unit(unit: Unit, title: str | None = None, *, width: str | int = "stretch", link: bool = True) -> None:
-    """A unit's picture, captioned with its name (a link to the Microscope) and where the picture comes from."""
+def unit_name(unit: Unit) -> str | None:
+    """What a unit is called on screen: the role it plays in these weights ("Car body"), else its catalogue's
+    gloss, else nothing."""
+    plays = roles_played_by(unit, roles_or_none() or ())
+    return plays[0].spec.title if plays else gloss(unit, load_catalogue().meaning(unit))
+
+
+def show_unit(
+    unit: Unit, title: str | None = None, *, width: str | int = "stretch", link: bool = True, name: str | None = None
+) -> None:
+    """A unit's picture, captioned with its name (a link to the Microscope) and where the picture comes from; in
+    front of a room, a label to read from the back instead: what the unit is (``name``, else the role it plays)
+    and its short name."""
     image, where = unit_picture(unit)
-    st.image(image, width=width)
+    st.image(enlarged(image) if talking() else image, width=width, output_format="JPEG" if talking() else "auto")
+    if talking():
+        label = short(unit).replace(":", "\\:")  # one word: Streamlit's Markdown splits "4b:271" at the colon
+        st.markdown(f"**{name or unit_name(unit) or title or ''}** {label}", text_alignment="center")
+        return
     name = f"[{unit}](microscope?unit={unit})" if link else str(unit)
     st.caption((f"**{title}** · " if title else "") + f"{name} · {where}")
+
+
+STAGE_PX = 512  # a picture's least side in front of a room: the stage shows pictures at their own size, no larger
+
+
+def enlarged(picture, side: int = STAGE_PX) -> Image.Image:
+    """A picture (a file, JPEG bytes, an RGB array or a PIL image) scaled up to ``side`` px when smaller, so that
+    the stage, which never stretches a picture past its own size, shows a 128 px render large."""
+    if isinstance(picture, Image.Image):
+        image = picture
+    elif isinstance(picture, np.ndarray):
+        image = Image.fromarray(np.ascontiguousarray(picture))
+    else:
+        image = Image.open(io.BytesIO(picture) if isinstance(picture, bytes) else picture)
+    image = image.convert("RGB")
+    if min(image.size) >= side:
+        return image
+    factor = side / min(image.size)
+    return image.resize((round(image.width * factor), round(image.height * factor)), Image.LANCZOS)
+
+
+def cells_picture(kernel: np.ndarray, scale: float | None = None, side: int = 480) -> Image.Image:
+    """A k x k weight map as a picture that grows with its column: square cells with white gaps, red excites,
+    blue inhibits, full colour at ``scale`` (default: the map's own largest weight)."""
+    kernel = np.asarray(kernel, dtype=np.float32)
+    k = kernel.shape[0]
+    cell = side // k
+    picture = colorize_signed(kernel, scale).resize((cell * k, cell * k), Image.NEAREST)
+    draw, gap = ImageDraw.Draw(picture), max(2, cell // 14)
+    for i in range(1, k):
+        draw.rectangle([i * cell - gap // 2, 0, i * cell + (gap - gap // 2) - 1, cell * k], fill="white")
+        draw.rectangle([0, i * cell - gap // 2, cell * k, i * cell + (gap - gap // 2) - 1], fill="white")
+    return picture
 
 
 def kernel_figure(
@@ -52,35 +107,66 @@ def kernel_figure(
     numbers: bool = True,
     colorbar: bool = False,
     columns: bool = True,
+    rows: bool = True,
 ) -> go.Figure:
     """A k x k weight map as a heat map: red excites, blue inhibits, row 0 at the top, the numbers on hover (and
-    written in the cells when ``numbers``)."""
+    written in the cells when ``numbers``); ``colorbar`` adds the legend, its ends named "inhibits" and
+    "excites". In front of a room its type is larger."""
     kernel = np.asarray(kernel, dtype=np.float64)
     k = kernel.shape[0]
-    rows, cols = row_names(k), ["left", "centre", "right"] if k == 3 else [f"col {i + 1}" for i in range(k)]
+    big = talking()
+    names, cols = row_names(k), ["left", "centre", "right"] if k == 3 else [f"col {i + 1}" for i in range(k)]
     fig = go.Figure(
         go.Heatmap(
             z=kernel,
             x=cols,
-            y=rows,
+            y=names,
             zmin=-scale,
             zmax=scale,
             colorscale=DIVERGING,
             showscale=colorbar,
             texttemplate="%{z:+.3f}" if numbers else None,
-            textfont={"size": 11 if k <= 3 else 9},
+            textfont={"size": (16 if big else 11) if k <= 3 else (13 if big else 9)},
             hovertemplate="%{y}, %{x}: %{z:+.4f}<extra></extra>",
             xgap=2,
             ygap=2,
-            colorbar={"thickness": 10, "len": 0.9} if colorbar else None,
+            colorbar=dict(
+                tickvals=[-scale, scale],
+                ticktext=["inhibits", "excites"],
+                thickness=14,
+                len=0.9,
+                outlinewidth=0,
+            )
+            if colorbar
+            else None,
         )
     )
+    ticks = dict(size=16 if big else 10)
     fig.update_layout(
         height=height,
         margin=dict(l=4, r=4, t=4, b=4),
         dragmode=False,
-        xaxis=dict(side="top", tickfont=dict(size=10), fixedrange=True, showticklabels=columns),
-        yaxis=dict(autorange="reversed", tickfont=dict(size=10), fixedrange=True, scaleanchor="x"),
+        xaxis=dict(
+            side="top",
+            tickfont=ticks,
+            fixedrange=True,
+            showticklabels=columns,
+            showgrid=False,
+            zeroline=False,
+            ticks="",
+            constrain="domain",  # a narrow column shrinks the square map, never crops it
+        ),
+        yaxis=dict(
+            autorange="reversed",
+            tickfont=ticks,
+            fixedrange=True,
+            scaleanchor="x",
+            showticklabels=rows,
+            showgrid=False,
+            zeroline=False,
+            ticks="",
+            constrain="domain",
+        ),
     )
     return fig
 

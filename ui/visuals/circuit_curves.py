@@ -1,5 +1,6 @@
 """Chapter 4, step 2, "Curves from curves": the articles' curve detectors of mixed3b ordered by the angle each
-prefers, each with its strongest early curve of mixed3a and that input's weights, and the angles on a wheel.
+prefers (the drawn arc it answers, beside the angle its weights alone carry), each with its strongest early curve of
+mixed3a and that input's weights.
 
 The numbers come from ``interp.circuits.story.curve_family`` (ranked by ``interp.circuits.strongest_inputs``) and
 the roles catalogue (the angles, measured by ``tools/find_roles.py``); this module lays them out.
@@ -8,22 +9,19 @@ the roles catalogue (the angles, measured by ``tools/find_roles.py``); this modu
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from interp.circuits import story as circuit_story
 from interp.circuits.story import CurveFamily, CurveRow, arc_thumbnail
-from interp.dataset.pictures import weight_map
 from interp.network.layers import Unit, parse_unit
 from interp.story.catalogue import load_catalogue
 from ui import photos
 from ui.resources import shared_model
 from ui.roles import find, short
-from ui.style import PLOT_CONFIG
 from ui.unit_pictures import unit_picture
-from ui.visuals.circuit_common import live_model
-from ui.visuals.common import how_computed
+from ui.visuals.circuit_common import cells_picture, enlarged, live_model
+from ui.visuals.common import how_computed, talking
 
 
 @st.cache_data(show_spinner=False, max_entries=1)
@@ -48,10 +46,27 @@ def curve_family_rows() -> CurveFamily:
     )
 
 
+ARC_OWN = (17, 17, 17)  # the arc the detector answers most
+ARC_WIRED = (224, 122, 31)  # the angle its weights alone carry (orange: red and blue mean excite and inhibit)
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
-def arc_image(angle: int, side: int = 96) -> Image.Image:
-    """The drawn arc a detector answers most, cropped around the centre (cached)."""
-    return arc_thumbnail(angle, side)
+def arc_image(angle: int, wired: int | None = None, side: int = 192) -> Image.Image:
+    """The drawn arc a detector answers most (black), cropped around the centre and drawn thick, with the arc at
+    the angle its weights alone carry (``wired``, orange, wider, underneath) when measured: where the two agree
+    the black arc has an orange border, where they differ they part (cached)."""
+    own = _stroke(angle, side, 5)
+    out = np.full((side, side, 3), 255, dtype=np.uint8)
+    if wired is not None:
+        out[_stroke(wired, side, 11)] = ARC_WIRED
+    out[own] = ARC_OWN
+    return Image.fromarray(out)
+
+
+def _stroke(angle: int, side: int, width: int) -> np.ndarray:
+    """Where the drawn arc at ``angle`` is, thickened to about ``width`` px: a boolean mask."""
+    grey = arc_thumbnail(angle, side).convert("L").filter(ImageFilter.MinFilter(width))
+    return np.asarray(grey) < 160
 
 
 def curve_family() -> None:
@@ -60,63 +75,38 @@ def curve_family() -> None:
         return
     family = curve_family_rows()
     rows = family.rows
-    scale = max(float(np.abs(r.kernel).max()) for r in rows) or 1.0
+    big = talking()
     with photos.photo_notice():
-        pictures = {u: unit_picture(parse_unit(u))[0] for u in [r.unit for r in rows]}
+        pictures = {r.unit: unit_picture(parse_unit(r.unit))[0] for r in rows}
         sources = {r.input: unit_picture(Unit(family.source, r.input))[0] for r in rows}
-
-        def grid_row(label: str, fill) -> None:
-            cols = st.columns([1.5] + [1] * len(rows), gap="small", vertical_alignment="center")
-            cols[0].caption(label)
-            for col, row in zip(cols[1:], rows):
-                with col:
-                    fill(row)
-
-        grid_row(
-            f"{family.layer} curve detector, its angle",
-            lambda r: st.markdown(
-                f"**{parse_unit(r.unit).channel}**" + (f"<br>{r.angle}°" if r.angle is not None else ""),
-                unsafe_allow_html=True,
-            ),
-        )
-        grid_row(
-            "drawn arc it answers most", lambda r: r.angle is not None and st.image(arc_image(r.angle), width="stretch")
-        )
-        grid_row(
-            f"angle its {family.source} inputs carry (weights alone)",
-            lambda r: st.caption(
-                f"**{r.circuit['circuit_angle']}°**<br>r {r.circuit['correlation']:.2f}" if r.circuit else "?",
-                unsafe_allow_html=True,
-            ),
-        )
-        grid_row("its picture", lambda r: st.image(pictures[r.unit], width="stretch"))
-        grid_row(f"strongest early curve of {family.source}", lambda r: st.image(sources[r.input], width="stretch"))
-        grid_row("its number, rank", lambda r: st.caption(f"**{r.input}**<br>#{r.rank}", unsafe_allow_html=True))
-        grid_row(
-            "its 5 x 5 weights into the detector", lambda r: st.image(weight_map(r.kernel, scale, 96), width="stretch")
-        )
-    words, wheel = st.columns([3, 2], vertical_alignment="center")
-    with wheel:
-        angle_wheel(rows)
+        # in front of a room the whole family in one row, pictures only; a reader gets two rows of five, numbers
+        # under each picture
+        per_row = len(rows) if big else (len(rows) + 1) // 2
+        for start in range(0, len(rows), per_row):
+            family_block(family, rows[start : start + per_row], pictures, sources, big)
+    st.markdown(
+        ":orange[**orange**]: from its weights alone · :red[**red**] excites, :blue[**blue**] inhibits"
+        if big
+        else "Black arc: the drawn arc the detector answers most; :orange[**orange**]: the arc at the angle its "
+        "weights alone carry. Weights: :red[**red**] excites, :blue[**blue**] inhibits."
+    )
     groups = "; ".join(
         f"{short(Unit(family.source, c))} for {len(rs)} ({', '.join(degrees(r) for r in rs)})"
         for c, rs in family.shared()
     )
-    measured = (
-        "The angles are measured on drawn arcs of 24 orientations (0° = bulging right, 90° = down): first the "
-        "detector's own, then the angle its mixed3a inputs prefer when the arcs' mixed3a activations are run "
-        "through the detector's expanded weights alone, with r, how closely that tuning curve follows the "
-        "detector's. The early curves' own angles are not measured here."
-    )
-    words.caption(
-        f"The articles' curve detectors of {family.layer}, ordered by the angle of the drawn arc each "
-        f"answers most. Under each: the articles' early curve of {family.source} that excites it most, "
-        f"its rank among all {rows[0].of} inputs by excitation (#), and its 5 x 5 weight map into the "
-        f"detector (one colour scale, full at ±{scale:.2f}; red excites, blue inhibits). "
-        f"An early curve is the strongest input of all for {family.leaders} of {len(rows)} detectors. "
-        + (f"Shared early curves: {groups}. " if groups else "")
-        + measured
-    )
+    if not big:
+        st.caption(
+            f"The articles' curve detectors of {family.layer}, ordered by the angle of the drawn arc each answers "
+            f"most (black; 0° = bulging right, 90° = down), measured on arcs of 24 orientations. Orange: the "
+            f"angle its {family.source} inputs carry, when the arcs' {family.source} activations are run through "
+            f"the detector's expanded weights alone, with r, how closely that tuning curve follows the "
+            f"detector's. Under each detector: the articles' early curve of {family.source} that excites it most, "
+            f"its rank among all {rows[0].of} inputs by excitation (#), and its 5 x 5 weight map into the "
+            f"detector, each map on its own colour scale (full at its largest weight; red excites, blue "
+            f"inhibits). An early curve is the strongest input of all for {family.leaders} of {len(rows)} "
+            f"detectors. " + (f"Shared early curves: {groups}. " if groups else "") + "The early curves' own "
+            "angles are not measured here."
+        )
     how_computed(
         "The family and each detector's strongest input: interp.circuits.story.curve_family (ranked by "
         "interp.circuits.strongest_inputs). The angles: interp.story.find_roles.curve_scores and curve_circuits, "
@@ -124,39 +114,60 @@ def curve_family() -> None:
     )
 
 
-def degrees(row: CurveRow) -> str:
-    return f"{row.angle}°" if row.angle is not None else "?"
+def family_block(family: CurveFamily, rows, pictures: dict, sources: dict, big: bool) -> None:
+    """One row of the family, row by row (each a line of columns, so that the lines stay level): the angle and
+    its arc, the detector, its weights from its strongest early curve, that early curve."""
 
+    def line(label: str, fill) -> None:
+        cols = st.columns([1.4] + [1] * len(rows), gap="small", vertical_alignment="center")
+        cols[0].markdown(label) if big else cols[0].caption(label)
+        for col, row in zip(cols[1:], rows):
+            with col:
+                fill(row)
 
-def angle_wheel(rows: tuple[CurveRow, ...]) -> None:
-    """The measured angles as spokes on a wheel: a family of rotated copies covers the circle."""
-    shown = [r for r in rows if r.angle is not None]
-    if not shown:
-        return
-    fig = go.Figure()
-    for i, r in enumerate(shown):
-        reach = 1.0 if i % 2 == 0 else 0.7  # neighbours alternate, so close angles keep readable labels
-        fig.add_trace(
-            go.Scatterpolar(
-                r=[0, reach],
-                theta=[r.angle] * 2,
-                mode="lines+markers+text",
-                text=["", short(r.unit)],
-                textposition="middle right",
-                textfont=dict(size=9),
-                line=dict(color="#c0392b", width=2),
-                marker=dict(size=[0, 7]),
-                showlegend=False,
-                hovertemplate=f"{r.unit}: {r.angle}°<extra></extra>",
-            )
-        )
-    fig.update_layout(
-        height=220,
-        margin=dict(l=24, r=24, t=16, b=16),
-        dragmode=False,
-        polar=dict(
-            radialaxis=dict(visible=False, range=[0, 1.15]),
-            angularaxis=dict(direction="clockwise", rotation=0, tickfont=dict(size=9)),
+    line(
+        "**angle**",
+        lambda r: st.markdown(
+            f"**{degrees(r)}**" if big else f"**{degrees(r)}** · {parse_unit(r.unit).channel}", text_alignment="center"
         ),
     )
-    st.plotly_chart(fig, key="curve_wheel", config=PLOT_CONFIG)
+    line(
+        "**arc**" if big else "the arc it answers most; :orange[**orange**: the angle its weights alone carry]",
+        lambda r: (
+            r.angle is not None
+            and st.image(arc_image(r.angle, r.circuit["circuit_angle"] if r.circuit else None), width="stretch")
+        ),
+    )
+    if not big:
+        line(
+            f"the angle its {family.source} inputs carry (weights alone), r",
+            lambda r: st.caption(
+                f"**{r.circuit['circuit_angle']}°** · r {r.circuit['correlation']:.2f}" if r.circuit else "?",
+                text_alignment="center",
+            ),
+        )
+    line(
+        f"**detector** {family.layer}" if big else f"the curve detector of {family.layer}",
+        lambda r: st.image(picture(pictures[r.unit], big), width="stretch"),
+    )
+    line(
+        "**weights**" if big else "its weights from the early curve below (each map on its own scale)",
+        lambda r: st.image(cells_picture(r.kernel, side=240), width="stretch"),
+    )
+    line(
+        f"**early curve** {family.source}" if big else f"its strongest early curve of {family.source}",
+        lambda r: st.image(picture(sources[r.input], big), width="stretch"),
+    )
+    if not big:
+        line(
+            "that early curve, its rank",
+            lambda r: st.caption(f"**{short(Unit(family.source, r.input))}** · #{r.rank}", text_alignment="center"),
+        )
+
+
+def picture(image, big: bool):
+    return enlarged(image, 256) if big else image
+
+
+def degrees(row: CurveRow) -> str:
+    return f"{row.angle}°" if row.angle is not None else "?"

@@ -22,7 +22,7 @@ from ui.style import PLOT_CONFIG
 from ui.tour import stop_at
 from ui.unit_pictures import picture_for
 from ui.visuals.circuit_common import live_model, role_unit
-from ui.visuals.common import how_computed
+from ui.visuals.common import how_computed, prose, result_first, talking
 
 MICROSCOPE_PAGE = "microscope"  # the Microscope's address (ui/tour.py)
 THUMB_PX = 72
@@ -55,13 +55,23 @@ def graph_of(unit: str, top: int, by: str) -> dict:
     return build_graph(model, unit, depth=2, top=top, by=by).table()
 
 
+STAGE_HEIGHT = 380  # px: the graph in front of a room, whole on a 1280 x 720 screen under its headline
+
+
 def graph_height(tallest: int) -> int:
-    return max(340, 78 * tallest + 90)
+    natural = max(340, 78 * tallest + 90)
+    return min(natural, STAGE_HEIGHT) if talking() else natural
+
+
+def node_share() -> float:
+    """A node picture's side as a share of the spacing between nodes: larger in front of a room, where the names
+    stand beside the pictures instead of under them."""
+    return 0.8 if talking() else 0.6
 
 
 def node_px(tallest: int) -> int:
-    """A node picture's side in pixels: 0.6 of the spacing between nodes (the layout images' sizey)."""
-    return int(0.6 * (graph_height(tallest) - 12) / (tallest + 0.4))
+    """A node picture's side in pixels (the layout images' sizey, in pixels)."""
+    return int(node_share() * (graph_height(tallest) - 12) / (tallest + 0.4))
 
 
 def graph_figure(graph: dict) -> go.Figure:
@@ -134,7 +144,7 @@ def graph_figure(graph: dict) -> go.Figure:
                 xref="x",
                 yref="y",
                 sizex=0.5,
-                sizey=0.6,
+                sizey=node_share(),
                 xanchor="center",
                 yanchor="middle",
                 layer="above",
@@ -144,7 +154,7 @@ def graph_figure(graph: dict) -> go.Figure:
         go.Scatter(
             x=[position[n][0] for n in names],
             y=[position[n][1] for n in names],
-            mode="markers+text",
+            mode="markers" if talking() else "markers+text",
             marker=dict(
                 size=node_px(tallest) + 6,
                 symbol="square",
@@ -161,9 +171,26 @@ def graph_figure(graph: dict) -> go.Figure:
             name="units",
         )
     )
+    if talking():  # in front of a room each name on its picture's lower edge, where no edge runs
+        for node, label in zip(names, labels):
+            x, y = position[node]
+            fig.add_annotation(
+                x=x,
+                y=y - node_share() / 2,
+                text=label,
+                showarrow=False,
+                yanchor="bottom",
+                bgcolor="rgba(255,255,255,0.85)",
+                borderpad=1,
+                font=dict(size=16, color="#111"),
+            )
     for name, i in column.items():
         fig.add_annotation(
-            x=i, y=(tallest - 1) / 2 + 0.6, text=f"<b>{name}</b>", showarrow=False, font=dict(size=12, color="#555")
+            x=i,
+            y=(tallest - 1) / 2 + 0.6,
+            text=f"<b>{name}</b>",
+            showarrow=False,
+            font=dict(size=18 if talking() else 12, color="#555"),
         )
     fig.update_layout(
         height=graph_height(tallest),
@@ -182,28 +209,34 @@ def circuit_graph() -> None:
     """Any unit's circuit two layers deep; clicking a node opens it in the Microscope."""
     if live_model() is None:
         return
+    big = talking()
     car = role_unit("car-detector")
     options = [u for u in unit_options() if parse_unit(u).layer != "conv2d0"]
     default = str(car) if car and str(car) in options else options[0]
-    left, middle, right = st.columns([2.6, 1.1, 1.5])
-    chosen = left.selectbox(
-        "Unit",
-        options,
-        index=options.index(default),
-        key="cg_unit",
-        format_func=short_option_label,
-        accept_new_options=True,
-        help="Type any unit, such as 4c:447 or mixed3b:379.",
-    )
-    top = middle.select_slider("Inputs each", [2, 3, 4], value=3, key="cg_top")
-    by = right.segmented_control("Strongest by", ["excite", "inhibit"], default="excite", required=True, key="cg_by")
+    result, controls = result_first("Pick another unit")
+    with controls:
+        left, middle, right = st.columns([2.6, 1.1, 1.5])
+        chosen = left.selectbox(
+            "Unit",
+            options,
+            index=options.index(default),
+            key="cg_unit",
+            format_func=short_option_label,
+            accept_new_options=True,
+            help="Type any unit, such as 4c:447 or mixed3b:379.",
+        )
+        # in front of a room two inputs each, so that the pictures stay large enough to read
+        top = middle.select_slider("Inputs each", [2, 3, 4], value=2 if big else 3, key="cg_top")
+        by = right.segmented_control(
+            "Strongest by", ["excite", "inhibit"], default="excite", required=True, key="cg_by"
+        )
     try:
         unit = block_unit(parse_unit(chosen))
         source_layer(unit.layer)
     except (UnitError, InterpError) as error:
         st.error(str(error))
         return
-    with photos.photo_notice():
+    with result, photos.photo_notice():
         graph = graph_of(str(unit), int(top), by or "excite")
         event = st.plotly_chart(
             graph_figure(graph), key="cg_chart", on_select="rerun", selection_mode="points", config=PLOT_CONFIG
@@ -212,22 +245,27 @@ def circuit_graph() -> None:
     clicked = next((p.get("customdata") for p in points if p.get("customdata") in graph["nodes"]), None)
     if clicked:
         st.switch_page(stop_at(MICROSCOPE_PAGE).page, query_params={"unit": clicked})
-    st.caption(
-        f"{unit} and its {top} strongest inputs by {'excitation' if by != 'inhibit' else 'inhibition'}, and "
-        f"theirs, by expanded weights. Red edges add up to excitation, blue to inhibition; width follows the sum "
-        f"of absolute weights. Hover over a node or the middle of an edge for its numbers; click a node to open "
-        f"it in the Microscope, or use the links below."
-    )
-    links = st.columns(min(len(graph["nodes"]), 6))
-    for i, node in enumerate(graph["nodes"]):
-        links[i % len(links)].page_link(
-            stop_at(MICROSCOPE_PAGE).page,
-            label=short(node),
-            icon="",
-            query_params={"unit": node},
-            help=f"Open {node} in the Microscope",
-            width="stretch",
+    with result:
+        prose(
+            f"{unit} and its {top} strongest inputs by {'excitation' if by != 'inhibit' else 'inhibition'}, and "
+            f"theirs, by expanded weights. Red edges add up to excitation, blue to inhibition; width follows the "
+            f"sum of absolute weights. Hover over a node or the middle of an edge for its numbers; click a node to "
+            f"open it in the Microscope, or use the links below."
         )
+        if big:
+            st.markdown(":red[**red**] excites, :blue[**blue**] inhibits · click a unit to open it")
+    # the links to every node: for a reader under the graph; in front of a room folded away with the controls
+    with controls if big else st.container():
+        links = st.columns(min(len(graph["nodes"]), 6))
+        for i, node in enumerate(graph["nodes"]):
+            links[i % len(links)].page_link(
+                stop_at(MICROSCOPE_PAGE).page,
+                label=short(node),
+                icon="",
+                query_params={"unit": node},
+                help=f"Open {node} in the Microscope",
+                width="stretch",
+            )
     how_computed(
         "The graph: interp.circuits.circuit_graph, two layers deep; each unit's inputs are "
         "interp.circuits.strongest_inputs, ranked by excitation or by inhibition."

@@ -25,12 +25,12 @@ from ui import photos
 from ui.photos import PICKER
 from ui.resources import shared_model
 from ui.roles import ROLES_MISSING, find, short
-from ui.style import PLOT_CONFIG
-from ui.visuals.circuit_common import CAR_PARTS, edge_weights, live_model
-from ui.visuals.common import how_computed
+from ui.visuals.circuit_common import CAR_PARTS, edge_weights, enlarged, live_model
+from ui.visuals.common import chart, how_computed, result_first, talking
 
 CIRCUITS = {"car": "Car: windows, wheels, body → car detector", "dog": "Dog heads: left, right → any pose"}
 DRAWS = 8  # random control ablations
+AS_IT_IS, PARTS_OFF, RANDOM = "#555555", "#e07a1f", "#b8b8b8"  # the ablation's bars (no sign here: not red or blue)
 ROW_WORDS = ("above", "level with", "below")  # the rows of a weight map, from the target's peak
 
 
@@ -147,37 +147,58 @@ def circuit_live() -> None:
     meet."""
     if live_model() is None:
         return
+    big = talking()
     with photos.photo_notice():
-        controls = circuit_controls("cl", mirror=True)
-        if controls is None:
+        result, controls = result_first("Change the circuit or the photo")
+        with controls:
+            chosen = circuit_controls("cl", mirror=True)
+        if chosen is None:
             return
-        circuit, (inputs, (target_label, target)), (key, tensor, image, name, collection), mirrored = controls
+        circuit, (inputs, (target_label, target)), (key, tensor, image, name, collection), mirrored = chosen
         maps = circuit_maps(key, circuit, mirrored, tensor)
         shown = Image.fromarray(np.ascontiguousarray(image[:, ::-1] if mirrored else image))
-        photo_col, target_col = st.columns(2)
-        photo_col.image(shown, width="stretch", caption=f"{name}{' (mirrored)' if mirrored else ''}")
         values = maps[str(target)]
-        ty, tx = peak(values)
-        target_col.image(
-            overlay(shown, values),
-            width="stretch",
-            caption=f"{target_label}: {target} · peak {values.max():.0f} at row {ty}, column {tx}",
-        )
-        for col, (label, unit) in zip(st.columns(len(inputs)), inputs):
-            part = maps[str(unit)]
-            y, x = peak(part)
-            col.image(
-                overlay(shown, part),
-                width="stretch",
-                caption=f"{label}: {unit} · peak {part.max():.0f} at row {y}, column {x}",
-            )
         shares = shares_at_peak(maps, target, [u for _, u in inputs])
-        there = ", ".join(f"{label} {share:.0%}" for (label, _), share in zip(inputs, shares))
-        grid = values.shape[0]
-        st.caption(
-            f"Each map on its own colour scale (brightest = that unit's peak), over the {grid} x {grid} grid "
-            f"of {target.layer}. Where {target} peaks, each of its inputs is at this share of its own peak: "
-            f"{there}." + (f" {photos.credit()}" if collection else "")
+        with result:
+            if big:
+                # one line, as the circuit runs: the photo, each part where it fires, the unit they feed
+                cols = st.columns(len(inputs) + 2, gap="small")
+                cols[0].image(enlarged(shown), width="stretch", output_format="JPEG")
+                cols[0].markdown(f"**photo**{' (mirrored)' if mirrored else ''}", text_alignment="center")
+                for col, (label, unit) in zip(cols[1:], inputs + [(target_label, target)]):
+                    part = maps[str(unit)]
+                    col.image(enlarged(overlay(shown, part)), width="stretch", output_format="JPEG")
+                    col.markdown(f"**{label}**", text_alignment="center")
+                there = ", ".join(f"{label} {share:.0%}" for (label, _), share in zip(inputs, shares))
+                st.markdown(f"At the {target_label}'s peak, share of each part's own peak: **{there}**")
+            else:
+                photo_col, target_col = st.columns(2)
+                photo_col.image(shown, width="stretch", caption=f"{name}{' (mirrored)' if mirrored else ''}")
+                ty, tx = peak(values)
+                target_col.image(
+                    overlay(shown, values),
+                    width="stretch",
+                    caption=f"{target_label}: {target} · peak {values.max():.0f} at row {ty}, column {tx}",
+                )
+                for col, (label, unit) in zip(st.columns(len(inputs)), inputs):
+                    part = maps[str(unit)]
+                    y, x = peak(part)
+                    col.image(
+                        overlay(shown, part),
+                        width="stretch",
+                        caption=f"{label}: {unit} · peak {part.max():.0f} at row {y}, column {x}",
+                    )
+                there = ", ".join(f"{label} {share:.0%}" for (label, _), share in zip(inputs, shares))
+                grid = values.shape[0]
+                st.caption(
+                    f"Each map on its own colour scale (brightest = that unit's peak), over the {grid} x {grid} grid "
+                    f"of {target.layer}. Where {target} peaks, each of its inputs is at this share of its own peak: "
+                    f"{there}." + (f" {photos.credit()}" if collection else "")
+                )
+        how_computed(
+            "The maps: interp.circuits.story.unit_maps (one forward pass; each map on its own colour scale, "
+            "brightest at that unit's peak); the shares at the peak: interp.circuits.story.shares_at_peak."
+            + (f" {photos.credit()}" if collection and big else "")
         )
 
 
@@ -207,110 +228,163 @@ def ablation() -> None:
     and switch one input off in one row of its weight map only."""
     if live_model() is None:
         return
+    big = talking()
     with photos.photo_notice():
-        controls = circuit_controls("ab")
-        if controls is None:
-            return
-        circuit, (inputs, (target_label, target)), (key, tensor, image, name, collection), _ = controls
-        st.markdown("**Switch off**")
-        ticks = st.columns(len(inputs))
-        zeroed = tuple(
-            str(unit)
-            for (label, unit), col in zip(inputs, ticks)
-            if col.checkbox(f"{label} ({short(unit)})", value=True, key=f"ab_zero_{circuit}_{unit}")
-        )
+        result, controls = result_first("Change what is switched off")
+        with controls:
+            chosen = circuit_controls("ab")
+            if chosen is None:
+                return
+            circuit, (inputs, (target_label, target)), (key, tensor, image, name, collection), _ = chosen
+            st.markdown("**Switch off**")
+            ticks = st.columns(len(inputs))
+            zeroed = tuple(
+                str(unit)
+                for (label, unit), col in zip(inputs, ticks)
+                if col.checkbox(f"{label} ({short(unit)})", value=True, key=f"ab_zero_{circuit}_{unit}")
+            )
         layer = inputs[0][1].layer
-        result = ablation_result(key, str(target), zeroed, None, tensor)
-        before, after = result["before_max"], result["max"]
-        controls_ = (
+        result_maps = ablation_result(key, str(target), zeroed, None, tensor)
+        before, after = result_maps["before_max"], result_maps["max"]
+        draws = (
             random_control(key, str(target), layer, len(zeroed), tuple(str(u) for _, u in inputs), tensor)
             if zeroed
             else []
         )
         shown = Image.fromarray(np.ascontiguousarray(image))
-        a, b = st.columns(2)
-        a.image(
-            overlay(shown, result["before"], vmax=before or 1.0),
-            width="stretch",
-            caption=f"{target_label} ({target}) as it is: peak {before:.0f}",
-        )
-        b.image(
-            overlay(shown, result["map"], vmax=before or 1.0),
-            width="stretch",
-            caption=f"with {len(zeroed)} unit{'s' if len(zeroed) != 1 else ''} of {layer} switched off: "
-            f"peak {after:.0f} (same colour scale)",
-        )
-        m1, m2, m3 = st.columns(3)
-        m1.metric("Peak before", f"{before:.0f}")
-        m2.metric(
-            f"After switching off {len(zeroed)}",
-            f"{after:.0f}",
-            delta=f"{after - before:+.0f} ({-result['drop']:+.0%})" if zeroed else None,
-        )
-        if controls_:
-            summary = control_summary(controls_)
-            m3.metric(
-                f"{len(zeroed)} random units instead",
-                f"{summary['median']:.0f}",
-                delta=f"{summary['median'] - before:+.0f}",
-                help=f"The median of {DRAWS} draws of {len(zeroed)} units of {layer} (the circuit's own inputs "
-                f"left out, seed 0); they range from {summary['low']:.0f} to {summary['high']:.0f}.",
+        off = f"{len(zeroed)} part{'s' if len(zeroed) != 1 else ''} off"
+        with result:
+            if big:  # the two maps and the bars in one line, the numbers on them
+                a, b, c = st.columns([1, 1, 2.1], vertical_alignment="center")
+                for col, values in ((a, result_maps["before"]), (b, result_maps["map"])):  # one colour scale
+                    picture = enlarged(overlay(shown, values, vmax=before or 1.0))
+                    col.image(picture, width="stretch", output_format="JPEG")
+                a.markdown(f"**as it is**: {before:.0f}", text_alignment="center")
+                b.markdown(f"**{off}**: {after:.0f}", text_alignment="center")
+                chart(ablation_chart(target, before, after, zeroed, draws, layer, big), key="ab_chart", place=c)
+            else:
+                m1, m2, m3 = st.columns(3)  # a reader gets the numbers first, then the maps and the chart
+                m1.metric("Peak before", f"{before:.0f}")
+                m2.metric(
+                    f"After switching off {len(zeroed)}",
+                    f"{after:.0f}",
+                    delta=f"{after - before:+.0f} ({-result_maps['drop']:+.0%})" if zeroed else None,
+                )
+                if draws:
+                    summary = control_summary(draws)
+                    m3.metric(
+                        f"{len(zeroed)} random units instead",
+                        f"{summary['median']:.0f}",
+                        delta=f"{summary['median'] - before:+.0f}",
+                        help=f"The median of {DRAWS} draws of {len(zeroed)} units of {layer} (the circuit's own "
+                        f"inputs left out, seed 0); they range from {summary['low']:.0f} to {summary['high']:.0f}.",
+                    )
+                a, b = st.columns(2)
+                a.image(
+                    overlay(shown, result_maps["before"], vmax=before or 1.0),
+                    width="stretch",
+                    caption=f"{target_label} ({target}) as it is: peak {before:.0f}",
+                )
+                b.image(
+                    overlay(shown, result_maps["map"], vmax=before or 1.0),
+                    width="stretch",
+                    caption=f"with {len(zeroed)} unit{'s' if len(zeroed) != 1 else ''} of {layer} switched off: "
+                    f"peak {after:.0f} (same colour scale)",
+                )
+                chart(ablation_chart(target, before, after, zeroed, draws, layer, big), key="ab_chart")
+        # the geometry test: for a reader under the result; in front of a room folded away with the controls
+        with controls if big else st.container():
+            row_ablation(key, tensor, inputs, target, result_maps["before"])
+        if not big:
+            st.caption(
+                f"Photo: {name}. Switched off means set to zero after the unit's ReLU, everywhere on its grid, so "
+                "that every later layer sees it silent." + (f" {photos.credit()}" if collection else "")
             )
-        st.plotly_chart(
-            ablation_chart(target, before, after, zeroed, controls_, layer), key="ab_chart", config=PLOT_CONFIG
-        )
-        row_ablation(key, tensor, inputs, target, result["before"])
-        st.caption(
-            f"Photo: {name}. Switched off means set to zero after the unit's ReLU, everywhere on its grid, so "
-            "that every later layer sees it silent." + (f" {photos.credit()}" if collection else "")
-        )
         how_computed(
             "The switching off: interp.circuits.ablation (ablate for the circuit's inputs and for one row, "
-            f"random_ablations for the {DRAWS} draws of random units, seed 0, summed up by control_summary)."
+            f"random_ablations for the {DRAWS} draws of random units, seed 0, summed up by control_summary). "
+            + (
+                f"Photo: {name}. Switched off means set to zero after the unit's ReLU, everywhere on its grid."
+                + (f" {photos.credit()}" if collection else "")
+                if big
+                else ""
+            )
         )
 
 
 def ablation_chart(
-    target: Unit, before: float, after: float, zeroed: tuple[str, ...], controls: list[dict], layer: str
+    target: Unit,
+    before: float,
+    after: float,
+    zeroed: tuple[str, ...],
+    controls: list[dict],
+    layer: str,
+    big: bool = False,
 ) -> go.Figure:
-    """The peak as it is, with the circuit's inputs switched off, and with random units switched off instead."""
-    chosen = f"{len(zeroed)} circuit input{'s' if len(zeroed) != 1 else ''} off"
-    fig = go.Figure(
-        go.Bar(
-            x=["as it is", chosen],
-            y=[before, after],
-            marker_color=["#3d5a80", "#e4572e"],
-            text=[f"{before:.0f}", f"{after:.0f}"],
-            textposition="outside",
-            showlegend=False,
-            customdata=[", ".join(zeroed) or "none", ", ".join(zeroed) or "none"],
-            hovertemplate="%{x}: peak %{y:.1f}<br>switched off: %{customdata}<extra></extra>",
-        )
+    """The peak as it is, with the circuit's inputs switched off, and with random units switched off instead (the
+    median of the draws as a bar, each draw a dot on it). In front of a room the numbers stand on the bars, with no
+    axis."""
+    chosen = f"{len(zeroed)} part{'s' if len(zeroed) != 1 else ''} off"
+    names, values, colours = ["as it is", chosen], [before, after], [AS_IT_IS, PARTS_OFF]
+    label = (
+        f"{len(zeroed)} random units off"
+        if big
+        else f"{len(zeroed)} random units of {layer} off ({len(controls)} draws)"
     )
     if controls:
-        label = f"{len(zeroed)} random units of {layer} off ({len(controls)} draws)"
+        names, values, colours = names + [label], values + [control_summary(controls)["median"]], colours + [RANDOM]
+    fig = go.Figure(
+        go.Bar(
+            x=names,
+            y=values,
+            marker_color=colours,
+            text=[f"{v:.0f}" for v in values[:2]] + [""] * (len(values) - 2),  # the median's over its dots, below
+            textposition="outside",
+            textfont=dict(size=22) if big else None,
+            showlegend=False,
+            hovertext=[f"switched off: {', '.join(zeroed) or 'none'}"] * 2
+            + ([f"the median of {len(controls)} draws"] if controls else []),
+            hovertemplate="%{x}: peak %{y:.1f}<br>%{hovertext}<extra></extra>",
+        )
+    )
+    top = max([before, after] + [c["max"] for c in controls])
+    if controls:  # each draw a dot over the median's bar
         fig.add_trace(
             go.Box(
                 x=[label] * len(controls),
                 y=[c["max"] for c in controls],
                 boxpoints="all",
-                jitter=0.4,
+                jitter=0.5,
                 pointpos=0,
-                marker=dict(color="#7f7f7f", size=7),
-                line=dict(color="#7f7f7f"),
-                fillcolor="rgba(127,127,127,0.15)",
+                marker=dict(color="#333333", size=9 if big else 7),
+                line=dict(width=0),
+                fillcolor="rgba(0,0,0,0)",
                 showlegend=False,
                 customdata=[", ".join(short(u) for u in c["units"]) for c in controls],
-                hovertemplate="peak %{y:.1f}<br>switched off: %{customdata}<extra></extra>",
+                hovertemplate="one draw: peak %{y:.1f}<br>switched off: %{customdata}<extra></extra>",
             )
         )
-    top = max([before, after] + [c["max"] for c in controls])
+        fig.add_annotation(
+            x=label,
+            y=max(c["max"] for c in controls),
+            text=f"{values[-1]:.0f}",
+            showarrow=False,
+            yanchor="bottom",
+            yshift=8,
+            font=dict(size=22) if big else None,
+        )
     fig.update_layout(
-        height=240,
+        height=320 if big else 240,
         margin=dict(l=4, r=4, t=10, b=4),
         dragmode=False,
-        yaxis=dict(title=f"peak of {short(target)}", range=[0, top * 1.15], fixedrange=True),
-        xaxis=dict(fixedrange=True),
+        yaxis=dict(
+            title=None if big else f"peak of {short(target)}",
+            range=[0, top * 1.2],
+            fixedrange=True,
+            showticklabels=not big,
+            showgrid=not big,
+        ),
+        xaxis=dict(fixedrange=True, tickfont=dict(size=18) if big else None),
     )
     return fig
 

@@ -25,8 +25,7 @@ from ui import photos
 from ui.photos import PICKER
 from ui.resources import require_model, shared_model
 from ui.roles import ROLES_MISSING, short
-from ui.style import PLOT_CONFIG
-from ui.visuals.common import how_computed, unavailable
+from ui.visuals.common import chart, how_computed, result_first, talking, unavailable
 from ui.visuals.kinds import polysemantic_unit_or_none, unit_groups
 
 # -- the autoencoder, or one message -------------------------------------------------------------------------------
@@ -115,53 +114,77 @@ def dictionary_idea() -> None:
     if sae is None:
         return
     with photos.photo_notice():
-        picked = _picture_choice(unit)
+        result, controls = result_first("Pick another photo")
+        with controls:
+            picked = _picture_choice(unit)
         if picked is None:
             return
         key, tensor, image, name, collection = picked
         data = position_codes(key, unit.channel, tensor)
-        left, right = st.columns([1, 2.2], vertical_alignment="center")
-        left.image(
-            _marked(image, data.map, data.y, data.x),
-            width="stretch",
-            caption=f"{name}: {unit} over the photo; the ring marks its peak, row {data.y}, column "
-            f"{data.x} of {data.grid}",
+        with result:
+            _readings(data, unit, sae, image, name)
+    if not talking():  # the speaker says it on the stage
+        st.caption(
+            f"mixed4e at one place of the photo: its {sae.d} neurons (left, sorted, {unit} in orange) and the "
+            f"same vector as the autoencoder's active features (right, by score). The features rebuild "
+            f"{1 - data.error:.1%} of the vector's squared length here (encoded, then decoded). "
+            + (photos.credit() if collection else "")
         )
-        nonzero = int((data.acts > 0).sum())
-        right.plotly_chart(_two_readings(data, unit.channel), key="dict_readings", config=PLOT_CONFIG)
-        m1, m2, m3 = st.columns(3)
-        m1.metric("Neurons active here", f"{nonzero} of {sae.d}")
-        m2.metric(
-            "Features active here",
-            f"{len(data.active_features)} of {sae.features:,}",
-            help=f"The autoencoder keeps at most k = {sae.k} per position (TopK).",
-        )
-        m3.metric(
-            "Rebuilt from them",
-            f"{1 - data.error:.0%}",
-            help="1 - |a - rebuilt|² / |a|² at this position: the share of the vector's squared length the "
-            f"features rebuild (cosine {data.cosine:.3f}).",
-        )
-    st.caption(
-        f"mixed4e at one place of the photo: its {sae.d} neurons (left, sorted, {unit} in orange) and the "
-        f"same vector as the autoencoder's active features (right, by score). The features rebuild "
-        f"{1 - data.error:.1%} of the vector's squared length here (encoded, then decoded). "
-        + (photos.credit() if collection else "")
-    )
     how_computed(
         "One position read both ways: interp.sae.analysis.position_codes (the autoencoder's encode, then decode, "
         "on mixed4e's activations at the unit's peak)."
     )
 
 
-def _two_readings(data: PositionCodes, channel: int) -> go.Figure:
+def _readings(data: PositionCodes, unit: Unit, sae, image: np.ndarray, name: str) -> None:
+    """The photo with the place marked, and the one vector there as neurons and as features; how much of the
+    vector the features rebuild said large under them (in the figures' titles and one line on the stage, as
+    three figures when reading)."""
+    left, right = st.columns([1, 2.4], vertical_alignment="center")
+    left.image(
+        _marked(image, data.map, data.y, data.x),
+        width="stretch",
+        caption=f"the ring: {short(unit)}'s peak"
+        if talking()
+        else f"{name}: {unit} over the photo; the ring marks its peak, row {data.y}, column {data.x} of {data.grid}",
+    )
+    with right:
+        chart(_two_readings(data, unit.channel, sae), key="dict_readings")
+    nonzero = int((data.acts > 0).sum())
+    if talking():
+        st.markdown(f"#### The {len(data.active_features)} features rebuild {1 - data.error:.0%} of the vector")
+        return
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Neurons active here", f"{nonzero} of {sae.d}")
+    m2.metric(
+        "Features active here",
+        f"{len(data.active_features)} of {sae.features:,}",
+        help=f"The autoencoder keeps at most k = {sae.k} per position (TopK).",
+    )
+    m3.metric(
+        "Rebuilt from them",
+        f"{1 - data.error:.0%}",
+        help="1 - |a - rebuilt|² / |a|² at this position: the share of the vector's squared length the "
+        f"features rebuild (cosine {data.cosine:.3f}).",
+    )
+
+
+def _two_readings(data: PositionCodes, channel: int, sae) -> go.Figure:
+    """The vector at one place as its active neurons (sorted) and as its active features (by score). On the stage
+    the counts are the titles and the ticks are few, so the two shapes (dense, sparse) are what reads."""
     acts, shown, order = data.acts, data.active_neurons, data.active_features
+    talk = talking()
+    titles = (
+        (f"{len(shown)} of {sae.d} neurons active", f"{len(order)} of {sae.features:,} features active")
+        if talk
+        else (f"as neurons: {len(shown)} active", f"as features: {len(order)} active")
+    )
     fig = make_subplots(
         rows=1,
         cols=2,
-        column_widths=[0.62, 0.38],
-        horizontal_spacing=0.08,
-        subplot_titles=(f"as neurons: {len(shown)} active", f"as features: {len(order)} active"),
+        column_widths=[0.58, 0.42],
+        horizontal_spacing=0.1,
+        subplot_titles=titles,
     )
     fig.add_trace(
         go.Bar(
@@ -185,16 +208,18 @@ def _two_readings(data: PositionCodes, channel: int) -> go.Figure:
         row=1,
         col=2,
     )
-    fig.update_xaxes(
-        showticklabels=False,
-        fixedrange=True,
-        row=1,
-        col=1,
-        title_text="neurons, strongest first",
-        title_font=dict(size=10),
+    fig.update_xaxes(showticklabels=False, fixedrange=True, row=1, col=1)
+    fig.update_xaxes(showticklabels=not talk, fixedrange=True, row=1, col=2, type="category")
+    if not talk:
+        fig.update_xaxes(title_text="neurons, strongest first", title_font=dict(size=10), row=1, col=1)
+        fig.update_xaxes(tickfont=dict(size=8), tickangle=-90, row=1, col=2)
+    fig.update_yaxes(fixedrange=True, nticks=4 if talk else None, tickfont=dict(size=18) if talk else None)
+    fig.update_annotations(font_size=20 if talk else 12)
+    fig.update_layout(
+        height=360 if talk else 280,
+        margin=dict(l=4, r=4, t=44 if talk else 28, b=4),
+        dragmode=False,
+        showlegend=False,
+        bargap=0.1,
     )
-    fig.update_xaxes(tickfont=dict(size=8), tickangle=-90, fixedrange=True, row=1, col=2, type="category")
-    fig.update_yaxes(fixedrange=True)
-    fig.update_annotations(font_size=12)
-    fig.update_layout(height=280, margin=dict(l=4, r=4, t=28, b=4), dragmode=False, showlegend=False, bargap=0.1)
     return fig

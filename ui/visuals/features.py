@@ -1,6 +1,10 @@
 """Visuals of chapter 6, step 3: the polysemantic unit split into the autoencoder's features that share it, and
 any feature in detail (its top photos with heat, the neurons it draws on, its direction rendered).
 
+The first screen is the result, large: the two features that take the unit's two kinds (when the dictionary
+divides them), each with its strongest photos, or one chosen feature with a dozen of them. The chooser, the
+evidence behind the verdict and the feature's detail sit under it (folded on the stage).
+
 The numbers come from ``interp.sae`` (the feature atlas, the loadings) and ``interp.sae.analysis`` (features over a
 photo, the kinds among a feature's photos, whether the features divide the unit's two kinds). Renders take their
 turn in the queue for heavy work (``ui.jobs``); every cache is bounded.
@@ -28,15 +32,18 @@ from ui.resources import shared_model, weights_ready
 from ui.roles import short
 from ui.style import GROUP_COLOURS
 from ui.unit_pictures import on_demand_settings, unit_picture
-from ui.visuals.common import how_computed
+from ui.visuals.common import how_computed, prose, result_first, talking
 from ui.visuals.dictionary import shipped_feature_atlas, shipped_sae
 from ui.visuals.kinds import band, group_colour, kinds_text, polysemantic_unit_or_none, unit_groups
 
-SPLIT_FEATURES = 4  # features of the polysemantic unit shown in the overview
-SPLIT_PHOTOS = 6  # photos per feature in that overview
-DETAIL_PHOTOS = 12  # a feature's top photos in the detail view
+SPLIT_FEATURES = 4  # features of the polysemantic unit weighed by the verdict
+PAIR_PHOTOS = 6  # photos of each of the two features that divide the unit (3 x 2)
+PAIR_COLUMNS = 3
+DETAIL_PHOTOS = 12  # a chosen feature's top photos (2 x 6)
+DETAIL_COLUMNS = 6
 NEURONS_SHOWN = 6  # the neurons a feature draws on
-TILE = 160  # px, a feature's photo crop
+TILE = 320  # px, a feature's photo crop (the stage shows it at its own size: large enough for 1920 x 1080)
+SPLIT = "split"  # the chooser's first option: the features that divide the unit, side by side
 
 
 def _jpeg(image: Image.Image) -> bytes:
@@ -78,10 +85,11 @@ def _feature_tile(feature: int, photo_id: str, y: int, x: int, heat: bool, vmax:
         shown = overlay(shown, photo_codes(photo_id)[feature].astype(np.float32), vmax=vmax, alpha=photos.HEAT_ALPHA)
     layer = "mixed4e"
     tile = shown.crop(crop_box(layer, y, x, size=image.shape[0])).resize((TILE, TILE), Image.LANCZOS)
-    return _jpeg(band(tile, colour) if colour else tile)
+    return _jpeg(band(tile, colour, height=TILE // 16) if colour else tile)
 
 
-def _tile_or_placeholder(feature: int, example, heat: bool, vmax: float, colour: str | None) -> bytes:
+def feature_tile(feature: int, example, heat: bool, vmax: float, colour: str | None) -> bytes:
+    """A feature's photo crop (``_feature_tile``), or a placeholder when the photo cannot be had."""
     try:
         return _feature_tile(feature, example.photo.id, int(example.y or 0), int(example.x or 0), heat, vmax, colour)
     except InterpError:
@@ -115,64 +123,19 @@ def direction_render(feature: int, size: int, steps: int) -> np.ndarray:
 # -- the unit split into features ----------------------------------------------------------------------------------
 
 
-def feature_browser() -> None:
-    unit = polysemantic_unit_or_none()
-    sae = shipped_sae()
-    atlas = shipped_feature_atlas() if sae is not None else None
-    if sae is None or atlas is None:
-        return
-    from interp.sae import features_of_neuron
-
-    names = []
-    if unit is not None:
-        try:
-            names = unit_groups(unit).names
-        except (AtlasError, InterpError):
-            names = []
-    heat = weights_ready()
-    with photos.photo_notice():
-        sharing = features_of_neuron(unit.channel, top=SPLIT_FEATURES) if unit is not None else []
-        if sharing:
-            _split_overview(unit, sharing, names)
-        _feature_detail(sae, atlas, sharing, names, heat)
-
-
-def _split_overview(unit: Unit, sharing, names: list[str]) -> None:
-    from interp.sae import feature_examples
-
-    legend = " ".join(f"<span style='color:{c}'>■</span> {n}" for n, c in zip(names + ["other kinds"], GROUP_COLOURS))
-    st.markdown(
-        f"**{unit} split into the features that share it**, the {len(sharing)} whose directions lean most on "
-        f"it · {legend}",
-        unsafe_allow_html=True,
-    )
-    for loading in sharing:
-        examples = feature_examples(loading.feature, top=purity.TOP)
-        photos.ensure([e.photo for e in examples[:SPLIT_PHOTOS]])
-        st.markdown(
-            f"**feature {loading.feature}** · leans {loading.weight:+.2f} on {short(unit)} · "
-            f":gray[top {purity.TOP}: {kinds_text(examples, 3)}]"
-        )
-        for col, example in zip(st.columns(SPLIT_PHOTOS, gap="small"), examples[:SPLIT_PHOTOS]):
-            colour = group_colour(group_of(example.photo.synset), names)
-            col.image(
-                _tile_or_placeholder(loading.feature, example, False, 1.0, colour),
-                width="stretch",
-                caption=example.photo.label,
-            )
-    st.markdown(verdict_words(unit, split_verdict(sharing, names)))
-    st.caption(
-        f"Each row: a feature of the autoencoder, its {SPLIT_PHOTOS} strongest photos of the 1,000 (cropped "
-        f'around its peak; the band is the photo\'s kind), and the kinds among its top {purity.TOP}. "Leans" '
-        f"is the component of the feature's unit-length decoder direction on {unit}."
-    )
-
-
 def split_verdict(sharing, names: list[str]) -> SplitVerdict | None:
     """interp.sae.analysis.split_verdict on the shipped feature atlas's top photos of each feature."""
     if len(names) != 2:
         return None
     return analysis.split_verdict(sharing, names, analysis.feature_groups([s.feature for s in sharing]))
+
+
+def dividing_pair(verdict: SplitVerdict | None) -> list[tuple[str, int]]:
+    """(kind, feature) for each of the unit's two kinds: the feature that leans most on the unit among those that
+    take that kind; empty unless the features divide the unit's two kinds between them."""
+    if verdict is None or not verdict.divided:
+        return []
+    return [(name, verdict.taken[name][0]) for name in verdict.names]
 
 
 def verdict_words(unit: Unit, verdict: SplitVerdict | None) -> str:
@@ -209,70 +172,194 @@ def verdict_words(unit: Unit, verdict: SplitVerdict | None) -> str:
     )
 
 
-# -- one feature in detail -----------------------------------------------------------------------------------------
+def _sized(html: str, talk: bool) -> str:
+    """A line naming what a feature is: large enough to read from the back of the room on the stage."""
+    return f"<div style='font-size:{'1.4rem' if talk else '1rem'};line-height:1.3'>{html}</div>"
 
 
-def _feature_label(feature: int, leaning: dict) -> str:
-    return f"feature {feature}" + (
-        f" · leans {leaning[feature]:+.2f} on the polysemantic unit" if feature in leaning else ""
+def _coloured(text: str, colour: str) -> str:
+    return f"<span style='color:{colour};font-weight:700'>{text}</span>"
+
+
+def feature_browser() -> None:
+    unit = polysemantic_unit_or_none()
+    sae = shipped_sae()
+    atlas = shipped_feature_atlas() if sae is not None else None
+    if sae is None or atlas is None:
+        return
+    from interp.sae import features_of_neuron
+
+    names = []
+    if unit is not None:
+        try:
+            names = unit_groups(unit).names
+        except (AtlasError, InterpError):
+            names = []
+    heat = weights_ready()
+    with photos.photo_notice():
+        sharing = features_of_neuron(unit.channel, top=SPLIT_FEATURES) if unit is not None else []
+        verdict = split_verdict(sharing, names) if sharing else None
+        pair = dividing_pair(verdict)
+        result, controls = result_first("Pick another feature")
+        with controls:
+            chosen = _chooser(sae, unit, sharing, pair)
+        with result:
+            if chosen == SPLIT:
+                _pair_view(unit, pair, names, heat)
+                feature = None
+            else:
+                feature = _checked(atlas, chosen)
+                if feature is not None:
+                    _feature_large(feature, names, heat)
+        # the evidence and the feature's detail: under the result when reading, folded with the chooser on stage
+        with controls if talking() else st.container():
+            if sharing and unit is not None:
+                _evidence(unit, sharing, verdict)
+            if feature is not None:
+                _feature_detail(sae, feature)
+    how_computed(
+        "The features sharing the unit: interp.sae.features_of_neuron; each feature's photos: "
+        "interp.sae.feature_examples on the shipped feature atlas, its heat: interp.sae.analysis.photo_codes "
+        "(encode_image); its neurons: interp.sae.neurons_of_feature; the verdict: "
+        "interp.sae.analysis.split_verdict; the render's objective: interp.featvis.objectives.direction."
     )
 
 
-def _feature_detail(sae, atlas, sharing, names: list[str], heat: bool) -> None:
-    from interp.sae import feature_examples, neurons_of_feature
-
+def _chooser(sae, unit: Unit | None, sharing, pair: list[tuple[str, int]]):
+    """The feature shown: the pair that divides the unit (first, when there is one), the features that lean most on
+    the unit, or any number typed in."""
     leaning = {s.feature: s.weight for s in sharing}
-    options = list(leaning) or [0]
-    chosen = st.selectbox(
+    options = ([SPLIT] if pair else []) + (list(leaning) or [0])
+
+    def label(option) -> str:
+        if option == SPLIT:
+            return f"{short(unit)}'s two kinds side by side: features {pair[0][1]} and {pair[1][1]}"
+        feature = int(option)
+        return f"feature {feature}" + (
+            f" · leans {leaning[feature]:+.2f} on the polysemantic unit" if feature in leaning else ""
+        )
+
+    return st.selectbox(
         "Feature",
         options,
         key="browse_feature",
         accept_new_options=True,
-        format_func=lambda f: _feature_label(int(f), leaning),
+        format_func=label,
         help=f"Type any feature number from 0 to {sae.features - 1}.",
     )
+
+
+def _checked(atlas, chosen) -> int | None:
     try:
-        feature = atlas.check(int(chosen))
+        return atlas.check(int(chosen))
     except (ValueError, InterpError) as error:
         st.error(str(error) if isinstance(error, InterpError) else f"'{chosen}' is not a feature number.")
-        return
+        return None
+
+
+def _tiles(feature: int, examples, names: list[str], heat: bool, columns: int, values: bool = True) -> None:
+    """A feature's photo crops in rows of ``columns``, each with the band of its kind; captioned when reading (its
+    rank and class, and the feature's value there when ``values``)."""
+    vmax = max((e.activation for e in examples), default=1.0) or 1.0
+    for start in range(0, len(examples), columns):
+        for col, example in zip(st.columns(columns, gap="small"), examples[start : start + columns]):
+            colour = group_colour(group_of(example.photo.synset), names)
+            col.image(
+                feature_tile(feature, example, heat, vmax, colour),
+                width="stretch",
+                caption=None
+                if talking()
+                else f"#{example.rank} {example.photo.label}" + (f" · {example.activation:.1f}" if values else ""),
+            )
+
+
+def _pair_view(unit: Unit, pair: list[tuple[str, int]], names: list[str], heat: bool) -> None:
+    """The two features that take the unit's two kinds, side by side, each with its strongest photos (what each is
+    in a row above them, so the photos line up however the words wrap)."""
+    from interp.sae import feature_examples
+
+    tops = [feature_examples(feature, top=purity.TOP) for _, feature in pair]
+    photos.ensure([e.photo for top in tops for e in top[:PAIR_PHOTOS]])
+    for col, (name, feature), top in zip(st.columns(2, gap="large", vertical_alignment="bottom"), pair, tops):
+        count = sum(group_of(e.photo.synset) == name for e in top)
+        col.markdown(
+            _sized(
+                f"<b>Feature {feature}</b>: {count} of its top {purity.TOP} "
+                + _coloured(name, group_colour(name, names)),
+                talking(),
+            ),
+            unsafe_allow_html=True,
+        )
+    for col, (_, feature), top in zip(st.columns(2, gap="large"), pair, tops):
+        with col:
+            _tiles(feature, top[:PAIR_PHOTOS], names, heat, PAIR_COLUMNS, values=False)
+    prose(
+        f"Two of the features that share {unit}, each taking one of its two kinds. The band under each photo is its "
+        "kind; the photos are cropped around where the feature fires most" + (", with its heat map." if heat else ".")
+    )
+
+
+def _feature_large(feature: int, names: list[str], heat: bool) -> None:
+    """One feature, large: a dozen of its strongest photos and the kinds among them."""
+    from interp.sae import feature_examples
+
     examples = feature_examples(feature, top=DETAIL_PHOTOS)
     photos.ensure([e.photo for e in examples])
-    vmax = max((e.activation for e in examples), default=1.0) or 1.0
     st.markdown(
-        f"**Feature {feature}**: its {DETAIL_PHOTOS} strongest photos of the 1,000 "
-        f"({kinds_text(examples, 4)}), with its heat map"
-        if heat
-        else f"**Feature {feature}**: its strongest photos"
+        _sized(f"<b>Feature {feature}</b>, its {DETAIL_PHOTOS} strongest photos: {kinds_text(examples, 3)}", talking()),
+        unsafe_allow_html=True,
     )
-    for start in range(0, len(examples), 6):
-        for col, example in zip(st.columns(6, gap="small"), examples[start : start + 6]):
-            col.image(
-                _tile_or_placeholder(feature, example, heat, vmax, group_colour(group_of(example.photo.synset), names)),
-                width="stretch",
-                caption=f"#{example.rank} {example.photo.label} · {example.activation:.1f}",
-            )
+    _tiles(feature, examples, names, heat, DETAIL_COLUMNS)
+
+
+def _evidence(unit: Unit, sharing, verdict: SplitVerdict | None) -> None:
+    """The features whose directions lean most on the unit, the kinds among their top photos, and the verdict."""
+    from interp.sae import feature_examples
+
+    legend = " ".join(
+        f"<span style='color:{c}'>■</span> {n}" for n, c in zip((verdict.names if verdict else ()), GROUP_COLOURS)
+    )
+    lines = [
+        f"- **feature {s.feature}** · leans {s.weight:+.2f} on {short(unit)} · top {purity.TOP}: "
+        f"{kinds_text(feature_examples(s.feature, top=purity.TOP), 3)}"
+        for s in sharing
+    ]
+    st.markdown(
+        f"The {len(sharing)} features whose directions lean most on {unit}"
+        + (f" (bands: {legend}, <span style='color:{GROUP_COLOURS[2]}'>■</span> other kinds)" if legend else "")
+        + ":\n"
+        + "\n".join(lines),
+        unsafe_allow_html=True,
+    )
+    if verdict is not None:
+        st.markdown(verdict_words(unit, verdict))
+    st.caption(
+        f'"Leans" is the component of the feature\'s unit-length decoder direction on {unit}; the kinds are '
+        f"WordNet groups of each feature's top {purity.TOP} photos of the 1,000."
+    )
+
+
+# -- one feature in detail -----------------------------------------------------------------------------------------
+
+
+def _feature_detail(sae, feature: int) -> None:
+    from interp.sae import neurons_of_feature
+
     render_col, neurons_col = st.columns([1, 2.4], gap="medium")
     with render_col:
         _direction_picture(feature)
     with neurons_col:
         loadings = neurons_of_feature(feature, top=NEURONS_SHOWN)
-        st.markdown("**The neurons it draws on most** (components of its direction)")
+        st.markdown(f"**The neurons feature {feature} draws on most** (components of its direction)")
         for col, loading in zip(st.columns(len(loadings), gap="small"), loadings):
             neuron = Unit(sae.layer, loading.channel)
             picture, where = unit_picture(neuron)
             col.image(picture, width="stretch")
             col.caption(f"[{short(neuron)}](microscope?unit={neuron}) · {loading.weight:+.2f}")
     st.caption(
-        f"Photos: cropped around the feature's peak, heat on one colour scale (brightest = {vmax:.1f}), the "
-        f"band is the photo's kind. Neurons: the largest components of the feature's unit-length decoder "
-        f"direction; their pictures are renders where precomputed, else their strongest photo. {photos.credit()}"
-    )
-    how_computed(
-        "The features sharing the unit: interp.sae.features_of_neuron; each feature's photos: "
-        "interp.sae.feature_examples on the shipped feature atlas, its heat: interp.sae.analysis.photo_codes "
-        "(encode_image); its neurons: interp.sae.neurons_of_feature; the verdict: "
-        "interp.sae.analysis.split_verdict; the render's objective: interp.featvis.objectives.direction."
+        "Photos: cropped around the feature's peak, heat on one colour scale, the band is the photo's kind. "
+        "Neurons: the largest components of the feature's unit-length decoder direction; their pictures are "
+        f"renders where precomputed, else their strongest photo. {photos.credit()}"
     )
 
 

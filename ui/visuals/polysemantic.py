@@ -9,12 +9,15 @@ Caches are bounded.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 from plotly.subplots import make_subplots
 
+from interp.dataset import photos as collection
 from interp.dataset.atlas import ATLAS_LAYERS, AtlasError, load_atlas
 from interp.dataset.atlas import TOP as ATLAS_TOP
 from interp.dataset.pictures import overlay
@@ -27,10 +30,11 @@ from interp.story.polysemantic import OTHERS, EdgeNote, PurityTable, SplitUnit, 
 from ui import photos
 from ui.featvis import FEATVIS_ASSETS, manifest
 from ui.roles import find, short
-from ui.style import GROUP_COLOURS, PLOT_CONFIG
+from ui.style import GROUP_COLOURS
 from ui.unit_pictures import unit_picture
-from ui.visuals.common import how_computed
+from ui.visuals.common import how_computed, talking
 from ui.visuals.kinds import polysemantic_role, unit_groups
+from ui.visuals.toy_model import chart
 
 FACETS_SET = "polysemantic"  # tools/make_featvis_assets.py: the polysemantic unit's four facets
 
@@ -77,6 +81,10 @@ def _facets(unit: Unit) -> None:
             )
 
 
+STAGE_ROW = 6  # at most this many photos of a kind on the stage: one row each, tiles as large as the width allows
+STAGE_TILE = 320  # px: a top photo's crop drawn this large on the stage (the column, not the crop, sets its size)
+
+
 def polysemantic_unit() -> None:
     role = polysemantic_role()
     if role is None:
@@ -87,22 +95,84 @@ def polysemantic_unit() -> None:
     except (AtlasError, InterpError) as error:
         st.info(str(error))
         return
-    examples, rows = found.examples, found.rows()
+    examples = found.examples
     heat = photos.heat_possible()
     with photos.photo_notice():
-        st.markdown(
-            f"**[{unit}](microscope?unit={unit})**, the polysemantic unit in these weights "
-            f"(the articles' {short(role.article_unit)}); purity of its top {len(examples)} photos "
-            f"{role.evidence.get('purity')}."
-        )
-        _facets(unit)
         photos.ensure([e.photo for e in examples])
         vmax = max(e.activation for e in examples) or 1.0
+        computed = (
+            "The unit: the roles catalogue (interp/data/roles.json, by `python tools/find_roles.py`); its top "
+            "photos: the atlas; their kinds: interp.story.hierarchy, their purity: interp.story.purity; the edge "
+            "note: interp.story.polysemantic.edge_note. The four facets: `python tools/make_featvis_assets.py`."
+        )
+        if not talking():
+            _unit_details(unit, role, found, heat, vmax, tiles=True)
+            how_computed(computed)
+            return
+        # the room: the unit's picture beside its two kinds of top photos, large; the rest folded, on one line
+        _unit_at_a_glance(unit, found, heat, vmax)
+        more, how = st.columns(2)
+        with more:
+            folded = st.expander("More on this unit", key="poly_more", on_change="rerun")
+        if folded.open:  # drawn (and its whole photos run through the model) only when the speaker opens it
+            with folded:
+                _unit_details(unit, role, found, heat, vmax)
+        with how:
+            how_computed(computed)
+
+
+def _group_heading(name: str, count: int, of: int, colour: str, size: str = "1rem", its: str = "its ") -> None:
+    """A kind of thing's name and count after a square of its colour (a box, not a character: no word to read)."""
+    box = f"display:inline-block;width:0.7em;height:0.7em;margin-right:0.3em;background:{colour}"
+    st.markdown(
+        f"<span style='font-size:{size}'><span style='{box}'></span>**{name}**: {count} of {its}top {of}</span>",
+        unsafe_allow_html=True,
+    )
+
+
+def _stage_credit() -> str:
+    """Where the photos come from, in the fewest words a projector needs (the folded details have the full credit)."""
+    repository = collection.source().repository.rstrip("/").removeprefix("https://github.com/")
+    return f"Photos: ImageNet samples, {repository}."
+
+
+def _unit_at_a_glance(unit: Unit, found: TopGroups, heat: bool, vmax: float) -> None:
+    """What the room sees: the unit's own picture, and beside it one row of its strongest photos of each of its two
+    kinds of thing, uncaptioned and as large as fits (the speaker names them; reading mode captions each)."""
+    rows = found.rows()
+    across = min(STAGE_ROW, max((len(shown) for _, shown in rows), default=1))
+    picture, where = unit_picture(unit)
+    left, right = st.columns([1, 2.7], gap="medium", vertical_alignment="center")
+    left.image(picture, width="stretch", caption=f"{unit}: its picture" if where == "render" else f"{unit}: {where}")
+    with right:
         for (name, shown), colour in zip(rows, GROUP_COLOURS):
-            st.markdown(
-                f"<span style='color:{colour}'>■</span> **{name}**: {len(shown)} of its top {len(examples)}",
-                unsafe_allow_html=True,
-            )
+            _group_heading(name, len(shown), len(found.examples), colour, size="1.35rem", its="")
+            for col, example in zip(st.columns(across, gap="small"), shown[:across]):
+                tile = photos.example_tile(unit, example, heat, vmax) or photos.placeholder(photos.TILE)
+                col.image(_enlarged(tile), width="stretch")
+        st.caption(_stage_credit())
+
+
+def _enlarged(tile: bytes, side: int = STAGE_TILE) -> Image.Image:
+    """A top photo's crop scaled up to ``side`` px: the stage draws pictures at their own size, up to the column's
+    width, and the crops are smaller than a column of a projector's screen."""
+    image = Image.open(io.BytesIO(tile)).convert("RGB")
+    return image.resize((side, side * image.height // image.width), Image.Resampling.LANCZOS)
+
+
+def _unit_details(unit: Unit, role, found: TopGroups, heat: bool, vmax: float, tiles: bool = False) -> None:
+    """The unit for a reader (``tiles``: with its top photos, each captioned), or the rest of it for a speaker who is
+    asked: the role's evidence, the four facets, the photos of no kind, a whole photo of each kind, where it fires."""
+    examples = found.examples
+    st.markdown(
+        f"**[{unit}](microscope?unit={unit})**, the polysemantic unit in these weights "
+        f"(the articles' {short(role.article_unit)}); purity of its top {len(examples)} photos "
+        f"{role.evidence.get('purity')}."
+    )
+    _facets(unit)
+    if tiles:
+        for (name, shown), colour in zip(found.rows(), GROUP_COLOURS):
+            _group_heading(name, len(shown), len(examples), colour)
             for start in range(0, len(shown), 6):
                 for col, example in zip(st.columns(6, gap="small"), shown[start : start + 6]):
                     tile = photos.example_tile(unit, example, heat, vmax)
@@ -111,22 +181,26 @@ def polysemantic_unit() -> None:
                         width="stretch",
                         caption=f"#{example.rank} {example.photo.label} · {example.activation:.0f}",
                     )
-        rest = found.rest()
-        if rest:
-            st.caption("Also among its top photos: " + ", ".join(f"#{e.rank} {e.photo.label} ({g})" for e, g in rest))
-        _whole_photos(unit, found, heat)
-        _edge_note(unit)
+    else:
         st.caption(
-            f"Top photos: the {len(examples)} of 1,000 ImageNet photos (one per class) on which {unit} fires "
-            f"most, cropped around its peak; heat on one colour scale (brightest = {vmax:.0f})"
-            + ("" if heat else ", shown only when the model's weights are here")
-            + f". Kinds of thing: WordNet groups ({grouping_source()}). {photos.credit()}"
+            "Its top photos, strongest first: "
+            + "; ".join(
+                f"{name}: " + ", ".join(f"#{e.rank} {e.photo.label} ({e.activation:.0f})" for e in shown)
+                for name, shown in found.rows()
+            )
+            + "."
         )
-        how_computed(
-            "The unit: the roles catalogue (interp/data/roles.json, by `python tools/find_roles.py`); its top "
-            "photos: the atlas; their kinds: interp.story.hierarchy, their purity: interp.story.purity; the edge "
-            "note: interp.story.polysemantic.edge_note. The four facets: `python tools/make_featvis_assets.py`."
-        )
+    rest = found.rest()
+    if rest:
+        st.caption("Also among its top photos: " + ", ".join(f"#{e.rank} {e.photo.label} ({g})" for e, g in rest))
+    _whole_photos(unit, found, heat)
+    _edge_note(unit)
+    st.caption(
+        f"Top photos: the {len(examples)} of 1,000 ImageNet photos (one per class) on which {unit} fires "
+        f"most, cropped around its peak; heat on one colour scale (brightest = {vmax:.0f})"
+        + ("" if heat else ", shown only when the model's weights are here")
+        + f". Kinds of thing: WordNet groups ({grouping_source()}). {photos.credit()}"
+    )
 
 
 def _whole_photos(unit: Unit, found: TopGroups, heat: bool) -> None:
@@ -201,20 +275,28 @@ def most_split(layer: str, count: int = measured.SPLIT_LISTED) -> list[SplitUnit
     return measured.most_split(load_atlas(), layer, count)
 
 
-def purity_figure(table: PurityTable, highlight: str | None) -> go.Figure:
+def purity_figure(table: PurityTable, highlight: str | None, stacked: bool = False) -> go.Figure:
+    """Share of split units and mean purity, layer by layer, each against 12 random photos: side by side for a
+    reader; ``stacked`` on one column of layer names for the room (fewer, larger labels)."""
     rows = table.rows
     layers = [r.layer for r in rows]
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        horizontal_spacing=0.09,
-        subplot_titles=("Share of units split across unrelated kinds", "Mean purity (share in the largest group)"),
+    titles = (
+        ("Share of split units", "Mean purity")
+        if stacked
+        else ("Share of units split across unrelated kinds", "Mean purity (share in the largest group)")
     )
+    fig = (
+        make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12, subplot_titles=titles)
+        if stacked
+        else make_subplots(rows=1, cols=2, horizontal_spacing=0.09, subplot_titles=titles)
+    )
+    second = dict(row=2, col=1) if stacked else dict(row=1, col=2)
     fig.add_trace(
         go.Bar(
             x=layers,
             y=[r.share for r in rows],
             name="units split",
+            showlegend=not stacked,
             marker_color=["#e07a1f" if name == highlight else "#3d5a80" for name in layers],
             customdata=[[r.split, r.units] for r in rows],
             hovertemplate="%{x}: %{y:.1%} (%{customdata[0]} of %{customdata[1]} units)<extra></extra>",
@@ -228,14 +310,16 @@ def purity_figure(table: PurityTable, highlight: str | None) -> go.Figure:
             y=[r.purity for r in rows],
             mode="lines+markers",
             name="mean purity",
-            line=dict(color="#3d5a80"),
-            marker=dict(color=["#e07a1f" if name == highlight else "#3d5a80" for name in layers], size=8),
+            showlegend=not stacked,
+            line=dict(color="#3d5a80", width=3 if stacked else 2),
+            marker=dict(
+                color=["#e07a1f" if name == highlight else "#3d5a80" for name in layers], size=10 if stacked else 8
+            ),
             hovertemplate="%{x}: %{y:.2f}<extra></extra>",
         ),
-        row=1,
-        col=2,
+        **second,
     )
-    for col, value in ((1, table.chance_share), (2, table.chance_purity)):
+    for place, value in ((dict(row=1, col=1), table.chance_share), (second, table.chance_purity)):
         fig.add_trace(
             go.Scatter(
                 x=layers,
@@ -243,14 +327,25 @@ def purity_figure(table: PurityTable, highlight: str | None) -> go.Figure:
                 mode="lines",
                 name="12 random photos",
                 line=dict(color="#888", dash="dash"),
-                showlegend=col == 1,
+                showlegend=place["row"] == 1 and place["col"] == 1,
                 hovertemplate=f"12 random photos: {value:.3f}<extra></extra>",
             ),
-            row=1,
-            col=col,
+            **place,
         )
+    top_purity = max(0.6, 1.2 * max(r.purity for r in rows))
     fig.update_yaxes(tickformat=".0%", rangemode="tozero", fixedrange=True, row=1, col=1)
-    fig.update_yaxes(range=[0, max(0.6, 1.2 * max(r.purity for r in rows))], fixedrange=True, row=1, col=2)
+    fig.update_yaxes(range=[0, top_purity], fixedrange=True, **second)
+    if stacked:
+        fig.update_yaxes(tickvals=[0.1, 0.2], row=1, col=1)
+        fig.update_yaxes(tickvals=[0.2, 0.4], **second)
+        fig.update_xaxes(fixedrange=True, tickangle=0)
+        fig.update_layout(
+            height=440,
+            margin=dict(l=4, r=4, t=34, b=4),
+            dragmode=False,
+            legend=dict(orientation="h", x=1, xanchor="right", y=1.08, yanchor="bottom"),
+        )
+        return fig
     fig.update_xaxes(tickangle=-45, fixedrange=True, tickfont=dict(size=10))
     fig.update_annotations(font_size=12)
     fig.update_layout(
@@ -271,7 +366,7 @@ def purity_by_layer() -> None:
         return
     role = find("polysemantic")
     highlight = role.unit.layer if role else None
-    st.plotly_chart(purity_figure(table, highlight), key="purity_chart", config=PLOT_CONFIG)
+    chart(purity_figure(table, highlight, stacked=talking()), key="purity_chart")
     rows = {r.layer: r for r in table.rows}
     first, mid = rows[ATLAS_LAYERS[0]], rows[highlight] if highlight in rows else None
     peak = max(table.rows, key=lambda r: r.share)
@@ -281,16 +376,35 @@ def purity_by_layer() -> None:
         + f"most split: {peak.layer} ({peak.share:.0%}); 12 random photos: "
         f"{table.chance_share:.0%} split, purity {table.chance_purity:.2f}."
     )
-    st.caption(
+    explained = (
         f"{figures} Each unit judged on its {purity.TOP} strongest photos of the 1,000: split when at least "
         f"{purity.MINIMUM} fall in one group and {purity.MINIMUM} in a group of an unrelated kind. Groups: 18 "
         f"broad WordNet groups of ImageNet's classes, from {grouping_source()}. Random line: {table.draws:,} sets "
         f"of {purity.TOP} photos drawn from the 1,000 (seed {measured.CHANCE_SEED}), measured the same way."
     )
-    how_computed(
-        "Purity and the split: interp.story.purity, on the groups of interp.story.hierarchy; each layer: "
-        "interp.story.polysemantic.purity_table, the list below: most_split, both on the shipped atlas."
-    )
+    if talking():  # the room reads the chart; the figures and the list wait, folded, for a question
+        listed, how = st.columns(2)
+        with listed:
+            folded = st.expander("Most split units of each layer", key="purity_more", on_change="rerun")
+        if folded.open:  # drawn only when the speaker opens it
+            with folded:
+                st.caption(explained)
+                _most_split_list(highlight)
+        with how:
+            how_computed(_PURITY_COMPUTED)
+        return
+    st.caption(explained)
+    how_computed(_PURITY_COMPUTED)
+    _most_split_list(highlight)
+
+
+_PURITY_COMPUTED = (
+    "Purity and the split: interp.story.purity, on the groups of interp.story.hierarchy; each layer: "
+    "interp.story.polysemantic.purity_table, the list below: most_split, both on the shipped atlas."
+)
+
+
+def _most_split_list(highlight: str | None) -> None:
     layer = st.selectbox(
         "Most split units of",
         list(ATLAS_LAYERS),
@@ -353,7 +467,7 @@ def activation_strip(unit: Unit, names: list[str], strip: Strip) -> go.Figure:
         margin=dict(l=4, r=4, t=24, b=4),
         dragmode=False,
         showlegend=False,
-        xaxis=dict(title=dict(text=f"{unit}: largest activation on the photo", font=dict(size=11)), fixedrange=True),
+        xaxis=dict(title=dict(text=f"{unit}: largest activation on the photo"), fixedrange=True),
         yaxis=dict(
             tickvals=list(range(len(rows))), ticktext=rows[::-1], fixedrange=True, range=[-0.6, len(rows) - 0.4]
         ),
@@ -372,12 +486,20 @@ def so_what() -> None:
     except (AtlasError, InterpError) as error:
         st.info(str(error))
         return
-    st.plotly_chart(figure, key="so_what_strip", config=PLOT_CONFIG)
+    if talking():  # a room: the chart as tall as the stage allows, its larger type, no hover hint
+        figure.update_layout(height=440, margin=dict(l=4, r=4, t=30, b=4))
+    chart(figure, key="so_what_strip")
     counts = strip.top_counts(names)
+    if talking():
+        how_computed(_STRIP_COMPUTED)
+        return
     st.caption(
         f"Each dot is one of the 1,000 photos, placed by {role.unit}'s largest activation on it (from the "
         f"atlas), one row per kind (WordNet groups); the {strip.top} strongest are outlined: "
         + ", ".join(f"{n} {name}" for name, n in counts.items())
         + ". Hover over a dot for its class."
     )
-    how_computed("The strip: interp.story.polysemantic.activation_strip; the kinds: interp.story.hierarchy.")
+    how_computed(_STRIP_COMPUTED)
+
+
+_STRIP_COMPUTED = "The strip: interp.story.polysemantic.activation_strip; the kinds: interp.story.hierarchy."

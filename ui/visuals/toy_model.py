@@ -12,8 +12,8 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from ui.style import DIVERGING, PLOT_CONFIG
-from ui.visuals.common import how_computed
+from ui.style import DIVERGING
+from ui.visuals.common import chart, how_computed, result_first, talking
 
 SPARSITIES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99)  # one model each, trained together
 IMPORTANCE = (0.5, 1.0, 0.05)  # the ratio's slider: min, max, step
@@ -138,6 +138,71 @@ def directions_figure(W: np.ndarray, importance: np.ndarray) -> go.Figure:
     return fig
 
 
+STAGE_PANELS = 4  # the room sees the phase change as at most this many toys side by side
+
+
+def stage_panels(models, chosen: int, most: int = STAGE_PANELS) -> list[int]:
+    """The toys the room sees: the first, each one at which the count of features with a direction changes
+    (interp.superposition.ToyModels.changes), and the chosen one; at most ``most``, the first and the chosen kept."""
+    shown = sorted(set(models.changes()) | {chosen})
+    while len(shown) > most:
+        shown.remove(next(k for k in shown[1:] if k != chosen))
+    return shown
+
+
+def phase_figure(models, panels: list[int]) -> go.Figure:
+    """The phase change at a glance: one toy's feature directions per panel, sparsity rising from left to right,
+    each titled with its sparsity and how many features it keeps. No ticks: the dotted circle is length 1, and the
+    two axes are the two hidden neurons."""
+    n = models.W.shape[2]
+    represented = models.represented().sum(axis=1)
+    fig = make_subplots(
+        rows=1,
+        cols=len(panels),
+        horizontal_spacing=0.03,
+        subplot_titles=[f"<b>sparsity {models.sparsity[k]:g}</b><br>{represented[k]} of {n} kept" for k in panels],
+    )
+    colours = _palette(n)
+    theta = np.linspace(0, 2 * np.pi, 120)
+    reach = max(1.2, float(np.abs(models.W[panels]).max()) * 1.15)
+    for col, k in enumerate(panels, start=1):
+        fig.add_trace(
+            go.Scatter(
+                x=np.cos(theta),
+                y=np.sin(theta),
+                mode="lines",
+                hoverinfo="skip",
+                showlegend=False,
+                line=dict(color="#bbb", dash="dot", width=1),
+            ),
+            row=1,
+            col=col,
+        )
+        for i in range(n):
+            x, y = models.W[k][0, i], models.W[k][1, i]
+            fig.add_trace(
+                go.Scatter(
+                    x=[0, x],
+                    y=[0, y],
+                    mode="lines+markers",
+                    line=dict(color=colours[i], width=5),
+                    marker=dict(size=[0, 12], color=colours[i]),
+                    name=f"feature {i + 1}",
+                    showlegend=False,
+                    hovertemplate=f"feature {i + 1}: length {float(np.hypot(x, y)):.2f}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+        anchor = "x" if col == 1 else f"x{col}"
+        fig.update_xaxes(range=[-reach, reach], row=1, col=col)
+        fig.update_yaxes(range=[-reach, reach], scaleanchor=anchor, row=1, col=col)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=True, zerolinecolor="#ccc", fixedrange=True)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=True, zerolinecolor="#ccc", fixedrange=True)
+    fig.update_layout(height=440, margin=dict(l=4, r=4, t=62, b=4), dragmode=False, plot_bgcolor="white")
+    return fig
+
+
 def sweep_figure(models, chosen: int) -> go.Figure:
     """The phase change: features with a direction, and dimensions per feature, against sparsity."""
     labels = [f"{s:g}" for s in models.sparsity]
@@ -216,33 +281,53 @@ def _trained_caption(toys: dict) -> str:
     )
 
 
+def _result_first() -> tuple:
+    """``result, controls, how``: ui.visuals.common.result_first's two places, and one for "How this was computed".
+    In presenter mode and on the stage the folded controls and that expander share one line under the result, so
+    the figure can take the height a second line would."""
+    if not talking():
+        result, controls = result_first()
+        return result, controls, result
+    result = st.container()
+    fold, how = st.columns(2)
+    return result, fold.expander("Change the toy"), how
+
+
 def toy_superposition() -> None:
-    n, importance, sparsity = _toy_controls("toy")
+    result, controls, how = _result_first()
+    with controls:
+        n, importance, sparsity = _toy_controls("toy")
     toys = train_toys(n, round(importance, 2))
     models = toys["models"]
     k = models.sparsity.index(sparsity)
-    left, right = st.columns([1.5, 1], vertical_alignment="center")
-    left.plotly_chart(directions_figure(models.W[k], models.importance), key="toy_directions", config=PLOT_CONFIG)
-    represented = int(models.represented()[k].sum())
-    m1 = m2 = m3 = right
-    m1.metric(
-        "Features with a direction",
-        f"{represented} of {n}",
-        help="Features whose direction is longer than 0.5 (the others are dropped).",
-    )
-    m2.metric(
-        "Dimensions per feature",
-        f"{models.dimensions_per_feature()[k]:.2f}",
-        help="2 divided by the squared length of W: 1 when every kept feature has a dimension of its own.",
-    )
-    m3.metric("Loss", f"{models.loss[k]:.4f}", help="Importance-weighted squared error on the last batch.")
-    st.caption(
-        f"Arrows: the columns of W for sparsity {sparsity:g}, importance ratio {importance:.2f}; darker = more "
-        "important; the dotted circle has length 1."
-    )
-    st.plotly_chart(sweep_figure(models, k), key="toy_sweep", config=PLOT_CONFIG)
-    st.caption("The sweep: one toy per sparsity, the shaded one drawn above. " + _trained_caption(toys))
-    how_computed(TOY_COMPUTED)
+    with result:
+        if talking():  # the room: the phase change itself, a few toys side by side, large; no sliders, no metrics
+            chart(phase_figure(models, stage_panels(models, k)), key="toy_phase")
+            with how:
+                how_computed(TOY_COMPUTED, _trained_caption(toys))
+            return
+        left, right = st.columns([1.5, 1], vertical_alignment="center")
+        chart(directions_figure(models.W[k], models.importance), key="toy_directions", place=left)
+        represented = int(models.represented()[k].sum())
+        m1 = m2 = m3 = right
+        m1.metric(
+            "Features with a direction",
+            f"{represented} of {n}",
+            help="Features whose direction is longer than 0.5 (the others are dropped).",
+        )
+        m2.metric(
+            "Dimensions per feature",
+            f"{models.dimensions_per_feature()[k]:.2f}",
+            help="2 divided by the squared length of W: 1 when every kept feature has a dimension of its own.",
+        )
+        m3.metric("Loss", f"{models.loss[k]:.4f}", help="Importance-weighted squared error on the last batch.")
+        st.caption(
+            f"Arrows: the columns of W for sparsity {sparsity:g}, importance ratio {importance:.2f}; darker = more "
+            "important; the dotted circle has length 1."
+        )
+        chart(sweep_figure(models, k), key="toy_sweep")
+        st.caption("The sweep: one toy per sparsity, the shaded one drawn above. " + _trained_caption(toys))
+        how_computed(TOY_COMPUTED)
 
 
 def interference_figure(W: np.ndarray) -> go.Figure:
@@ -285,124 +370,161 @@ def interference_figure(W: np.ndarray) -> go.Figure:
     return fig
 
 
-def readout_figure(x: np.ndarray, read: dict) -> go.Figure:
+def _on_words(on: list[int]) -> str:
+    if not on:
+        return "Nothing switched on"
+    names = [str(f) for f in on]
+    return (
+        ("Feature " if len(on) == 1 else "Features ")
+        + (names[0] if len(on) == 1 else ", ".join(names[:-1]) + " and " + names[-1])
+        + " on"
+    )
+
+
+def leak_figure(W: np.ndarray, x: np.ndarray, read: dict, on: list[int], legend_below: bool = False) -> go.Figure:
+    """The step's result on one column of features: above, what comes back out with the features ``on`` switched
+    on (before and after the ReLU, and the input); below, how strongly each feature drives each hidden neuron (W,
+    red positive, blue negative), so each neuron's row shows the several features it answers. The legend beside the
+    first title, or ``legend_below`` the figure where the column is narrow."""
     n = len(x)
     names = [f"{i + 1}" for i in range(n)]
-    fig = go.Figure(
-        [
-            go.Bar(
-                x=names,
-                y=read["before"],
-                name="before the ReLU (Wᵀ W x + b)",
-                marker_color="#b8b8b8",
-                hovertemplate="feature %{x}: %{y:+.3f} before the ReLU<extra></extra>",
-            ),
-            go.Bar(
-                x=names,
-                y=read["out"],
-                name="read-out (after the ReLU)",
-                marker_color="#3d5a80",
-                hovertemplate="feature %{x}: %{y:.3f} read out<extra></extra>",
-            ),
-            go.Scatter(
-                x=names,
-                y=x,
-                mode="markers",
-                name="the input",
-                marker=dict(symbol="diamond-wide", size=14, color="#e07a1f"),
-                hovertemplate="feature %{x}: input %{y:.1f}<extra></extra>",
-            ),
-        ]
+    scale = float(np.abs(W).max()) or 1.0
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        row_heights=[0.6, 0.4],
+        vertical_spacing=0.16,
+        subplot_titles=(f"{_on_words(on)}: what comes out", "What each hidden neuron answers"),
     )
-    fig.add_hline(y=0, line_color="#999", line_width=1)
+    fig.add_trace(
+        go.Bar(
+            x=names,
+            y=read["before"],
+            name="before ReLU",
+            marker_color="#c4c4c4",
+            hovertemplate="feature %{x}: %{y:+.3f} before the ReLU (Wᵀ W x + b)<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Bar(
+            x=names,
+            y=read["out"],
+            name="after ReLU",
+            marker_color="#333",
+            hovertemplate="feature %{x}: %{y:.3f} read out<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=names,
+            y=x,
+            mode="markers",
+            name="input",
+            marker=dict(symbol="diamond-wide", size=16, color="#e07a1f"),
+            hovertemplate="feature %{x}: input %{y:.1f}<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Heatmap(
+            z=W,
+            x=names,
+            y=[f"neuron {j + 1}" for j in range(W.shape[0])],
+            zmin=-scale,
+            zmax=scale,
+            colorscale=DIVERGING,
+            xgap=3,
+            ygap=3,
+            colorbar=dict(
+                tickvals=[-scale, 0, scale],
+                ticktext=[f"−{scale:.1f}", "0", f"+{scale:.1f}"],
+                thickness=14,
+                len=0.4,
+                y=0,
+                yanchor="bottom",
+            ),
+            hovertemplate="feature %{x} → hidden %{y}: weight %{z:+.2f}<extra></extra>",
+        ),
+        row=2,
+        col=1,
+    )
+    top = max(1.0, float(np.abs(read["before"]).max())) * 1.1
+    fig.update_yaxes(range=[-top, top], tickvals=[0, 1], fixedrange=True, row=1, col=1)
+    fig.update_yaxes(autorange="reversed", fixedrange=True, row=2, col=1)
+    fig.update_xaxes(type="category", fixedrange=True)
+    fig.update_xaxes(title=dict(text="feature"), row=2, col=1)
+    fig.add_hline(y=0, line_color="#999", line_width=1, row=1, col=1)
     fig.update_layout(
-        height=300,
-        margin=dict(l=4, r=4, t=28, b=4),
+        height=450,
+        margin=dict(l=4, r=4, t=30, b=4),
         dragmode=False,
         barmode="group",
-        title=dict(text="What comes back out", font=dict(size=12), x=0.02),
-        xaxis=dict(title=dict(text="feature", font=dict(size=11)), fixedrange=True, type="category"),
-        yaxis=dict(fixedrange=True),
-        legend=dict(orientation="h", y=-0.25, x=0, font=dict(size=10)),
+        legend=(
+            dict(orientation="h", x=0, y=-0.2, yanchor="top")
+            if legend_below
+            else dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom", bgcolor="rgba(0,0,0,0)")
+        ),
     )
-    return fig
-
-
-def neurons_figure(W: np.ndarray) -> go.Figure:
-    """How strongly each feature drives each hidden neuron: the rows of W."""
-    n = W.shape[1]
-    colours = _palette(n)
-    neurons = [f"hidden neuron {j + 1}" for j in range(W.shape[0])]
-    fig = go.Figure(
-        [
-            go.Bar(
-                x=neurons,
-                y=W[:, i],
-                name=f"feature {i + 1}",
-                marker_color=colours[i],
-                hovertemplate=f"feature {i + 1} → %{{x}}: %{{y:+.2f}}<extra></extra>",
-            )
-            for i in range(n)
-        ]
-    )
-    fig.add_hline(y=0, line_color="#999", line_width=1)
-    fig.update_layout(
-        height=250,
-        margin=dict(l=4, r=4, t=28, b=4),
-        dragmode=False,
-        barmode="group",
-        title=dict(text="What each hidden neuron answers: its weight for each feature", font=dict(size=12), x=0.02),
-        yaxis=dict(fixedrange=True),
-        xaxis=dict(fixedrange=True),
-        legend=dict(orientation="h", y=-0.15, x=0, font=dict(size=10)),
-    )
+    fig.update_annotations(x=0, xanchor="left")  # the titles to the left, the legend to the right of the first
     return fig
 
 
 def toy_interference() -> None:
-    n, importance, sparsity = _toy_controls("tint")
+    result, controls, how = _result_first()
+    with controls:
+        n, importance, sparsity = _toy_controls("tint")
+        options = list(range(1, n + 1))
+        if st.session_state.get("tint_on") is not None:
+            st.session_state["tint_on"] = [f for f in st.session_state["tint_on"] if f in options]
+        on = st.pills(
+            "Switch on",
+            options,
+            selection_mode="multi",
+            default=[1],
+            key="tint_on",
+            format_func=lambda f: f"feature {f}",
+            help="Each feature switched on is set to 1, the others to 0.",
+        )
+    on = sorted(on or [])
     toys = train_toys(n, round(importance, 2))
     models = toys["models"]
     k = models.sparsity.index(sparsity)
     W = models.W[k]
-    options = list(range(1, n + 1))
-    if st.session_state.get("tint_on") is not None:
-        st.session_state["tint_on"] = [f for f in st.session_state["tint_on"] if f in options]
-    on = st.pills(
-        "Switch on",
-        options,
-        selection_mode="multi",
-        default=[1],
-        key="tint_on",
-        format_func=lambda f: f"feature {f}",
-        help="Each feature switched on is set to 1, the others to 0.",
-    )
     x = np.zeros(n)
-    x[[f - 1 for f in (on or [])]] = 1.0
+    x[[f - 1 for f in on]] = 1.0
     read = models.read(x, model=k)
-    left, right = st.columns(2)
-    left.plotly_chart(interference_figure(W), key="toy_gram", config=PLOT_CONFIG)
-    right.plotly_chart(readout_figure(x, read), key="toy_readout", config=PLOT_CONFIG)
     others = [i for i in range(n) if x[i] == 0]
     error = float(np.abs(read["out"] - x).max())
-    if on and others:
-        leak = read["before"][others]
-        said = (
-            f"With {', '.join(f'feature {f}' for f in on)} on, the others read between {leak.min():+.2f} and "
-            f"{leak.max():+.2f} before the ReLU, {read['out'][others].max():.2f} at most after it. "
-        )
-    else:
-        said = ""
-    st.caption(
-        "In Wᵀ W (left), red is positive, blue negative, white zero. "
-        + said
-        + f"The largest error of any read-out: {error:.2f}. Toy at sparsity {sparsity:g}, importance "
-        f"ratio {importance:.2f}: " + _trained_caption(toys).removeprefix("Trained in the page: ")
-    )
-    st.plotly_chart(neurons_figure(W), key="toy_neurons", config=PLOT_CONFIG)
     strong = (np.abs(W) > 0.3).sum(axis=1)
-    st.caption(
-        f"Each hidden neuron has a weight above 0.3 in size for {strong[0]} and {strong[1]} of the {n} "
-        "features: read on its own, it answers several."
-    )
-    how_computed(TOY_COMPUTED)
+    with result:
+        if talking():  # the room: the leak and the shared neurons on one column of features, large
+            chart(leak_figure(W, x, read, on), key="toy_leak")
+            with how:
+                how_computed(TOY_COMPUTED, _trained_caption(toys))
+            return
+        chart(leak_figure(W, x, read, on, legend_below=True), key="toy_leak")
+        left, right = st.columns([1, 1], vertical_alignment="center")
+        chart(interference_figure(W), key="toy_gram", place=left)
+        if on and others:
+            leak = read["before"][others]
+            said = (
+                f"With {', '.join(f'feature {f}' for f in on)} on, the others read between {leak.min():+.2f} and "
+                f"{leak.max():+.2f} before the ReLU, {read['out'][others].max():.2f} at most after it. "
+            )
+        else:
+            said = ""
+        right.caption(
+            "In the neurons' weights (above) and in Wᵀ W (left), red is positive, blue negative, white zero. "
+            + said
+            + f"The largest error of any read-out: {error:.2f}. Each hidden neuron has a weight above 0.3 in size "
+            f"for {strong[0]} and {strong[1]} of the {n} features: read on its own, it answers several. Toy at "
+            f"sparsity {sparsity:g}, importance ratio {importance:.2f}: "
+            + _trained_caption(toys).removeprefix("Trained in the page: ")
+        )
+        how_computed(TOY_COMPUTED)
