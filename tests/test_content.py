@@ -285,3 +285,43 @@ def test_the_videos_beats_are_there_each_with_its_source(name, step_id, claim, s
     paragraph = next((p for p in step.reading.split("\n\n") if claim in p), None)
     assert paragraph is not None, (step_id, claim)
     assert f"]({source}" in paragraph and len(paragraph.split()) <= 80, paragraph
+
+
+def test_the_kinds_of_a_roles_photo_groups_are_said_from_its_evidence_not_typed():
+    from interp.story.roles import load_roles
+    from ui.roles import expand_roles, kinds_named
+
+    assert kinds_named([["dog", 5, ["boxer"]], ["device or tool", 5, ["stopwatch"]]]) == "dog and device or tool"
+    assert kinds_named([["a", 1, []], ["b", 2, []], ["c", 3, []]]) == "a, b and c"
+    assert kinds_named(None) is None and kinds_named([1, 2]) is None
+    said = expand_roles("{role:polysemantic:kinds}")
+    groups = next(r for r in load_roles() if r.id == "polysemantic").evidence["groups"]
+    assert said == kinds_named(groups) and all(name in said for name, _, _ in groups)
+    chapter = load_chapter("05_hard")  # the chapter names them through the placeholder, never by hand
+    assert said in chapter.summary and "dogs and clocks" not in chapter.summary
+
+
+PROVENANCE = "Google's 2015 reference release"
+
+
+def test_the_weights_provenance_is_said_one_way_where_readers_meet_it():
+    """The README's first paragraph, chapter 1's first step and the Microscope's lead say which weights these are
+    (the articles' early units, not their deeper ones); nothing calls them the network the articles studied."""
+    from interp.paths import ASSETS_DIR
+
+    readme = (CHAPTERS_DIR.parents[1] / "README.md").read_text()
+    first_paragraph = readme.split("\n\n")[1]
+    hook = load_chapter("01_why").steps[0].reading
+    microscope = (ASSETS_DIR / "microscope.md").read_text()
+    lead = microscope.split("## Lead", 1)[1].split("\n## ", 1)[0]
+    for where, text in (("README", first_paragraph), ("chapter 1", hook), ("Microscope lead", lead)):
+        flat = " ".join(text.split())
+        assert PROVENANCE in flat and "early units" in flat and "not" in flat, where
+    said = [readme, microscope] + [
+        step.narration + (step.notes or "") for stop in chapters() for step in load_chapter(stop.chapter).steps
+    ]
+    for text in said:
+        flat = " ".join(text.split())
+        for wrong in ("the network the Distill", "network those articles studied", "another copy of InceptionV1"):
+            assert wrong not in flat, wrong
+        assert not re.search(r'\("?inception5h"?[),]', flat), "the weights are not named 'inception5h'"

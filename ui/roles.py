@@ -12,6 +12,7 @@ Placeholders, in chapter narration and notes, ``assets/microscope.md`` and the t
     {role:car-detector:article}  4c:447 (the article's number; "none" when it names no single unit)
     {role:car-detector:title}    car detector
     {role:car-detector:auc}      0.99 (any figure of the role's evidence, as measured)
+    {role:polysemantic:kinds}    device or tool and dog (the kinds of its photo groups, as measured)
 """
 
 from __future__ import annotations
@@ -98,8 +99,10 @@ def _field(role_id: str, name: str | None, source: str) -> str:
         return role.name
     if name in role.evidence:
         return format_value(role.evidence[name])
+    if name == "kinds" and kinds_named(role.evidence.get("groups")):
+        return kinds_named(role.evidence["groups"])
     raise RoleTextError(
-        f"{source}: the role '{role_id}' has no field '{name}' (unit, link, article, title, or one "
+        f"{source}: the role '{role_id}' has no field '{name}' (unit, link, article, title, kinds, or one "
         f"of its figures: {', '.join(sorted(role.evidence))})."
     )
 
@@ -129,10 +132,22 @@ def fill(template: str, fields: dict) -> str:
     )
 
 
+def kinds_named(groups) -> str | None:
+    """The kinds of thing of a role's photo groups, in words: ``[["device or tool", 5, [...]], ["dog", 5, [...]]]``
+    -> "device or tool and dog" (None when the evidence has no groups)."""
+    if not (isinstance(groups, list) and groups and all(isinstance(g, list) and len(g) == 3 for g in groups)):
+        return None
+    names = [str(name) for name, _, _ in groups]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def role_fields(role: Role) -> dict:
-    """Everything a template may name: the evidence, and the role's own words."""
+    """Everything a template may name: the evidence, the kinds of its photo groups (``kinds``) when it has
+    groups, and the role's own words."""
+    kinds = kinds_named(role.evidence.get("groups"))
     return {
         **role.evidence,
+        **({"kinds": kinds} if kinds else {}),
         "unit": str(role.unit),
         "unit_link": unit_link(role.unit),
         "title": role.spec.title,
