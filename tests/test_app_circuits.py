@@ -351,7 +351,7 @@ def test_the_arc_pair_shows_where_the_weights_agree_and_where_they_part():
 def test_a_weight_map_picture_has_square_cells_red_for_excite_and_blue_for_inhibit():
     import numpy as np
 
-    from ui.visuals.circuit_common import cells_picture
+    from ui.visuals.common import cells_picture
 
     picture = np.asarray(cells_picture(np.array([[1.0, 0.0, -1.0]] * 3), side=90))
     assert picture.shape == (90, 90, 3)

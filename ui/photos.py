@@ -47,13 +47,22 @@ def _text() -> dict[str, str]:
     return load_sections("microscope.md")
 
 
+def _repository(url: str) -> str:
+    return url.rstrip("/").removeprefix("https://github.com/")
+
+
 def credit() -> str:
     """The caption line naming where the photos come from."""
     info = collection.source()
-    repository = info.repository.rstrip("/").removeprefix("https://github.com/")
     return fill(
-        _text().get("Photo credit", ""), {"repository": repository, "url": info.repository, "commit": info.commit[:7]}
+        _text().get("Photo credit", ""),
+        {"repository": _repository(info.repository), "url": info.repository, "commit": info.commit[:7]},
     )
+
+
+def short_credit() -> str:
+    """Where the photos come from, in the fewest words a projector needs (reading mode has :func:`credit`)."""
+    return f"Photos: ImageNet samples, {_repository(collection.source().repository)}."
 
 
 # -- one message per page -----------------------------------------------------------------------------------------

@@ -9,16 +9,12 @@ the model says so and keeps the narration.
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-from PIL import Image, ImageDraw
 
 from interp.circuits import edge
 from interp.circuits.story import row_names
-from interp.dataset.pictures import colorize_signed
 from interp.network.layers import Unit
 from interp.story.catalogue import load_catalogue
 from interp.story.roles import roles_played_by
@@ -26,7 +22,7 @@ from ui.resources import require_model, shared_model
 from ui.roles import find, gloss, roles_or_none, short
 from ui.style import DIVERGING
 from ui.unit_pictures import unit_picture
-from ui.visuals.common import talking
+from ui.visuals.common import enlarged, talking
 
 CAR_PARTS = ("car-windows", "car-wheels", "car-body")
 
@@ -64,39 +60,6 @@ def show_unit(
         return
     name = f"[{unit}](microscope?unit={unit})" if link else str(unit)
     st.caption((f"**{title}** · " if title else "") + f"{name} · {where}")
-
-
-STAGE_PX = 512  # a picture's least side in front of a room: the stage shows pictures at their own size, no larger
-
-
-def enlarged(picture, side: int = STAGE_PX) -> Image.Image:
-    """A picture (a file, JPEG bytes, an RGB array or a PIL image) scaled up to ``side`` px when smaller, so that
-    the stage, which never stretches a picture past its own size, shows a 128 px render large."""
-    if isinstance(picture, Image.Image):
-        image = picture
-    elif isinstance(picture, np.ndarray):
-        image = Image.fromarray(np.ascontiguousarray(picture))
-    else:
-        image = Image.open(io.BytesIO(picture) if isinstance(picture, bytes) else picture)
-    image = image.convert("RGB")
-    if min(image.size) >= side:
-        return image
-    factor = side / min(image.size)
-    return image.resize((round(image.width * factor), round(image.height * factor)), Image.LANCZOS)
-
-
-def cells_picture(kernel: np.ndarray, scale: float | None = None, side: int = 480) -> Image.Image:
-    """A k x k weight map as a picture that grows with its column: square cells with white gaps, red excites,
-    blue inhibits, full colour at ``scale`` (default: the map's own largest weight)."""
-    kernel = np.asarray(kernel, dtype=np.float32)
-    k = kernel.shape[0]
-    cell = side // k
-    picture = colorize_signed(kernel, scale).resize((cell * k, cell * k), Image.NEAREST)
-    draw, gap = ImageDraw.Draw(picture), max(2, cell // 14)
-    for i in range(1, k):
-        draw.rectangle([i * cell - gap // 2, 0, i * cell + (gap - gap // 2) - 1, cell * k], fill="white")
-        draw.rectangle([0, i * cell - gap // 2, cell * k, i * cell + (gap - gap // 2) - 1], fill="white")
-    return picture
 
 
 def kernel_figure(

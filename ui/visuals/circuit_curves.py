@@ -20,8 +20,8 @@ from ui import photos
 from ui.resources import shared_model
 from ui.roles import find, short
 from ui.unit_pictures import unit_picture
-from ui.visuals.circuit_common import cells_picture, enlarged, live_model
-from ui.visuals.common import how_computed, talking
+from ui.visuals.circuit_common import live_model
+from ui.visuals.common import cells_picture, enlarged, how_computed, talking
 
 
 @st.cache_data(show_spinner=False, max_entries=1)

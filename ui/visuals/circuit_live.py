@@ -25,8 +25,8 @@ from ui import photos
 from ui.photos import PICKER
 from ui.resources import shared_model
 from ui.roles import ROLES_MISSING, find, short
-from ui.visuals.circuit_common import CAR_PARTS, edge_weights, enlarged, live_model
-from ui.visuals.common import chart, how_computed, result_first, talking
+from ui.visuals.circuit_common import CAR_PARTS, edge_weights, live_model
+from ui.visuals.common import chart, enlarged, how_computed, result_first, talking
 
 CIRCUITS = {"car": "Car: windows, wheels, body → car detector", "dog": "Dog heads: left, right → any pose"}
 DRAWS = 8  # random control ablations

@@ -23,14 +23,12 @@ from ui.roles import ROLES_MISSING, find, roles_or_none, short
 from ui.unit_pictures import picture_for, unit_picture
 from ui.visuals.circuit_common import (
     CAR_PARTS,
-    cells_picture,
     edge_weights,
-    enlarged,
     kernel_figure,
     live_model,
     show_unit,
 )
-from ui.visuals.common import WEIGHT_LEGEND, chart, colour_legend, how_computed, talking
+from ui.visuals.common import WEIGHT_LEGEND, cells_picture, chart, colour_legend, enlarged, how_computed, talking
 
 # -- step 3: a car from parts -------------------------------------------------------------------------------------
 

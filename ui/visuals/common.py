@@ -3,11 +3,15 @@ legend under a map, and the one "How this was computed" expander a step may have
 
 from __future__ import annotations
 
+import io
 import re
 
+import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+from PIL import Image, ImageDraw
 
+from interp.dataset.pictures import colorize_signed
 from interp.network.predict import Prediction
 from ui.picker import Picture, credit_line, picture_picker
 from ui.presenter import presenter_mode, stage_view
@@ -233,3 +237,39 @@ def arrow_note(x_from: float, x_to: float, y: float, width: float = 2, size: flo
         arrowcolor=colour,
         text="",
     )
+
+
+def as_image(picture) -> Image.Image:
+    """A picture as the app holds one (a file, JPEG or PNG bytes, an RGB array, a PIL image) as an RGB image."""
+    if isinstance(picture, Image.Image):
+        return picture.convert("RGB")
+    if isinstance(picture, np.ndarray):
+        return Image.fromarray(np.ascontiguousarray(picture)).convert("RGB")
+    return Image.open(io.BytesIO(picture) if isinstance(picture, (bytes, bytearray)) else picture).convert("RGB")
+
+
+STAGE_PX = 512  # a picture's least side in front of a room: the stage shows pictures at their own size, no larger
+
+
+def enlarged(picture, side: int = STAGE_PX) -> Image.Image:
+    """A picture (a file, JPEG bytes, an RGB array or a PIL image) scaled up to ``side`` px when smaller, so that
+    the stage, which never stretches a picture past its own size, shows a 128 px render large."""
+    image = as_image(picture)
+    if min(image.size) >= side:
+        return image
+    factor = side / min(image.size)
+    return image.resize((round(image.width * factor), round(image.height * factor)), Image.LANCZOS)
+
+
+def cells_picture(kernel: np.ndarray, scale: float | None = None, side: int = 480) -> Image.Image:
+    """A k x k weight map as a picture that grows with its column: square cells with white gaps, red excites,
+    blue inhibits, full colour at ``scale`` (default: the map's own largest weight)."""
+    kernel = np.asarray(kernel, dtype=np.float32)
+    k = kernel.shape[0]
+    cell = side // k
+    picture = colorize_signed(kernel, scale).resize((cell * k, cell * k), Image.NEAREST)
+    draw, gap = ImageDraw.Draw(picture), max(2, cell // 14)
+    for i in range(1, k):
+        draw.rectangle([i * cell - gap // 2, 0, i * cell + (gap - gap // 2) - 1, cell * k], fill="white")
+        draw.rectangle([0, i * cell - gap // 2, cell * k, i * cell + (gap - gap // 2) - 1], fill="white")
+    return picture

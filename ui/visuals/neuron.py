@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from interp.dataset import photos as collection
 from interp.dataset.atlas import AtlasError, atlas_unit, load_atlas
 from interp.dataset.pictures import overlay
 from interp.errors import InterpError, UnitError
@@ -125,12 +124,6 @@ def _unit_maps(unit, key: str, tensor) -> np.ndarray:
     return capture(model, tensor, [unit.layer])[unit.layer][0, unit.channel].numpy()
 
 
-def _photo_credit() -> str:
-    """Where the photos come from, in the fewest words a projector needs (reading mode has the full credit)."""
-    repository = collection.source().repository.rstrip("/").removeprefix("https://github.com/")
-    return f"Photos: ImageNet samples, {repository}."
-
-
 def dataset_examples() -> None:
     """The chosen unit's strongest photos of the 1,000 (crops around the peak, with its heat map), and the
     samples and the reader's upload ranked among them by the same measure, the unit's largest activation.
@@ -201,7 +194,7 @@ def dataset_examples() -> None:
             glow = " Brighter: fires more." if heat else ""
             st.caption(
                 f"{', '.join(plays + [str(unit)])}: top {len(examples)} of 1,000 photos, one per class.{glow} "
-                f"{_photo_credit()}"
+                f"{photos.short_credit()}"
             )
             return
         shown = (

@@ -9,15 +9,12 @@ Caches are bounded.
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 from plotly.subplots import make_subplots
 
-from interp.dataset import photos as collection
 from interp.dataset.atlas import ATLAS_LAYERS, AtlasError, load_atlas
 from interp.dataset.atlas import TOP as ATLAS_TOP
 from interp.dataset.pictures import overlay
@@ -32,9 +29,8 @@ from ui.featvis import FEATVIS_ASSETS, manifest
 from ui.roles import find, short
 from ui.style import GROUP_COLOURS
 from ui.unit_pictures import unit_picture
-from ui.visuals.common import how_computed, talking
+from ui.visuals.common import chart, enlarged, how_computed, talking
 from ui.visuals.kinds import polysemantic_role, unit_groups
-from ui.visuals.toy_model import chart
 
 FACETS_SET = "polysemantic"  # tools/make_featvis_assets.py: the polysemantic unit's four facets
 
@@ -130,12 +126,6 @@ def _group_heading(name: str, count: int, of: int, colour: str, size: str = "1re
     )
 
 
-def _stage_credit() -> str:
-    """Where the photos come from, in the fewest words a projector needs (the folded details have the full credit)."""
-    repository = collection.source().repository.rstrip("/").removeprefix("https://github.com/")
-    return f"Photos: ImageNet samples, {repository}."
-
-
 def _unit_at_a_glance(unit: Unit, found: TopGroups, heat: bool, vmax: float) -> None:
     """What the room sees: the unit's own picture, and beside it one row of its strongest photos of each of its two
     kinds of thing, uncaptioned and as large as fits (the speaker names them; reading mode captions each)."""
@@ -149,15 +139,8 @@ def _unit_at_a_glance(unit: Unit, found: TopGroups, heat: bool, vmax: float) -> 
             _group_heading(name, len(shown), len(found.examples), colour, size="1.35rem", its="")
             for col, example in zip(st.columns(across, gap="small"), shown[:across]):
                 tile = photos.example_tile(unit, example, heat, vmax) or photos.placeholder(photos.TILE)
-                col.image(_enlarged(tile), width="stretch")
-        st.caption(_stage_credit())
-
-
-def _enlarged(tile: bytes, side: int = STAGE_TILE) -> Image.Image:
-    """A top photo's crop scaled up to ``side`` px: the stage draws pictures at their own size, up to the column's
-    width, and the crops are smaller than a column of a projector's screen."""
-    image = Image.open(io.BytesIO(tile)).convert("RGB")
-    return image.resize((side, side * image.height // image.width), Image.Resampling.LANCZOS)
+                col.image(enlarged(tile, STAGE_TILE), width="stretch")
+        st.caption(photos.short_credit())
 
 
 def _unit_details(unit: Unit, role, found: TopGroups, heat: bool, vmax: float, tiles: bool = False) -> None:

@@ -15,14 +15,13 @@ import streamlit as st
 from PIL import Image, ImageDraw
 
 from interp.dataset.atlas import AtlasError, crop_box
-from interp.dataset.pictures import colorize_signed
 from interp.errors import InterpError
 from interp.story import purity
 from interp.story.hierarchy import group_of
 from ui.chapters import load_sections
 from ui.roles import find, templates
 from ui.style import NEGATIVE, POSITIVE
-from ui.visuals.common import chart, talking
+from ui.visuals.common import as_image, cells_picture, chart, talking
 
 # -- step 4: from pictures to language models ----------------------------------------------------------------------
 
@@ -155,15 +154,6 @@ def _png(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def _pil(picture) -> Image.Image:
-    """A unit's picture as ui.unit_pictures gives it (a file, JPEG bytes or an array) as an RGB image."""
-    if isinstance(picture, (bytes, bytearray)):
-        return Image.open(io.BytesIO(picture)).convert("RGB")
-    if isinstance(picture, np.ndarray):
-        return Image.fromarray(picture).convert("RGB")
-    return Image.open(picture).convert("RGB")
-
-
 def _painted(text: str, colour: str) -> str:
     return f"<span style='color:{colour};font-weight:700'>{text}</span>"
 
@@ -188,19 +178,6 @@ def _arrow(draw: ImageDraw.ImageDraw, start: tuple[int, int], end: tuple[int, in
     draw.polygon([(x1, y1), (x1 - 4 * width, y1 - 2 * width), (x1 - 4 * width, y1 + 2 * width)], fill="#333")
 
 
-def _weights(kernel: np.ndarray, side: int) -> Image.Image:
-    """A k x k weight map, square cells split by white lines: red excites, blue inhibits, full colour at its
-    largest weight."""
-    k = kernel.shape[0]
-    cell = side // k
-    picture = colorize_signed(kernel).resize((cell * k, cell * k), Image.NEAREST)
-    draw = ImageDraw.Draw(picture)
-    for i in range(1, k):
-        draw.line((i * cell, 0, i * cell, cell * k), fill="white", width=3)
-        draw.line((0, i * cell, cell * k, i * cell), fill="white", width=3)
-    return picture
-
-
 def _neuron_panel() -> Panel | None:
     from ui.unit_pictures import unit_picture
 
@@ -208,7 +185,7 @@ def _neuron_panel() -> Panel | None:
     if role is None:
         return None
     picture, _ = unit_picture(role.unit)
-    return Panel("Neuron", role.spec.title.lower(), _png(_pil(picture).resize((PANEL, PANEL))))
+    return Panel("Neuron", role.spec.title.lower(), _png(as_image(picture).resize((PANEL, PANEL))))
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -217,14 +194,14 @@ def _circuit_picture(source: str, target: str, kernel: np.ndarray | None, source
     sheet = Image.new("RGB", (PANEL, PANEL), "white")
     draw = ImageDraw.Draw(sheet)
     thumb = int(PANEL * 0.4)
-    sheet.paste(_pil(source_picture).resize((thumb, thumb), Image.LANCZOS), (0, 0))
-    sheet.paste(_pil(target_picture).resize((thumb, thumb), Image.LANCZOS), (PANEL - thumb, 0))
+    sheet.paste(as_image(source_picture).resize((thumb, thumb), Image.LANCZOS), (0, 0))
+    sheet.paste(as_image(target_picture).resize((thumb, thumb), Image.LANCZOS), (PANEL - thumb, 0))
     _arrow(draw, (thumb + 8, thumb // 2), (PANEL - thumb - 8, thumb // 2))
     if kernel is not None:
         side = int(PANEL * 0.52)
         left, top = (PANEL - side) // 2, PANEL - side
         draw.line((PANEL // 2, thumb // 2 + 14, PANEL // 2, top - 6), fill="#999", width=3)
-        sheet.paste(_weights(kernel, side), (left, top))
+        sheet.paste(cells_picture(kernel, side=side), (left, top))
     return _png(sheet)
 
 
@@ -271,7 +248,7 @@ def _polysemantic_panel() -> Panel | None:
     for _, example in shown:
         image = photos.photo_image(example.photo)
         if image is None:
-            tiles.append(_pil(photos.placeholder(PANEL // 2)))
+            tiles.append(as_image(photos.placeholder(PANEL // 2)))
             continue
         box = crop_box(unit.layer, int(example.y or 0), int(example.x or 0), size=image.shape[0])
         tiles.append(Image.fromarray(image).crop(box))
@@ -303,7 +280,7 @@ def _feature_panel() -> Panel | None:
     shown = feature_examples(feature, top=JOURNEY_PHOTOS * JOURNEY_PHOTOS)
     photos.ensure([e.photo for e in shown])
     colours = [group_colour(group_of(e.photo.synset), names) for e in shown]
-    tiles = [_pil(feature_tile(feature, e, False, 1.0, None)) for e in shown]
+    tiles = [as_image(feature_tile(feature, e, False, 1.0, None)) for e in shown]
     picture = _png(_grid(tiles, JOURNEY_PHOTOS, colours))
     count = purest((name, feature))
     return Panel(
