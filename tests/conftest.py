@@ -147,6 +147,19 @@ def open_page(at, url_path: str):
     return at
 
 
+def open_step(url_path: str, step: str, stage: bool = True):
+    """A fresh app run on the chapter at ``/<url_path>``, at ``?step=<step>``, on the stage (``?stage=1``) or in
+    reading mode; fails on any exception."""
+    at = new_app()
+    open_page(at, url_path)
+    at.query_params["step"] = step
+    if stage:
+        at.query_params["stage"] = "1"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def open_chapter(url_path: str, step: str | None = None):
     """A fresh app on a chapter's page (at ``step`` when given, by its link), run once with no exception."""
     at = new_app()

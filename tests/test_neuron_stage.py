@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import new_app, open_page
+from conftest import open_step
 
 pytestmark = pytest.mark.usefixtures("app_environment")
 
@@ -13,14 +13,7 @@ PAGE = "what-a-neuron-wants"
 
 
 def on_stage(step: str, stage: bool = True):
-    at = new_app()
-    open_page(at, PAGE)
-    at.query_params["step"] = step
-    if stage:
-        at.query_params["stage"] = "1"
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_step(PAGE, step, stage)
 
 
 def captions(at) -> list[str]:

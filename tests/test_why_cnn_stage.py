@@ -7,20 +7,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import charts, new_app, open_page
+from conftest import charts, open_step
 
 pytestmark = pytest.mark.usefixtures("app_environment")
 
 
-def on_stage(page: str, step: str, stage: bool = True):
-    at = new_app()
-    open_page(at, page)
-    at.query_params["step"] = step
-    if stage:
-        at.query_params["stage"] = "1"
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+on_stage = open_step
 
 
 def folded(at, label: str):

@@ -32,7 +32,7 @@ from interp.story.roles import (
 )
 
 PLACEHOLDER = re.compile(r"\{role:([a-z][a-z-]*)(?::([A-Za-z_]+))?\}")
-MICROSCOPE_PATH = "microscope"  # the Microscope's URL path (pages/11_microscope.py, see ui/tour.py)
+MICROSCOPE_PATH = "microscope"  # the Microscope's URL path: ui.tour's Microscope stop, and where role links point
 
 
 class RoleTextError(ValueError):

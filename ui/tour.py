@@ -16,6 +16,7 @@ import importlib
 from dataclasses import dataclass
 
 from ui.chapters import Chapter, Step, load_chapter
+from ui.roles import MICROSCOPE_PATH
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ TOOLS: tuple[Stop, ...] = (
         "Microscope",
         ":material/biotech:",
         "Every unit of every layer, with a page per unit.",
-        "microscope",
+        MICROSCOPE_PATH,
         draw="ui.microscope:render_microscope",
     ),
     Stop(

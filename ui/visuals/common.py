@@ -213,3 +213,23 @@ def wrap(title: str, width: int = 12) -> str:
         else:
             lines.append(word)
     return "<br>".join(lines)
+
+
+def arrow_note(x_from: float, x_to: float, y: float, width: float = 2, size: float = 1.5, colour: str = "#444") -> dict:
+    """A Plotly annotation that is only an arrow, from ``x_from`` to ``x_to`` at height ``y`` (data coordinates)."""
+    return dict(
+        x=x_to,
+        y=y,
+        ax=x_from,
+        ay=y,
+        xref="x",
+        yref="y",
+        axref="x",
+        ayref="y",
+        showarrow=True,
+        arrowhead=3,
+        arrowsize=size,
+        arrowwidth=width,
+        arrowcolor=colour,
+        text="",
+    )

@@ -19,6 +19,7 @@ from ui.style import DIVERGING
 from ui.tour import TOUR
 from ui.visuals.common import (
     WEIGHT_LEGEND,
+    arrow_note,
     chart,
     guesses_figure,
     picture_and_model,
@@ -71,23 +72,7 @@ def learned_untaught() -> None:
         )
     notes.append(dict(x=1.725, y=0.38, text="<b>?</b>", showarrow=False, font=dict(color="white", size=3 * size)))
     for x in (0.95, 2.2):
-        notes.append(
-            dict(
-                x=x + 0.28,
-                y=0.5,
-                ax=x + 0.02,
-                ay=0.5,
-                xref="x",
-                yref="y",
-                axref="x",
-                ayref="y",
-                showarrow=True,
-                arrowhead=3,
-                arrowsize=1.5,
-                arrowwidth=3,
-                text="",
-            )
-        )
+        notes.append(arrow_note(x + 0.02, x + 0.28, 0.5, width=3, size=1.5))
     fig = go.Figure(layout=dict(shapes=shapes, annotations=notes))
     fig.update_layout(
         height=380 if talking() else 260,
@@ -272,22 +257,7 @@ def _route_figure() -> go.Figure:
             xanchor="right",
             font=dict(size=18 if big else 13, color="#555"),
         ),
-        dict(
-            x=count - 0.6,
-            y=0.35,
-            ax=-0.4,
-            ay=0.35,
-            xref="x",
-            yref="y",
-            axref="x",
-            ayref="y",
-            showarrow=True,
-            arrowhead=3,
-            arrowsize=1.4,
-            arrowwidth=2,
-            arrowcolor="#999",
-            text="",
-        ),
+        arrow_note(-0.4, count - 0.6, 0.35, width=2, size=1.4, colour="#999"),
     ]
     fig.update_layout(
         height=330 if big else 230,
