@@ -22,6 +22,7 @@ from interp.story.hierarchy import (
     source,
     unrelated,
 )
+from interp.story.purity import MINIMUM
 from interp.story.roles import (
     SPEC_IDS,
     RoleError,
@@ -152,10 +153,10 @@ def test_each_role_meets_its_bar():
     assert e["car-windows"]["window_auc"] >= e["car-body"]["window_auc"]
     wheels = np.array(e["car-wheels"]["kernel"])
     assert wheels.sum(1)[-1] > wheels.sum(1)[0]  # measured: the wheels excite the bottom of the detector's window
-    for side in ("dog-head-left", "dog-head-right"):
-        assert (
-            e[side]["dog_auc"] >= 0.85 and e[side]["mirror_correlation"] >= 0.9 and e[side]["plain_correlation"] <= 0.5
-        )
+    for side in ("dog-head-left", "dog-head-right"):  # on maps, held-out dog photos: mirror images, not alike
+        assert e[side]["dog_auc"] >= 0.85 and e[side]["mirror_correlation"] >= 0.8
+        assert e[side]["mirror_correlation"] - e[side]["plain_correlation"] >= 0.8
+        assert e[side]["base_rate"]["share"] < 0.001  # few pairs of mixed4b units mirror each other this well
     assert e["dog-head-left"]["partner"] == str(role("dog-head-right").unit)
     assert e["dog-head-right"]["reference_ratio"] > 1 > e["dog-head-left"]["reference_ratio"]
     head = e["dog-head"]
@@ -163,20 +164,40 @@ def test_each_role_meets_its_bar():
         head["flip_correlation"] >= 0.9 and head["dog_auc"] >= 0.8 and max(head["left_rank"], head["right_rank"]) <= 10
     )
     (g, n, _), (h, m, _) = e["polysemantic"]["groups"]
-    assert unrelated(g, h) and min(n, m) >= 4 and n + m >= 10
+    assert unrelated(g, h) and min(n, m) >= MINIMUM  # on all 1,000 photos, as on the held-out half:
+    assert e["polysemantic"]["held_out"]["held_out"] >= MINIMUM
 
 
 def test_a_fresh_measurement_gives_the_shipped_catalogue(model, photos_dir):
-    """find_roles on the real weights, the atlas and the shared photos chooses the same unit for every role."""
+    """The roles measured again on the real weights, the atlas and the shared photos choose the same unit, with the
+    same figures, as the catalogue: the drawn-stimulus roles, the car detector and its parts, and the polysemantic
+    unit. (The dog heads need the sweep of every dog photo and its mirror image, several minutes: their figures are
+    checked on fresh maps of a few held-out photos in tests/test_role_evidence.py.)"""
     from interp.dataset.atlas import load_atlas
-    from interp.story.find_roles import find_roles
+    from interp.story.find_roles import car_roles, curve_role, high_low_role, polysemantic_role, split_photos
 
-    fresh = {r.id: r for r in find_roles(model, load_atlas(), photos_dir)}
+    atlas = load_atlas()
+    held, split = split_photos(atlas.photos)
+    fresh = {
+        "curve-detector": curve_role(model, atlas),
+        "high-low-frequency": high_low_role(model, atlas),
+        **car_roles(model, atlas, photos_dir, held, split, logit_sample=None),
+        "polysemantic": polysemantic_role(atlas, held, split),
+    }
     for shipped in load_roles():
-        assert fresh[shipped.id].unit == shipped.unit, shipped.id
+        if shipped.id not in fresh:
+            continue
+        unit, evidence = fresh[shipped.id]
+        assert unit == shipped.unit, shipped.id
         for key, value in shipped.evidence.items():
             if isinstance(value, float):
-                assert fresh[shipped.id].evidence[key] == pytest.approx(value, abs=2e-3), (shipped.id, key)
+                assert evidence[key] == pytest.approx(value, abs=2e-3), (shipped.id, key)
+        for key in ("held_out", "base_rate"):
+            for name, value in (shipped.evidence.get(key) or {}).items():
+                if isinstance(value, float):
+                    assert evidence[key][name] == pytest.approx(value, abs=2e-3), (shipped.id, key, name)
+        if shipped.runners_up:
+            assert [r["unit"] for r in evidence["runners_up"]] == [r["unit"] for r in shipped.runners_up]
 
 
 def test_cli_roles_json():

@@ -13,12 +13,20 @@ session at once.
     baseline = random_ablations(model, photo, "mixed4c:278", "mixed4b", k=3, draws=8)   # the same, random units
     control_summary(baseline)                                # their median peak, and the range
     row_regions(result.before.peak, 3, 14)                   # one weight-map row at a time, around the peak
+    checked = controlled_ablation(model, photo, "mixed4c:278", parts, photos=car_photos, reference=peaks)
+    checked.verb, checked.matched_summary, checked.mean_drop, checked.rank_after   # "halves", the controls
+    class_logit_drops(model, images, classes, [["mixed4c:278"]])   # what the network concludes, unit off
+
+``controlled_ablation`` runs the controls that could have shown an ablation to be nothing special: the same
+number of units drawn from the target's strongest inputs (strength-matched), the drop over every photo of a set,
+and where the ablated peak would rank among the 1,000 photos; ``effect_verb`` says the drop in words, so a page
+says "halves" only when it halves.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -178,12 +186,19 @@ def random_ablations(
     draws: int = 8,
     seed: int = 0,
     exclude: Iterable[Unit | str] = (),
+    pool: Iterable[Unit | str] | None = None,
 ) -> list[Ablation]:
-    """The control: ``draws`` ablations of ``k`` units of ``layer`` drawn at random (without ``exclude``), in one
-    batched forward pass; the same ``seed`` draws the same units."""
+    """The control: ``draws`` ablations of ``k`` units of ``layer`` drawn at random (without ``exclude``; only
+    from ``pool`` when given, e.g. the target's strongest inputs for a strength-matched control), in one batched
+    forward pass; the same ``seed`` draws the same units."""
     target = block_unit(unit)
     excluded = {block_unit(u).channel for u in exclude if block_unit(u).layer == layer}
-    pool = [c for c in range(LAYERS[layer].channels) if c not in excluded]
+    allowed = (
+        range(LAYERS[layer].channels)
+        if pool is None
+        else sorted({block_unit(u).channel for u in pool if block_unit(u).layer == layer})
+    )
+    pool = [c for c in allowed if c not in excluded]
     if not 1 <= k <= len(pool):
         raise UnitError(f"Draw between 1 and {len(pool)} units of {layer}, not {k}.")
     rng = np.random.default_rng(seed)
@@ -233,3 +248,213 @@ def row_regions(at: tuple[int, int], k: int, side: int) -> list[tuple[int, int, 
         region = (y, y + 1, max(0, px - k // 2), min(side, px + k // 2 + 1)) if 0 <= y < side else None
         found.append((row, y, region))
     return found
+
+
+# -- controls that could have failed ---------------------------------------------------------------------------
+
+# How a relative drop of a unit's peak is said in words (the first band the drop reaches), so that a page says
+# "halves" only when the measured drop is about a half: (lowest drop of the band, verb before "the unit's peak").
+EFFECT_WORDS: tuple[tuple[float, str], ...] = (
+    (0.9, "silences"),
+    (0.6, "takes most of"),
+    (0.4, "halves"),
+    (0.2, "weakens"),
+    (0.05, "slightly weakens"),
+    (-0.05, "barely changes"),
+    (float("-inf"), "strengthens"),
+)
+MATCHED_SHARE = 0.10  # the strength-matched control draws from the target's top tenth of inputs by strength
+MATCHED_DRAWS = 32
+
+
+def effect_verb(drop: float) -> str:
+    """The verb for a relative drop (1 - after / before): 0.51 -> "halves", 0.95 -> "silences", 0.0 -> "barely
+    changes" (``EFFECT_WORDS``)."""
+    return next(verb for low, verb in EFFECT_WORDS if drop >= low)
+
+
+def _spread(values: Sequence[float]) -> dict:
+    v = np.asarray(values, dtype=np.float64)
+    if not len(v):
+        return {"n": 0}
+    return {
+        "n": int(len(v)),
+        "mean": float(v.mean()),
+        "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+        "median": float(np.median(v)),
+        "q1": float(np.quantile(v, 0.25)),
+        "q3": float(np.quantile(v, 0.75)),
+        "low": float(v.min()),
+        "high": float(v.max()),
+    }
+
+
+def ablate_many(model, images: torch.Tensor, unit: Unit | str, zero: Iterable[Unit | str]) -> tuple[np.ndarray, ...]:
+    """``unit``'s peak on each of ``images`` (N x 3 x H x W) as they are and with ``zero`` switched off, in one
+    forward pass of 2N: (before, after), one value per image."""
+    target, zeroed = check_ablation(unit, zero, None)
+    n = len(images)
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        act = model.run(
+            torch.cat([images, images]).to(device), (target.layer,), edit=_edits(zeroed, None, 2 * n, slice(n, 2 * n))
+        )[target.layer]
+    peaks = act[:, target.channel].flatten(1).amax(1).float().cpu().numpy()
+    return peaks[:n], peaks[n:]
+
+
+@dataclass(frozen=True)
+class ControlledAblation:
+    """An ablation with the controls that could have shown it to be nothing special (:func:`controlled_ablation`)."""
+
+    result: Ablation  # the ablation on the photo shown
+    pool: tuple[Unit, ...]  # the units the strength-matched draws came from
+    matched: tuple[Ablation, ...]  # the same number of units from ``pool``, drawn at random, on the same photo
+    photo_drops: dict[str, float]  # over every photo of the set: id -> relative drop of the unit's peak
+    reference: np.ndarray | None  # the unit's peak on each of a reference set of photos (the 1,000), if given
+
+    @property
+    def drop(self) -> float:
+        return self.result.drop
+
+    @property
+    def verb(self) -> str:
+        """What switching the units off does to the peak on the photo shown, in words (``effect_verb``)."""
+        return effect_verb(self.result.drop)
+
+    @property
+    def mean_drop(self) -> float | None:
+        return float(np.mean(list(self.photo_drops.values()))) if self.photo_drops else None
+
+    @property
+    def mean_verb(self) -> str | None:
+        """What it does on average over the set of photos, in words."""
+        return None if self.mean_drop is None else effect_verb(self.mean_drop)
+
+    @property
+    def matched_summary(self) -> dict:
+        """The matched draws' peaks after ablation (mean, spread, quartiles) and how many of them fall as low as
+        the chosen units leave it (``as_low``): a chosen set that matters more than strength alone leaves a peak
+        below most draws."""
+        peaks = [m.after.max for m in self.matched]
+        return {**_spread(peaks), "as_low": int(sum(p <= self.result.after.max for p in peaks))}
+
+    @property
+    def rank_after(self) -> int | None:
+        """The ablated peak's rank among the reference photos' peaks (1: above all of them)."""
+        if self.reference is None:
+            return None
+        return int((self.reference > self.result.after.max).sum()) + 1
+
+    @property
+    def rank_before(self) -> int | None:
+        if self.reference is None:
+            return None
+        return int((self.reference > self.result.before.max).sum()) + 1
+
+    def as_dict(self) -> dict:
+        def r(value):
+            return None if value is None else round(float(value), 4)
+
+        drops = list(self.photo_drops.values())
+        return {
+            "unit": str(self.result.unit),
+            "zeroed": [str(u) for u in self.result.zeroed],
+            "before": r(self.result.before.max),
+            "after": r(self.result.after.max),
+            "drop": r(self.drop),
+            "verb": self.verb,
+            "matched": {
+                "pool": f"the {len(self.pool)} strongest inputs by expanded-weight strength, less the units zeroed",
+                "k": len(self.result.zeroed),
+                **{k: (r(v) if isinstance(v, float) else v) for k, v in self.matched_summary.items()},
+            },
+            "photos": {
+                **{k: (r(v) if isinstance(v, float) else v) for k, v in _spread(drops).items()},
+                "verb": self.mean_verb,
+                "drops": {k: r(v) for k, v in self.photo_drops.items()},
+            },
+            "rank_before": self.rank_before,
+            "rank_after": self.rank_after,
+            "of": None if self.reference is None else len(self.reference),
+        }
+
+
+def controlled_ablation(
+    model,
+    image: torch.Tensor,
+    unit: Unit | str,
+    zero: Iterable[Unit | str],
+    *,
+    photos: Mapping[str, torch.Tensor] | None = None,
+    reference: np.ndarray | None = None,
+    draws: int = MATCHED_DRAWS,
+    seed: int = 0,
+    share: float = MATCHED_SHARE,
+) -> ControlledAblation:
+    """Switch ``zero`` off on ``image`` and watch ``unit``, with three controls:
+
+    * **strength-matched draws**: ``draws`` sets of as many units drawn at random from ``unit``'s top ``share``
+      of inputs by expanded-weight strength (``interp.circuits.strongest_inputs``, ``by="strength"``), the chosen
+      units left out, on the same photo (a set that matters only for its weights' size does no better);
+    * **every photo of a set** (``photos``: id -> 1 x 3 x H x W, e.g. the car photos): the relative drop on each;
+    * **rank among photos** (``reference``: ``unit``'s peak on each of the 1,000 photos, from the atlas): where
+      the ablated peak would rank (a peak that falls but still beats most photos has not "gone away").
+
+    The zeroed units must be of the layer just before ``unit`` (the one its weights read)."""
+    from interp.circuits import source_layer, strongest_inputs
+
+    target, zeroed = check_ablation(unit, zero, None)
+    source = source_layer(target.layer)
+    if {u.layer for u in zeroed} != {source}:
+        raise UnitError(f"A strength-matched control draws from {target}'s inputs: zero units of {source} only.")
+    result = ablate(model, image, target, zeroed)
+    top = max(len(zeroed) + 1, round(share * LAYERS[source].channels))
+    pool = tuple(e.source for e in strongest_inputs(model, target, top=top, by="strength"))
+    free = [u for u in pool if u not in zeroed]
+    matched = random_ablations(
+        model, image, target, source, min(len(zeroed), len(free)), draws=draws, seed=seed, pool=free
+    )
+    drops: dict[str, float] = {}
+    if photos:
+        ids = list(photos)
+        before, after = ablate_many(model, torch.cat([photos[i] for i in ids]), target, zeroed)
+        drops = {i: float(1 - a / b) if b > 0 else 0.0 for i, b, a in zip(ids, before, after)}
+    return ControlledAblation(result, pool, tuple(matched), drops, None if reference is None else np.asarray(reference))
+
+
+def class_logit_drops(
+    model, images: torch.Tensor, classes: Sequence[int], zero_sets: Sequence[Iterable[Unit | str]], *, per_pass: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
+    """(the logit of each image's class, N; how much it falls when each set of units is switched off, sets x N):
+    the test of a unit by what the network concludes. ``classes`` are logit indices (``Photo.index``)."""
+    n = len(images)
+    device = next(model.parameters()).device
+    index = torch.as_tensor(list(classes))
+    with torch.inference_mode():
+        base = model.run(images.to(device), ("logits",))["logits"].float().cpu()[torch.arange(n), index].numpy()
+    sets = [check_ablation("mixed5b:0", z, None)[1] for z in zero_sets]
+    drops = np.zeros((len(sets), n), np.float64)
+    for start in range(0, len(sets), per_pass):
+        chunk = sets[start : start + per_pass]
+        edits: dict[str, list] = {}
+        for row, units in enumerate(chunk):
+            for u in units:
+                edits.setdefault(u.layer, []).append((row, u.channel))
+
+        def zeroing(entries):
+            def apply(value: torch.Tensor) -> torch.Tensor:
+                mask = torch.ones_like(value)
+                for row, channel in entries:
+                    mask[row * n : (row + 1) * n, channel] = 0
+                return value * mask
+
+            return apply
+
+        batch = torch.cat([images] * len(chunk)).to(device)
+        with torch.inference_mode():
+            logits = model.run(batch, ("logits",), edit={k: zeroing(v) for k, v in edits.items()})["logits"]
+        logits = logits.float().cpu().reshape(len(chunk), n, -1)
+        for row in range(len(chunk)):
+            drops[start + row] = base - logits[row, torch.arange(n), index].numpy()
+    return base, drops

@@ -105,11 +105,21 @@ ROLES_HELP = "the story's characters (curve detector, car detector and parts, do
 
 def configure_roles(parser: argparse.ArgumentParser) -> None:
     parser.description = ROLES_HELP + (
-        ". For each role: the article's claim and unit number, the unit that plays it here, how it was found and the "
-        "computed evidence (from interp/data/roles.json, written by tools/find_roles.py)."
+        ". For each role: the article's claim and unit number, the unit that plays it here, how it was found, the "
+        "computed evidence, and the figures a choice is judged by: the criterion on evidence it was not chosen on "
+        "(held_out), how common that figure is in the layer (base_rate) and the next units (runners_up); from "
+        "interp/data/roles.json, written by tools/find_roles.py."
     )
     parser.add_argument(
-        "--json", action="store_true", help='print {"roles": [{"role", "article_unit", "unit", "evidence", ...}]}'
+        "--json",
+        action="store_true",
+        help='print {"roles": [{"role", "article_unit", "unit", "evidence", "held_out", "base_rate", "runners_up", '
+        "...}]}",
+    )
+    parser.add_argument(
+        "--file",
+        default=None,
+        help="read this roles catalogue (a candidate) instead of $INTERP_ROLES_FILE or interp/data/roles.json",
     )
     parser.set_defaults(run=run_roles)
 
@@ -118,7 +128,7 @@ def run_roles(args: argparse.Namespace) -> int:
     """Who plays each character of the story in these weights, and the figures that say so."""
     from interp.story.roles import load_roles
 
-    roles = load_roles()
+    roles = load_roles(args.file)
     if args.json:
         print(json.dumps({"roles": [r.as_dict() for r in roles]}))
         return 0
@@ -127,6 +137,8 @@ def run_roles(args: argparse.Namespace) -> int:
         print(f"    found by: {r.spec.method}")
         figures = {k: v for k, v in r.evidence.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         print("    " + ", ".join(f"{k} {v}" for k, v in figures.items()))
+        for line in r.evidence_lines():
+            print(f"    {line}")
     return 0
 
 

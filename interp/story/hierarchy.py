@@ -64,6 +64,12 @@ def source() -> str:
     return _data()["source"]
 
 
+def ancestors(synset: str) -> frozenset[str]:
+    """Every WordNet hypernym of one class (not the class itself): ``n04285008`` (sports car) holds ``n02958343``
+    (car) and ``n03791235`` (motor vehicle)."""
+    return frozenset(_data()["ancestors"][synset])
+
+
 @cache
 def group_of(synset: str) -> str:
     """The broad group of one class (``n02110341`` -> ``dog``)."""

@@ -11,6 +11,11 @@ that plays the role in these weights and the figures that chose it.
   stimuli; ``tools/find_roles.py`` writes the result to ``interp/data/roles.json``; nothing in it is typed by hand.
 * :func:`load_roles` reads that file (no model, no PyTorch): the app and ``python -m interp roles`` use it, and
   :func:`roles_played_by`, :func:`roles_named_for` and :func:`parts_of` are the one way to ask it about a unit.
+  ``$INTERP_ROLES_FILE`` points it at another catalogue (a candidate, to see it before it is installed).
+* Each role's evidence says how far the choice holds (``interp.story.evidence``): :attr:`Role.held_out` (the
+  criterion on evidence it was not chosen on), :attr:`Role.base_rate` (how common that figure is in the layer)
+  and :attr:`Role.runners_up` (the next units). A catalogue written before these were measured has none of them:
+  the properties are then None and an empty list.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from interp.paths import DATA_DIR
 from interp.story.purity import TOP
 
 ROLES_FILE = DATA_DIR / "roles.json"
+ROLES_FILE_ENV = "INTERP_ROLES_FILE"  # read this catalogue instead (a candidate): see roles_file()
 
 # What the specs' methods name (interp.story.find_roles applies them; the app shows them).
 # The photos that count as "a car" (ImageNet's cars, and the parts of one that fill a whole photo).
@@ -55,7 +61,8 @@ POLYSEMANTIC_TOP = TOP  # a unit's top photos looked at for unrelated groups (in
 POLYSEMANTIC_MAX_EDGE = 0.5  # at most this share of its 100 strongest photos may peak on its grid's border
 _CANDIDATES = (
     "among the car detector's inputs in its top tenth by expanded-weight strength, those that are "
-    f"car-selective (AUC >= {CAR_PART_MIN_AUC})"
+    f"car-selective (AUC >= {CAR_PART_MIN_AUC} on the selection half of the photos; each part's own AUCs are "
+    "reported on the held-out half, with where it fires around the detector's peak on the car photos)"
 )
 
 
@@ -100,7 +107,10 @@ SPECS: tuple[RoleSpec, ...] = (
         "mixed4c:447",
         "a car detector assembled from windows (top), car body and wheels (bottom) of mixed4b",
         "Zoom In (Distill 2020)",
-        "ROC AUC of the unit's maximum activation for the 14 car photos against the other 986",
+        "among the units that read a window of mixed4b (its 3 x 3 and 5 x 5 branches), the best mean ROC AUC of "
+        "the unit's maximum activation over three sets of car photos (the app's 14 car classes, WordNet's car, "
+        "WordNet's motor vehicle), chosen on the selection half of the photos and reported on the held-out half; "
+        "checked by switching it off and watching the car photos' own class logits",
     ),
     RoleSpec(
         "car-windows",
@@ -137,8 +147,10 @@ SPECS: tuple[RoleSpec, ...] = (
         "oriented dog-head units (the article's 4a:234 and 4a:308 into 4b:443, 4a:325 and 4a:222 into 4b:429) "
         "detect heads facing one way",
         "Zoom In (Distill 2020)",
-        "the dog-selective pair of mixed4b whose responses mirror each other: one unit on a photo matches the "
-        "other on the photo's mirror image; the half that fires less on a right-facing reference dog",
+        "the dog-selective pair of mixed4b whose activation maps mirror each other: one unit's map on a photo "
+        "matches the other's on the photo's mirror image, flipped back, far better than the two match on the same "
+        "photo (chosen on the selection half of the dog photos); the half that fires less on a right-facing "
+        "reference dog",
     ),
     RoleSpec(
         "dog-head-right",
@@ -156,9 +168,10 @@ SPECS: tuple[RoleSpec, ...] = (
         "mixed4c:407",
         "left- and right-facing dog heads merge into a unit that answers to both",
         "Zoom In (Distill 2020)",
-        f"a dog-selective unit of mixed4c (AUC >= {MERGED_MIN_AUC}) that answers a photo and its mirror image alike "
-        f"(r >= {FLIP_INVARIANT}) "
-        "and is fed most strongly by both halves of the mirror pair (the best worse rank of the two)",
+        f"a dog-selective unit of mixed4c (AUC >= {MERGED_MIN_AUC}) whose activation map on a photo matches its map "
+        f"on the mirror image, flipped back (r >= {FLIP_INVARIANT}), both on the selection half of the dog photos, "
+        "and fed most strongly by both halves of the mirror pair (the best worse rank of the two); reported on the "
+        "held-out half, with the mirror-image weights of the pair into it",
     ),
     RoleSpec(
         "polysemantic",
@@ -170,7 +183,7 @@ SPECS: tuple[RoleSpec, ...] = (
         f"among each unit's top {POLYSEMANTIC_TOP} photos, the two largest groups of unrelated kinds of thing "
         "(WordNet groups, interp.story.hierarchy): the unit whose smaller group is largest, among the units that peak "
         f"inside the photo (no more than {POLYSEMANTIC_MAX_EDGE:.0%} of their 100 strongest photos on the grid's "
-        "border)",
+        "border), chosen on the selection half of the photos and reported on the held-out half",
     ),
 )
 SPEC_IDS = tuple(spec.id for spec in SPECS)
@@ -207,6 +220,50 @@ class Role:
         """Whether the article's number plays the role here (None when the article names no single unit)."""
         return None if self.article_unit is None else self.article_unit == self.unit
 
+    @property
+    def held_out(self) -> dict | None:
+        """The role's figure on evidence it was not chosen on (``measure``, ``selection``, ``held_out``,
+        ``held_out_rank`` of ``of``, ``split``), or None in a catalogue written before it was measured."""
+        return self.evidence.get("held_out")
+
+    @property
+    def base_rate(self) -> dict | None:
+        """How the criterion is spread over the units of the role's layer (``median``, and ``reaching`` of ``of``
+        units at the chosen unit's figure ``at``), or None in an older catalogue."""
+        return self.evidence.get("base_rate")
+
+    @property
+    def runners_up(self) -> list[dict]:
+        """The next units by the same criterion (``unit``, ``selection``, ``held_out``), best first; empty in an
+        older catalogue."""
+        return list(self.evidence.get("runners_up") or [])
+
+    def evidence_lines(self) -> list[str]:
+        """The held-out figure, the base rate and the runners-up in words, one line each (none in an older
+        catalogue)."""
+        lines = []
+        held = self.held_out
+        if held:
+            lines.append(
+                f"held out: {held['measure']}: {held['selection']} where chosen, {held['held_out']} held out "
+                f"(rank {held['held_out_rank']} of {held['of']})"
+            )
+        rate = self.base_rate
+        if rate:
+            lines.append(
+                f"base rate: {rate['measure']}: median {rate['median']} over {rate['of']} "
+                f"{rate.get('counted', 'units')}; {rate['reaching']} reach {rate['at']}"
+            )
+        if self.runners_up:
+            lines.append(
+                "runners-up: "
+                + ", ".join(
+                    f"{r['unit']} ({r['selection']}" + (f"; {r['held_out']} held out)" if "held_out" in r else ")")
+                    for r in self.runners_up
+                )
+            )
+        return lines
+
     def summary(self) -> str:
         """One line for people: who plays the role, and the article's number where it differs."""
         article = self.article_unit
@@ -227,6 +284,9 @@ class Role:
             "source": self.spec.source,
             "method": self.spec.method,
             "evidence": self.evidence,
+            "held_out": self.held_out,
+            "base_rate": self.base_rate,
+            "runners_up": self.runners_up,
         }
 
 
@@ -237,9 +297,17 @@ def spec(role_id: str) -> RoleSpec:
     raise RoleError(f"There is no role '{role_id}'. Roles: {', '.join(SPEC_IDS)}.")
 
 
-@lru_cache(maxsize=1)
-def load_roles(path: str | os.PathLike = ROLES_FILE) -> tuple[Role, ...]:
-    """The roles as found by ``tools/find_roles.py``, in ``SPECS`` order."""
+def roles_file() -> Path:
+    """The catalogue read: ``$INTERP_ROLES_FILE`` when set (a candidate, to see it in the app before it is
+    installed), else the shipped ``interp/data/roles.json``."""
+    return Path(os.environ.get(ROLES_FILE_ENV) or ROLES_FILE)
+
+
+@lru_cache(maxsize=4)
+def load_roles(path: str | os.PathLike | None = None) -> tuple[Role, ...]:
+    """The roles as found by ``tools/find_roles.py``, in ``SPECS`` order, from ``path`` (default: ``roles_file()``,
+    resolved on the first call of a process)."""
+    path = Path(path) if path is not None else roles_file()
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
         found = {entry["role"]: entry for entry in raw["roles"]}
