@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from interp.toy import TOY_FEATURES, TOY_HIDDEN
+
 
 @dataclass(frozen=True)
 class ToyModels:
@@ -116,8 +118,8 @@ def importance_decay(n: int, ratio: float) -> np.ndarray:
 
 
 def train(
-    n_features: int = 5,
-    n_hidden: int = 2,
+    n_features: int = TOY_FEATURES,
+    n_hidden: int = TOY_HIDDEN,
     sparsity: float | Sequence[float] = 0.9,
     importance: float | Sequence[float] = 1.0,
     *,

@@ -394,12 +394,14 @@ def test_the_articles_car_detector_says_who_plays_the_role_here(without_weights,
 
 def test_a_unit_page_says_first_what_the_unit_is_and_how_sure(without_weights, photos_dir):
     """Under the title: where the unit is and how sure its name is: measured here, the articles' word, or nobody's."""
+    from interp.story.roles import role
+
+    left = str(role("dog-head-left").unit)
     cases = (
         ("mixed3b:385", "mixed3b:385", "The articles: curve detector (another orientation).", "not measured here"),
         ("mixed3b:381", "mixed3b:381", "One of the articles' oriented fur of mixed3b.", "not measured here"),
         ("mixed3b:10", "mixed3b:10", "Nobody has named it yet.", "there is no claim to check"),
-        ("mixed4b:403", "mixed4b:403 · the dog head facing left", "layer 7 of the network's 12", "name no single unit"),
-    )
+    ) + ((left, f"{left} · the dog head facing left", "layer 7 of the network's 12", "name no single unit"),)
     for unit, title, said, sure in cases:
         at = microscope(unit=unit)
         assert at.title[0].value == title, unit
@@ -422,6 +424,35 @@ def test_a_layer_without_renders_shows_a_photo_in_every_cell(without_weights, ph
     cells = [c for c in captions(at) if c.startswith("top photo: ")]
     assert len(cells) == 24, captions(at)
     assert not at.info and not at.warning
+
+
+def test_every_role_card_shows_held_out_base_rate_and_runners_up(without_weights, photos_dir):
+    """A role's card on its unit's page gives the held-out figure, how common it is in the layer and the
+    runners-up (as ``roles --json`` does; tests/test_role_evidence.py recomputes them from fresh passes), and the
+    landing page gives each role's held-out line."""
+    from interp.story.roles import load_roles
+    from ui.roles import format_value
+
+    roles = load_roles()
+    landing = "\n".join(c.value for c in microscope().caption)
+    for r in roles:
+        assert f"Held out, {r.held_out['measure']}: {r.held_out['held_out']} " in landing, r.id
+        assert f"Runner-up: {r.runners_up[0]['unit']} " in landing, r.id
+    for r in roles:
+        at = microscope(unit=str(r.unit))
+        text = "\n".join(md.value for md in at.markdown)
+        assert f"{r.held_out['selection']} where it was chosen, {r.held_out['held_out']} on the held-out half" in text
+        said = format_value(r.base_rate["at"])
+        assert f"the median over {r.base_rate['of']:,} " in text and f"reach {said}" in text, r.id
+        shown = [row for frame in at.dataframe for row in frame.value.to_dict("records")]
+        assert any(row.get("unit") == r.runners_up[0]["unit"] for row in shown), r.id
+    car = next(r for r in roles if r.id == "car-detector")
+    at = microscope(unit=str(car.unit))
+    text = "\n".join(md.value for md in at.markdown)
+    ablation = car.evidence["ablation"]
+    assert f"**Its named inputs switched off together** {ablation['verb']} its peak" in text
+    assert f"would still rank {ablation['rank_after']} of " in text
+    assert "this check does not single it out" in text  # switched off alone, it moves the car logits no more than most
 
 
 def test_the_landing_page_lists_every_role(without_weights, photos_dir):

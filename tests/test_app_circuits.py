@@ -91,7 +91,7 @@ def test_every_step_shows_its_visual_from_these_weights(with_weights, photos_dir
 
 def test_switching_off_the_car_parts_makes_the_car_detector_fade(with_weights, photos_dir):
     """The ablation step's numbers are interp.circuits.ablation's on the same photo, and the parts matter more than as
-    many random units."""
+    many of the detector's other strong inputs (a strength-matched control)."""
     from interp.circuits.ablation import ablate
     from interp.dataset.intake import load_image
     from interp.dataset.photos import photo
@@ -104,8 +104,8 @@ def test_switching_off_the_car_parts_makes_the_car_detector_fade(with_weights, p
     shown = metrics(at)
     before, after = float(shown["Peak before"]), float(shown["After switching off 3"])
     assert after < before
-    random = float(shown["3 random units instead"])
-    assert after < random  # the control: random units of mixed4b barely matter
+    matched = float(shown["3 other strong inputs instead"])
+    assert after < matched  # the control: as many other strong inputs matter far less
     parts = [role(p).unit for p in ("car-windows", "car-wheels", "car-body")]
     first = photo_choices("car")[0][0]
     image = load_image(photos_dir / photo(first).file).tensor
@@ -274,7 +274,7 @@ def test_on_stage_the_dog_heads_show_the_circuit_and_the_mirror_test_in_two_line
 
 
 def test_on_stage_the_ablation_numbers_stand_on_the_bars_and_the_row_test_is_folded(with_weights, photos_dir):
-    from interp.circuits.ablation import ablate, control_summary, random_ablations
+    from interp.circuits.ablation import ablate, control_summary, matched_pool, random_ablations
     from interp.dataset.intake import load_image
     from interp.dataset.photos import photo
     from interp.network.loading import load_model
@@ -289,11 +289,12 @@ def test_on_stage_the_ablation_numbers_stand_on_the_bars_and_the_row_test_is_fol
     image = load_image(photos_dir / photo(photo_choices("car")[0][0]).file).tensor
     model = load_model()
     expected = ablate(model, image, target, zero=parts)
-    draws = [r.maps() for r in random_ablations(model, image, target, "mixed4b", 3, draws=DRAWS, seed=0, exclude=parts)]
+    pool = [u for u in matched_pool(model, target, parts) if u not in parts]
+    draws = [r.maps() for r in random_ablations(model, image, target, "mixed4b", 3, draws=DRAWS, seed=0, pool=pool)]
     median = control_summary(draws)["median"]
     assert bars["data"][0]["text"][:2] == [f"{expected.before.max:.0f}", f"{expected.after.max:.0f}"]
     assert f"{median:.0f}" in [a["text"] for a in bars["layout"]["annotations"]]
-    assert bars["data"][0]["x"] == ["as it is", "3 parts off", "3 random units off"]
+    assert bars["data"][0]["x"] == ["as it is", "3 parts off", "3 other strong inputs off"]
     assert sum(m.label.startswith("Off ") for m in at.metric) == 3  # the row test, in the folded settings
     assert not any(m.label == "Peak before" for m in at.metric)  # the reader's numbers: on the stage, the bars
 

@@ -12,6 +12,7 @@ from interp.network.labels import parse_labels
 from interp.network.layers import parse_unit
 from interp.story.catalogue import load_catalogue
 from ui.chapters import CHAPTERS_DIR, Chapter, ContentError, load_chapter, parse_chapter
+from ui.facts import PLACEHOLDER as FACT_PLACEHOLDER
 from ui.roles import PLACEHOLDER
 from ui.tour import chapters
 
@@ -164,7 +165,7 @@ def typed_numbers(text: str, source: str = "<text>") -> list[str]:
         step_id = re.search(r"<!--\s*step:.*?\bid=(\S+)", section)
         head = re.split(r"^<!--\s*more\s*-->", section, maxsplit=1, flags=re.MULTILINE)[0]
         head = re.sub(r"^.*\n<!--\s*step:.*?-->", "", head, count=1, flags=re.DOTALL)  # the title and the marker
-        if re.search(r"\d", PLACEHOLDER.sub("", head)):
+        if re.search(r"\d", FACT_PLACEHOLDER.sub("", PLACEHOLDER.sub("", head))):
             found.append(f"{source}: {step_id.group(1) if step_id else '?'}")
     return found
 

@@ -150,8 +150,9 @@ def test_placement_reads_the_part_around_the_detectors_peak():
     part[2, 13, 13] = 5.0  # its own peak is far away: outside the window, it does not count for the row
     where = placement(detector, part)
     assert where == {"top": 0, "middle": 0, "bottom": 3, "photos": 3, "median_dy": 1.0}
-    assert placement_words(where) == "the bottom row on 3 of 3 car photos"
-    assert placement_words({"top": 1, "middle": 1, "bottom": 1, "photos": 3, "median_dy": 0}).startswith("no one row")
+    assert placement_words(where) == "in the bottom row on 3 of 3 car photos"
+    spread = {"top": 1, "middle": 1, "bottom": 1, "photos": 3, "median_dy": 0}
+    assert placement_words(spread).startswith("in no one row on most of the 3")
 
 
 def test_parts_are_assigned_in_the_specs_order():

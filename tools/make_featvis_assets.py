@@ -77,9 +77,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=512)
+    parser.add_argument(
+        "--only-polysemantic",
+        action="store_true",
+        help="rerender only chapter 5's facets of the polysemantic role's unit (after the role changed) and keep the "
+        "manifest's other sets as they are",
+    )
     args = parser.parse_args()
     size, steps = args.size, args.steps
     model = load_model(device="cpu")
+    if args.only_polysemantic:
+        manifest = json.loads((OUT / "manifest.json").read_text(encoding="utf-8"))
+        for old in manifest["sets"].get("polysemantic", []):
+            (OUT / old["file"]).unlink(missing_ok=True)
+        manifest["sets"]["polysemantic"] = polysemantic_facets(model, size, steps)
+        (OUT / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+        print(f"polysemantic facets -> {OUT / 'manifest.json'}")
+        return
     started = time.perf_counter()
     sets: dict[str, list[dict]] = {}
 

@@ -19,6 +19,7 @@ steps without it are skipped by a talk and shown to readers.
 
 Narration, notes and tool pages may name the story's characters by role, ``{role:car-detector}``: the
 placeholder becomes the unit that plays the role in these weights (``ui.roles``), never a number typed by hand.
+Figures the app knows are named the same way, ``{fact:photos}`` (``ui.facts``); :func:`expand` does both.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from ui.facts import FactTextError, expand_facts
 from ui.roles import RoleTextError, expand_roles
 
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
@@ -76,11 +78,20 @@ def _attributes(text: str) -> dict[str, str]:
     return dict(_PAIR.findall(text))
 
 
-def parse_chapter(text: str, source: str = "<text>") -> Chapter:
+def expand(text: str, source: str = "<text>") -> str:
+    """A content file's role and fact placeholders replaced (``ui.roles``, ``ui.facts``); an unknown name raises
+    a ContentError that names ``source``."""
     try:
-        text = expand_roles(text, source)
-    except RoleTextError as error:
+        return expand_facts(expand_roles(text, source), source)
+    except (RoleTextError, FactTextError) as error:
         raise ContentError(str(error)) from None
+
+
+def parse_chapter(text: str, source: str = "<text>", expand_placeholders: bool = True) -> Chapter:
+    """A chapter from its file's text; ``expand_placeholders=False`` keeps ``{role:...}`` and ``{fact:...}`` as
+    typed (for a fact that reads the chapters' structure, such as the talk's length, while they load)."""
+    if expand_placeholders:
+        text = expand(text, source)
     title_match = re.search(r"^# (.+)$", text, re.MULTILINE)
     chapter_marker = re.search(r"^<!--\s*chapter:\s*(.*?)\s*-->", text, re.MULTILINE)
     if not title_match or not chapter_marker:
@@ -149,11 +160,7 @@ def load_chapter(name: str, directory: Path = CHAPTERS_DIR) -> Chapter:
 @cache
 def load_sections(name: str, directory: Path = ASSETS_DIR) -> dict[str, str]:
     """A tool page's text (``assets/<name>``): ``{"intro": text before the first '## ', title: body, ...}``."""
-    text = (Path(directory) / name).read_text(encoding="utf-8")
-    try:
-        text = expand_roles(text, name)
-    except RoleTextError as error:
-        raise ContentError(str(error)) from None
+    text = expand((Path(directory) / name).read_text(encoding="utf-8"), name)
     parts = re.split(r"^## ", text, flags=re.MULTILINE)
     sections = {"intro": re.sub(r"^# .*\n", "", parts[0]).strip()}
     for part in parts[1:]:

@@ -26,7 +26,7 @@ from interp.story.catalogue import load_catalogue
 from ui import links, photos
 from ui.chapters import load_sections
 from ui.microscope_unit import connections_section, examples_section, identity, open_unit, role_boxes, sentence
-from ui.roles import ROLES_MISSING, fill, gloss, role_fields, roles_or_none, short, templates
+from ui.roles import ROLES_MISSING, evidence_summary, fill, gloss, role_fields, roles_or_none, short, templates
 from ui.unit_pictures import (
     on_demand_dir,
     on_demand_settings,
@@ -284,6 +284,7 @@ def roles_section(sections: dict[str, str]) -> None:
             "catalogue, interp/data/roles.json); `python -m interp roles` prints the same."
         )
     figures = templates(sections.get("Role figures", ""))
+    evidence = templates(sections.get("Role evidence", ""))
     tops = photos.top_photos([r.unit for r in roles])
     for row in range(0, len(roles), 2):
         for col, role in zip(st.columns(2), roles[row : row + 2]):
@@ -302,6 +303,9 @@ def roles_section(sections: dict[str, str]) -> None:
                     sentence(fill(figures.get(role.id, ""), role_fields(role))),
                     help=f"Found by {role.spec.method}. The articles: {role.spec.claim} ({role.spec.source}).",
                 )
+                summary = evidence_summary(role, evidence)
+                if summary:
+                    words.caption(summary)
                 action.button(
                     "Open",
                     key=f"role_{role.id}",

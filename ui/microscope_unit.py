@@ -17,7 +17,7 @@ from interp.story.catalogue import load_catalogue
 from interp.story.roles import Role, parts_of, roles_named_for, roles_played_by
 from ui import photos
 from ui.resources import require_model, shared_model, weights_ready
-from ui.roles import fill, gloss, role_fields, roles_or_none, short, templates
+from ui.roles import evidence_parts, fill, gloss, role_fields, roles_or_none, short, templates
 from ui.unit_pictures import on_demand_settings, picture_for, render_missing, unit_picture
 from ui.visuals.common import WEIGHT_LEGEND, colour_legend, prose, talking
 
@@ -171,6 +171,7 @@ def role_boxes(unit: Unit, sections: dict[str, str]) -> None:
                     on_click=open_unit,
                     args=(str(role.article_unit),),
                 )
+            role_evidence(role, sections)
             if "kernel" in role.evidence:
                 _part_row(role, text)
             parts = parts_of(role.unit, roles)
@@ -209,6 +210,20 @@ def role_boxes(unit: Unit, sections: dict[str, str]) -> None:
                 args=(str(role.unit),),
                 type="primary",
             )
+
+
+def role_evidence(role: Role, sections: dict[str, str]) -> None:
+    """The evidence behind the role beyond its headline figure (``ui.roles.evidence_parts``): held out, how common,
+    the runners-up, the controls; folded on a projector."""
+    parts = evidence_parts(role, templates(sections.get("Role evidence", "")))
+    if not parts:
+        return
+    with st.expander("The evidence: held out, how common, runners-up", expanded=not talking()):
+        for kind, value in parts:
+            if kind == "md":
+                st.markdown(value)
+            else:
+                st.dataframe(value, hide_index=True, width="stretch")
 
 
 def _part_row(role: Role, text: dict[str, str]) -> None:

@@ -77,7 +77,7 @@ TOUR: tuple[Stop, ...] = (
     Stop(
         "Circuits",
         ":material/hub:",
-        "Curve detectors from earlier curves; a car from windows, body and wheels; dog heads in any pose.",
+        "Curve detectors from earlier curves; a car detector from car-selective parts; mirror-image dog heads.",
         "circuits",
         chapter="04_circuits",
     ),
@@ -110,7 +110,7 @@ TOOLS: tuple[Stop, ...] = (
         "Attribution lab",
         ":material/troubleshoot:",
         "Which pixels and which channels made the model say what it "
-        "said; seven methods side by side, and a sanity check.",
+        "said; the common methods side by side, and a sanity check.",
         "attribution-lab",
         draw="ui.attribution:render_attribution_lab",
     ),

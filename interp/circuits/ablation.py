@@ -380,6 +380,20 @@ class ControlledAblation:
         }
 
 
+def matched_pool(model, unit: Unit | str, zero: Iterable[Unit | str], share: float = MATCHED_SHARE) -> tuple[Unit, ...]:
+    """The units a strength-matched control draws from: ``unit``'s top ``share`` of inputs by expanded-weight
+    strength (``interp.circuits.strongest_inputs``, ``by="strength"``), at least one more than ``zero`` holds.
+    The zeroed units must be of the layer ``unit``'s weights read."""
+    from interp.circuits import source_layer, strongest_inputs
+
+    target, zeroed = check_ablation(unit, zero, None)
+    source = source_layer(target.layer)
+    if {u.layer for u in zeroed} != {source}:
+        raise UnitError(f"A strength-matched control draws from {target}'s inputs: zero units of {source} only.")
+    top = max(len(zeroed) + 1, round(share * LAYERS[source].channels))
+    return tuple(e.source for e in strongest_inputs(model, target, top=top, by="strength"))
+
+
 def controlled_ablation(
     model,
     image: torch.Tensor,
@@ -402,18 +416,12 @@ def controlled_ablation(
       the ablated peak would rank (a peak that falls but still beats most photos has not "gone away").
 
     The zeroed units must be of the layer just before ``unit`` (the one its weights read)."""
-    from interp.circuits import source_layer, strongest_inputs
-
     target, zeroed = check_ablation(unit, zero, None)
-    source = source_layer(target.layer)
-    if {u.layer for u in zeroed} != {source}:
-        raise UnitError(f"A strength-matched control draws from {target}'s inputs: zero units of {source} only.")
     result = ablate(model, image, target, zeroed)
-    top = max(len(zeroed) + 1, round(share * LAYERS[source].channels))
-    pool = tuple(e.source for e in strongest_inputs(model, target, top=top, by="strength"))
+    pool = matched_pool(model, target, zeroed, share)
     free = [u for u in pool if u not in zeroed]
     matched = random_ablations(
-        model, image, target, source, min(len(zeroed), len(free)), draws=draws, seed=seed, pool=free
+        model, image, target, pool[0].layer, min(len(zeroed), len(free)), draws=draws, seed=seed, pool=free
     )
     drops: dict[str, float] = {}
     if photos:

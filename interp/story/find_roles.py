@@ -51,6 +51,7 @@ from interp.story.evidence import (
 from interp.story.roles import (
     CAR_CLASSES,
     CAR_PART_MIN_AUC,
+    CURVE_ANGLES,
     FLIP_INVARIANT,
     MERGED_MIN_AUC,
     POLYSEMANTIC_MAX_EDGE,
@@ -154,7 +155,6 @@ def _namer(layer: str) -> Callable[[int], str]:
 
 # -- drawn stimuli ------------------------------------------------------------------------------------------------
 
-CURVE_ANGLES = tuple(range(0, 360, 15))  # drawn arcs of 24 orientations (interp.dataset.stimuli.arcs), 3 radii each
 
 
 def arc_tuning(response: torch.Tensor) -> torch.Tensor:
@@ -414,12 +414,16 @@ def placement(detector: np.ndarray, part: np.ndarray) -> dict:
 
 
 def placement_words(where: dict) -> str:
-    """ "the bottom row on 20 of 24 car photos" (the row the part fills most often), or "no row on most" when no
-    row holds more than half of the photos."""
+    """Where a part fires most around the detector's peak: "in the bottom row on 20 of 24 car photos" (the row it
+    fills most often), or "in no one row on most of the 24 car photos (top 8, middle 7, bottom 9)" when no row
+    holds more than half of them."""
     row = max(ROWS, key=lambda r: where[r])
     if where[row] * 2 <= where["photos"]:
-        return f"no one row on most car photos (top {where['top']}, middle {where['middle']}, bottom {where['bottom']})"
-    return f"the {row} row on {where[row]} of {where['photos']} car photos"
+        return (
+            f"in no one row on most of the {where['photos']} car photos (top {where['top']}, middle "
+            f"{where['middle']}, bottom {where['bottom']})"
+        )
+    return f"in the {row} row on {where[row]} of {where['photos']} car photos"
 
 
 def assign_parts(auc: dict[str, np.ndarray], candidates: Sequence[int]) -> dict[str, int]:
@@ -889,7 +893,7 @@ def part_description(where: dict, whole: int, key: str, held_auc: float) -> str:
     )
     return (
         f"a car-selective input of the detector ({key} AUC {held_auc:.3f} held out); {photos}; around the "
-        f"detector's peak it fires most in {placement_words(where)}"
+        f"detector's peak it fires most {placement_words(where)}"
     )
 
 

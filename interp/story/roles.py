@@ -57,6 +57,7 @@ CAR_PART_MIN_AUC = 0.85  # a car part is itself car-selective
 # The unit they merge into answers to heads in any pose, other animals' included, so it is held to a lower bar.
 MERGED_MIN_AUC = 0.8
 FLIP_INVARIANT = 0.9  # a pose-invariant unit: its response to a photo and to its mirror image correlate this well
+CURVE_ANGLES = tuple(range(0, 360, 15))  # the curve roles' drawn arcs: 24 orientations (interp.dataset.stimuli.arcs)
 POLYSEMANTIC_TOP = TOP  # a unit's top photos looked at for unrelated groups (interp.story.purity)
 POLYSEMANTIC_MAX_EDGE = 0.5  # at most this share of its 100 strongest photos may peak on its grid's border
 _CANDIDATES = (

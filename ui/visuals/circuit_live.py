@@ -1,6 +1,6 @@
 """Chapter 4, steps 5 and 6: "Watch it run" (a circuit's units on a photo, side by side) and "Prove it: ablation"
-(the circuit's inputs switched off, against as many random units, and one input switched off in one row of its
-weight map only). Both steps share the circuit and the photo, kept across steps.
+(the circuit's inputs switched off, against as many of its other strong inputs, and one input switched off in one
+row of its weight map only). Both steps share the circuit and the photo, kept across steps.
 
 The numbers come from ``interp.circuits.story`` (``circuit_photos``, ``unit_maps``, ``shares_at_peak``) and
 ``interp.circuits.ablation`` (``ablate``, ``random_ablations``, ``control_summary``, ``row_regions``); the
@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from interp.circuits.ablation import ablate, control_summary, peak, random_ablations, row_regions
+from interp.circuits.ablation import ablate, control_summary, matched_pool, peak, random_ablations, row_regions
 from interp.circuits.story import circuit_photos, shares_at_peak, unit_maps
 from interp.dataset.atlas import AtlasError, load_atlas
 from interp.dataset.pictures import overlay
@@ -29,7 +29,7 @@ from ui.visuals.circuit_common import CAR_PARTS, edge_weights, live_model
 from ui.visuals.common import chart, enlarged, how_computed, result_first, talking
 
 CIRCUITS = {"car": "Car: windows, wheels, body → car detector", "dog": "Dog heads: left, right → any pose"}
-DRAWS = 8  # random control ablations
+DRAWS = 8  # strength-matched control ablations
 AS_IT_IS, PARTS_OFF, RANDOM = "#555555", "#e07a1f", "#b8b8b8"  # the ablation's bars (no sign here: not red or blue)
 ROW_WORDS = ("above", "level with", "below")  # the rows of a weight map, from the target's peak
 
@@ -215,17 +215,21 @@ def ablation_result(
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def random_control(key: str, unit: str, layer: str, k: int, exclude: tuple[str, ...], _tensor) -> list[dict]:
-    """The control: ``k`` random units of ``layer`` switched off instead, ``DRAWS`` times (seed 0)."""
+def matched_control(key: str, unit: str, layer: str, k: int, exclude: tuple[str, ...], _tensor) -> list[dict]:
+    """The control: ``k`` units drawn at random from ``unit``'s strongest tenth of inputs (the circuit's own left
+    out) switched off instead, ``DRAWS`` times (seed 0): a set that matters only for the size of its weights
+    does as much as the circuit's."""
     model, _ = shared_model()
+    pool = [u for u in matched_pool(model, unit, exclude) if str(u) not in exclude]
     return [
-        r.maps() for r in random_ablations(model, _tensor, unit, layer, k, draws=DRAWS, seed=0, exclude=list(exclude))
+        r.maps()
+        for r in random_ablations(model, _tensor, unit, layer, min(k, len(pool)), draws=DRAWS, seed=0, pool=pool)
     ]
 
 
 def ablation() -> None:
-    """Switch the circuit's inputs off and watch its last unit fade, against random units switched off instead;
-    and switch one input off in one row of its weight map only."""
+    """Switch the circuit's inputs off and watch its last unit fade, against as many of its other strong inputs
+    switched off instead; and switch one input off in one row of its weight map only."""
     if live_model() is None:
         return
     big = talking()
@@ -247,7 +251,7 @@ def ablation() -> None:
         result_maps = ablation_result(key, str(target), zeroed, None, tensor)
         before, after = result_maps["before_max"], result_maps["max"]
         draws = (
-            random_control(key, str(target), layer, len(zeroed), tuple(str(u) for _, u in inputs), tensor)
+            matched_control(key, str(target), layer, len(zeroed), tuple(str(u) for _, u in inputs), tensor)
             if zeroed
             else []
         )
@@ -273,11 +277,12 @@ def ablation() -> None:
                 if draws:
                     summary = control_summary(draws)
                     m3.metric(
-                        f"{len(zeroed)} random units instead",
+                        f"{len(zeroed)} other strong inputs instead",
                         f"{summary['median']:.0f}",
                         delta=f"{summary['median'] - before:+.0f}",
-                        help=f"The median of {DRAWS} draws of {len(zeroed)} units of {layer} (the circuit's own "
-                        f"inputs left out, seed 0); they range from {summary['low']:.0f} to {summary['high']:.0f}.",
+                        help=f"The median of {DRAWS} draws of {len(zeroed)} units from the strongest tenth of "
+                        f"{short(target)}'s inputs in {layer} (the circuit's own left out, seed 0); they range "
+                        f"from {summary['low']:.0f} to {summary['high']:.0f}.",
                     )
                 a, b = st.columns(2)
                 a.image(
@@ -302,7 +307,8 @@ def ablation() -> None:
             )
         how_computed(
             "The switching off: interp.circuits.ablation (ablate for the circuit's inputs and for one row, "
-            f"random_ablations for the {DRAWS} draws of random units, seed 0, summed up by control_summary). "
+            f"matched_pool and random_ablations for the {DRAWS} draws from the detector's strongest tenth of "
+            "inputs, seed 0, summed up by control_summary). "
             + (
                 f"Photo: {name}. Switched off means set to zero after the unit's ReLU, everywhere on its grid."
                 + (f" {photos.credit()}" if collection else "")
@@ -321,15 +327,16 @@ def ablation_chart(
     layer: str,
     big: bool = False,
 ) -> go.Figure:
-    """The peak as it is, with the circuit's inputs switched off, and with random units switched off instead (the
+    """The peak as it is, with the circuit's inputs switched off, and with as many of its other strong inputs
+    switched off instead (the
     median of the draws as a bar, each draw a dot on it). In front of a room the numbers stand on the bars, with no
     axis."""
     chosen = f"{len(zeroed)} part{'s' if len(zeroed) != 1 else ''} off"
     names, values, colours = ["as it is", chosen], [before, after], [AS_IT_IS, PARTS_OFF]
     label = (
-        f"{len(zeroed)} random units off"
+        f"{len(zeroed)} other strong inputs off"
         if big
-        else f"{len(zeroed)} random units of {layer} off ({len(controls)} draws)"
+        else f"{len(zeroed)} other strong inputs of {layer} off ({len(controls)} draws)"
     )
     if controls:
         names, values, colours = names + [label], values + [control_summary(controls)["median"]], colours + [RANDOM]

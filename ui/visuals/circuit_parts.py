@@ -16,6 +16,7 @@ from interp.circuits.story import geometry_findings, mirror_correlation, mirror_
 from interp.dataset.atlas import AtlasError, atlas_unit, load_atlas
 from interp.errors import UnitError
 from interp.network.layers import Unit
+from interp.story.find_roles import MIRROR_WEIGHTS
 from interp.story.roles import Role
 from ui import photos
 from ui.resources import shared_model, weights_ready
@@ -127,10 +128,12 @@ def car_parts_reading(car: Role, parts: list[Role], scale: float) -> None:
     head, words = st.columns([1, 3], vertical_alignment="center")
     with head:
         show_unit(car.unit, "car detector")
+    held = car.held_out or {}
     words.markdown(
-        f"**{car.unit}**, the car detector in these weights (car AUC {car.evidence.get('auc')}; "
-        f"the articles' {short(car.article_unit)} reaches {car.evidence.get('article_auc')}). "
-        f"Its parts, found among its strongest inputs from mixed4b: windows, wheels and body."
+        f"**{car.unit}**, the car detector in these weights: car AUC {held.get('held_out', car.evidence.get('auc'))} "
+        f"on photos it was not chosen on, one car unit among several (its Microscope card lists the runners-up); "
+        f"the articles' {short(car.article_unit)} reaches {car.evidence.get('article_auc')}. Its parts: the "
+        f"car-selective units among its strongest inputs from mixed4b, named as far as the evidence goes."
     )
     words.caption(f"The article: {car.spec.claim}. *({car.spec.source})*")
     tops = photos.top_photos([p.unit for p in parts])
@@ -145,8 +148,8 @@ def car_parts_reading(car: Role, parts: list[Role], scale: float) -> None:
                 st.markdown(line)
             ev = part.evidence
             st.caption(
-                f"Rank {ev.get('excite_rank')} of {ev.get('of')} inputs by excitation; car AUC "
-                f"{ev.get('car_auc')}. The article: {part.spec.claim}."
+                f"Rank {ev.get('excite_rank')} of {ev.get('of')} inputs by excitation. What the evidence names: "
+                f"{ev.get('described_as', 'car AUC ' + str(ev.get('car_auc')))}. The article: {part.spec.claim}."
             )
             if part.article_unit is not None and part.article_unit != part.unit:
                 st.caption(
@@ -201,7 +204,7 @@ def dog_heads_stage(left: Role, right: Role, merged: Role) -> None:
     """In front of a room: the circuit in one line (each facing unit beside its weights into the pose-invariant
     one, then that one), and under it the test: a dog in profile, its mirror image, and the three units on both."""
     ready = weights_ready() and live_model() is not None
-    kernels, scale, (_, mirrored) = pair_kernels(left, right, merged) if ready else (None, 1.0, (0.0, 0.0))
+    kernels, scale, (as_is, mirrored) = pair_kernels(left, right, merged) if ready else (None, 1.0, (0.0, 0.0))
     cols = st.columns([1, 1, 1, 1, 1, 1.25], gap="small", vertical_alignment="center")
     for i, (role, name) in enumerate(((left, "Facing left"), (right, "Facing right"))):
         with cols[2 * i]:
@@ -216,8 +219,8 @@ def dog_heads_stage(left: Role, right: Role, merged: Role) -> None:
         cols[5].caption("The weight maps and the mirror test need the model's weights.")
         return
     cols[5].markdown(
-        f"Weights into **any pose**: :red[**red**] excites, :blue[**blue**] inhibits. Flipped, the maps match: "
-        f"**r = {mirrored:.2f}**"
+        f"Weights into **any pose**: :red[**red**] excites, :blue[**blue**] inhibits. One flipped, the maps are "
+        f"alike: **r = {mirrored:.2f}** (as they are: {as_is:.2f})"
     )
     mirror_demo(left, right, merged)
 
@@ -234,11 +237,20 @@ def dog_heads_reading(left: Role, right: Role, merged: Role) -> None:
             top_crops(role.unit)
             ev = role.evidence
             if role is merged:
+                common = next(
+                    (r for r in (role.base_rate or {}).get("also", []) if r.get("measure", "").endswith("every photo")),
+                    None,
+                )
                 st.caption(
                     f"Dog AUC {ev.get('dog_auc')}; a photo and its mirror image give it nearly the same "
-                    f"response (r = {ev.get('flip_correlation')}). Among its {ev.get('of')} inputs, "
-                    f"{left.unit} ranks **{ev.get('left_rank')}** and {right.unit} ranks "
-                    f"**{ev.get('right_rank')}**."
+                    f"response (r = {ev.get('flip_correlation')})"
+                    + (
+                        f", as for {common['reaching']} of the layer's {common['of']} units (r ≥ {common['at']})"
+                        if common
+                        else ""
+                    )
+                    + f". Among its {ev.get('of')} inputs, {left.unit} ranks **{ev.get('left_rank')}** and "
+                    f"{right.unit} ranks **{ev.get('right_rank')}**."
                 )
             else:
                 st.caption(
@@ -258,8 +270,14 @@ def dog_heads_reading(left: Role, right: Role, merged: Role) -> None:
             st.markdown(f"**{short(role.unit)} → {short(merged.unit)}** (rank {k['rank']} of {k['of']})")
             chart(kernel_figure(k["kernel"], scale, height=190), key=f"dog_kernel_{role.id}")
     maps[2].markdown(
-        f"The two maps are mirror images: {short(left.unit)}'s map against {short(right.unit)}'s "
-        f"flipped left to right correlates at **r = {mirrored:.2f}** (unflipped: {as_is:.2f})."
+        f"Are the two maps mirror images? {short(left.unit)}'s map against {short(right.unit)}'s "
+        f"flipped left to right correlates at **r = {mirrored:.2f}** (unflipped: {as_is:.2f}): "
+        + (
+            "mirror images by the bar the role's search set"
+            if mirrored >= MIRROR_WEIGHTS
+            else f"alike, though short of the bar the role's search set ({MIRROR_WEIGHTS})"
+        )
+        + "."
     )
     colour_legend(f"One colour scale for both maps (full at ±{scale:.3f}). {WEIGHT_LEGEND}", maps[2])
     mirror_demo(left, right, merged)

@@ -18,7 +18,7 @@ from interp.dataset.atlas import AtlasError, crop_box
 from interp.errors import InterpError
 from interp.story import purity
 from interp.story.hierarchy import group_of
-from ui.chapters import load_sections
+from ui.chapters import expand, load_sections
 from ui.roles import find, templates
 from ui.style import NEGATIVE, POSITIVE
 from ui.visuals.common import as_image, cells_picture, chart, talking
@@ -358,4 +358,4 @@ def closing() -> None:
     for stop, col in zip(TOOLS, st.columns(len(TOOLS))):
         with col.container(border=True):
             st.page_link(stop.page, label=stop.title, icon=stop.icon)
-            st.caption(stop.blurb)
+            st.caption(expand(stop.blurb, "ui/tour.py"))

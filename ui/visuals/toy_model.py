@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from interp.toy import TOY_FEATURES, TOY_HIDDEN
 from ui.style import DIVERGING
 from ui.visuals.common import chart, how_computed, result_first, talking
 
@@ -19,7 +20,7 @@ SPARSITIES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99)  # one model each, trai
 IMPORTANCE = (0.5, 1.0, 0.05)  # the ratio's slider: min, max, step
 FEATURES = (3, 4, 5, 6, 7, 8)
 TOY_STEPS, TOY_BATCH = 1000, 512
-TOY_DEFAULTS = {"sparsity": 0.9, "importance": 0.9, "features": 5}
+TOY_DEFAULTS = {"sparsity": 0.9, "importance": 0.9, "features": TOY_FEATURES}
 TOY_COMPUTED = "The toys: interp.superposition (train, one batch of models, seed 0; read for the read-outs)."
 _TOY_STATE = "toy_settings"  # the settings, kept across steps 3 and 4 (widget state is forgotten between steps)
 
@@ -31,7 +32,9 @@ def train_toys(n_features: int, importance: float) -> dict:
     from interp.superposition import train
 
     started = time.perf_counter()
-    models = train(n_features, 2, sparsity=SPARSITIES, importance=importance, steps=TOY_STEPS, batch=TOY_BATCH, seed=0)
+    models = train(
+        n_features, TOY_HIDDEN, sparsity=SPARSITIES, importance=importance, steps=TOY_STEPS, batch=TOY_BATCH, seed=0
+    )
     return {"models": models, "seconds": time.perf_counter() - started}
 
 

@@ -13,8 +13,8 @@ from interp.network.activations import top_channels
 from interp.network.layers import MAIN_LAYERS, parse_unit
 from interp.story.catalogue import load_catalogue
 from ui.analysis import main_activations, predictions
+from ui.chapters import expand
 from ui.resources import require_model
-from ui.roles import expand_roles
 from ui.style import DIVERGING
 from ui.tour import TOUR
 from ui.visuals.common import (
@@ -208,7 +208,7 @@ def tour_map() -> None:
                     st.page_link(stop.page, label=f"{number}. {stop.title}", icon=stop.icon)
                 else:
                     st.markdown(f"**{number}. {stop.title}** · *in preparation*")
-                st.caption(expand_roles(stop.blurb, "ui/tour.py"))
+                st.caption(expand(stop.blurb, "ui/tour.py"))
 
 
 def _route_figure() -> go.Figure:
