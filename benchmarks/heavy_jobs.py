@@ -7,8 +7,8 @@
   a thread started for it, not the main thread: Streamlit runs every script in a thread of its own, and on a
   busy machine PyTorch's OpenMP threads served the main thread up to ten times slower (a 32 px render of 4 steps:
   0.85 s in the main thread, 0.05-0.09 s in a new one, same process, load average 10 on 2 cores);
-* ``queued``: eight threads at once through ``interp.jobs`` with ``--slots`` slots (default: the number of cores,
-  as the app runs);
+* ``queued``: eight threads at once through ``interp.jobs`` with ``--slots`` slots (default: what the app runs
+  with here, ``interp.jobs.default_slots()``: the CPUs of the process's affinity and cgroup quota, capped by memory);
 * ``unbounded``: eight threads at once with no queue (the app before the queue: every session rendering at once).
 
 Each mode runs in a fresh process (so that one mode's memory does not hide or inflate another's) and reports the
@@ -148,12 +148,16 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=8)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=64)
-    parser.add_argument("--slots", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--slots", type=int, default=None, help="default: interp.jobs.default_slots()")
     parser.add_argument("--job", choices=("render", "ig"), default="render")
     parser.add_argument("--rounds", type=int, default=3, help="the modes take turns this many times")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)  # one mode, in this process
     args = parser.parse_args()
+    if args.slots is None:
+        from interp import jobs
+
+        args.slots = jobs.default_slots()
     if args.mode:
         print(json.dumps(one_mode(args.mode, args.requests, args.size, args.steps, args.slots, args.job)))
         return

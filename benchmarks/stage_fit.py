@@ -22,7 +22,6 @@ import json
 import statistics
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 from ui.tour import places, talk_cut
@@ -34,7 +33,7 @@ sys.modules["screenshots"] = shots  # before it runs: its dataclasses look their
 _spec.loader.exec_module(shots)
 
 GOAL_SHARE, GOAL_WORDS = shots.STAGE_GOAL_SHARE, shots.STAGE_GOAL_WORDS
-VIEWS = {"stage": "&stage=1", "presenter": "&presenter={code}", "reading": ""}
+VIEWS = {"stage": "&stage=1", "presenter": "&presenter=", "reading": ""}  # an empty key: a new talk, no message
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -65,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=args.chromium, args=["--headless", "--no-sandbox"])
             page = browser.new_context(viewport={"width": width, "height": height}).new_page()
-            extra = VIEWS[args.view].format(code="fit" + uuid.uuid4().hex[:6])
+            extra = VIEWS[args.view]
             steps = [p for p in (places() if args.all else talk_cut()) if args.only is None or args.only in p.url]
             for i, place in enumerate(steps):
                 page.goto(f"http://127.0.0.1:{port}/{place.url}{extra}", wait_until="domcontentloaded")

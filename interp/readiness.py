@@ -218,7 +218,12 @@ def check_photos() -> Check:
             f"and run `{PREFETCH}` (needs the network once)"
         )
     else:
-        fix = f"run `{PREFETCH}` (needs the network once; what is cached already is kept)"
+        problem = photos.cache_problem()  # a full or read-only cache: prefetch cannot help
+        fix = (
+            problem.message
+            if problem is not None
+            else f"run `{PREFETCH}` (needs the network once; what is cached already is kept)"
+        )
     return Check("photos", title, False, detail, fix)
 
 

@@ -71,6 +71,24 @@ def app_environment(monkeypatch):
     yield
 
 
+def planted_circuit(source: int, target: int, firing: tuple[int, ...] = ()):
+    """A random network in which mixed4c:``target`` (a 1x1-branch unit) reads exactly one unit,
+    relu(mixed4b:``source``); ``source`` and the units of ``firing`` get a bias of 1 so that they fire (a random
+    network's deep units are mostly silent)."""
+    import torch
+
+    from interp.network.model import InceptionV1
+
+    torch.manual_seed(0)
+    model = InceptionV1().eval().requires_grad_(False)
+    conv = model.mixed4c_1x1_pre_relu_conv
+    conv.weight[target] = 0
+    conv.weight[target, source] = 1.0
+    conv.bias[target] = 0
+    model.mixed4b_1x1_pre_relu_conv.bias[[source, *firing]] = 1.0
+    return model
+
+
 def in_threads(count: int, work) -> list[Exception]:
     """Run ``work(i)`` for i in range(count), each in its own thread, all at once; the exceptions they raised."""
     import threading
@@ -220,3 +238,39 @@ def without_weights(monkeypatch, tmp_path):
     monkeypatch.setenv("INTERP_OFFLINE", "1")
     monkeypatch.setenv("INTERP_WEIGHTS_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("INTERP_CACHE_DIR", str(tmp_path / "cache"))
+
+
+# -- the run's summary: tests skipped for want of the test data ------------------------------------------------
+
+
+def _missing_data(reason: str) -> bool:
+    """A skip that the test data would have avoided: the photos and weights of ../shared (or INTERP_TEST_IMAGES)."""
+    return "INTERP_TEST_IMAGES" in reason or str(SHARED) in reason or "real weights not found" in reason
+
+
+@pytest.hookimpl(trylast=True)  # after the durations and the short summary, just above the closing line
+def pytest_terminal_summary(terminalreporter):
+    """One line at the end of the run (and the reasons under it) when tests were skipped because the test data is
+    not there: a clone without ../shared passes with far fewer tests, and the summary says so (README: "Test data")."""
+    skipped = []
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = getattr(report, "longrepr", None)
+        if isinstance(longrepr, tuple) and len(longrepr) == 3:
+            reason = str(longrepr[2]).removeprefix("Skipped: ")
+            if _missing_data(reason):
+                skipped.append((report.nodeid.split("::")[0], reason))
+    if not skipped:
+        return
+    files = {path for path, _ in skipped}
+    terminalreporter.write_sep(
+        "=",
+        f"{len(skipped)} test{'s' * (len(skipped) != 1)} in {len(files)} file{'s' * (len(files) != 1)} skipped: "
+        f"no test data at {_images_dir()} "
+        "(set INTERP_TEST_IMAGES; README: Test data)",
+        yellow=True,
+    )
+    counts: dict[str, int] = {}
+    for _, reason in skipped:
+        counts[reason] = counts.get(reason, 0) + 1
+    for reason, count in sorted(counts.items(), key=lambda kv: -kv[1]):
+        terminalreporter.write_line(f"  {count:4d} x {reason}")

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import in_threads
+from conftest import in_threads, planted_circuit
 
 from interp.circuits import circuit_graph, strongest_inputs
 from interp.circuits.ablation import (
@@ -25,7 +25,6 @@ from interp.circuits.ablation import (
 )
 from interp.errors import UnitError
 from interp.network.layers import Unit
-from interp.network.model import InceptionV1
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE, DECOY, TARGET = 5, 6, 0  # mixed4b:5 is the planted circuit's one input into mixed4c:0; mixed4b:6 a decoy
@@ -33,16 +32,8 @@ SOURCE, DECOY, TARGET = 5, 6, 0  # mixed4b:5 is the planted circuit's one input 
 
 @pytest.fixture(scope="module")
 def planted():
-    """A random network in which mixed4c:0 (a 1x1-branch unit) reads exactly one unit: relu(mixed4b:5)."""
-    torch.manual_seed(0)
-    model = InceptionV1().eval().requires_grad_(False)
-    conv = model.mixed4c_1x1_pre_relu_conv
-    conv.weight[TARGET] = 0
-    conv.weight[TARGET, SOURCE] = 1.0
-    conv.bias[TARGET] = 0
-    # A random network's deep units are mostly silent: keep the input and the decoy firing (1x1-branch units).
-    model.mixed4b_1x1_pre_relu_conv.bias[[SOURCE, DECOY]] = 1.0
-    return model
+    """A random network in which mixed4c:0 reads exactly one unit, relu(mixed4b:5); the decoy fires too."""
+    return planted_circuit(SOURCE, TARGET, firing=(DECOY,))
 
 
 @pytest.fixture(scope="module")

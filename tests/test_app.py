@@ -307,7 +307,10 @@ def test_a_deep_link_as_the_servers_first_request_runs_through_the_router(withou
     assert PagesManager.uses_pages_directory is False  # st.navigation's pages, from the first run on
     # the router registered the tour's pages under their own addresses, and the hidden front door at /
     registered = {info["url_pathname"]: info["page_name"] for info in at._registered_pages.values()}
-    assert registered == {"": "Inside InceptionV1", **{s.url_path: s.title for s in (*chapters(), *TOOLS)}}
+    from ui import not_found
+
+    tour = {s.url_path: s.title for s in (*chapters(), *TOOLS)}
+    assert registered == {"": "Inside InceptionV1", not_found.PATH: not_found.TITLE, **tour}
 
 
 def test_the_front_door_hands_over_to_the_first_chapter_with_its_parameters(without_weights):

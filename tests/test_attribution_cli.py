@@ -64,7 +64,8 @@ def test_attribute_ig_reports_its_settings_and_completeness(weights_dir, dalmati
         (["--method", "gradcam", "--layer", "mixed9z"], "mixed9z"),
         (["--method", "saliency", "--steps", "4"], "--steps only applies"),
         (["--method", "saliency", "--target", "0"], "dummy"),
-        (["--method", "saliency", "--target", "5000"], "not a class"),
+        (["--method", "saliency", "--target", "5000"], "--target 5000 is out of range"),
+        (["--method", "ig", "--steps", "100000"], "--steps 100000 is out of range: --steps must be at most 1024"),
         (["--method", "saliency", "--save-map", "x.txt"], ".npy"),
     ],
 )

@@ -757,7 +757,7 @@ REFUSED = {
     ),
     "JPEG header without a scan": (
         lambda: noise_jpeg()[: noise_jpeg().index(b"\xff\xda")] + b"\xff\xd9",
-        Refused(CorruptImage, r"The image data is truncated or corrupt"),
+        Refused(CorruptImage, r"This JPEG's header says it is \d+ x \d+ pixels, but the file holds far too little"),
     ),
     "truncated GIF": (lambda: noise_gif()[:2000], Refused(CorruptImage, r"The image data is truncated or corrupt")),
     "GIF cut inside its header": (
@@ -867,8 +867,8 @@ REFUSED = {
         lambda: one_bit_png(1, 30_000_000),
         Refused(
             ImageTooLarge,
-            r"This image is 1 x 30000000 pixels: decoding it would take about 257 MB of memory, "
-            r"over the 256 MB limit\. Save it smaller \(at most 29 megapixels\) and try again\.$",
+            r"This image is 1 x 30000000 pixels: decoding it would take about 270 MB of memory, "
+            r"over the 268 MB limit\. Save it smaller \(at most 29 megapixels\) and try again\.$",
         ),
     ),
     "over the byte limit": (
@@ -920,8 +920,8 @@ def test_a_big_progressive_jpeg_is_refused_before_decoding(monkeypatch):
     with pytest.raises(ImageTooLarge) as info:
         load_image(data)
     assert str(info.value) == (
-        "This progressive JPEG is 8000 x 8000 pixels: decoding it would take about 370 MB of memory, over the "
-        "256 MB limit. Save it smaller (at most 44 megapixels), or as a baseline JPEG or a PNG, and try again."
+        "This progressive JPEG is 8000 x 8000 pixels: decoding it would take about 388 MB of memory, over the "
+        "268 MB limit. Save it smaller (at most 44 megapixels), or as a baseline JPEG or a PNG, and try again."
     )
     assert MAX_MEMORY == 256 * 1024 * 1024
 
@@ -1135,3 +1135,134 @@ def test_decoding_any_8000_square_costs_at_most_the_memory_limit(tmp_path, kind,
         palette.save(path, "GIF")
     extra = peak_rss_mb(*LOAD, str(path)) - small_image_peak_mb
     assert extra < MAX_MEMORY / 2**20 + 48, f"{kind}: {extra:.0f} MB over a 64 px image"
+
+
+# ------------------------------------------------------------------------------------------
+# issue 21: header against data, unsupported formats by name, one byte limit, the decode budget
+# ------------------------------------------------------------------------------------------
+
+
+def resized_header(data: bytes, width: int, height: int) -> bytes:
+    """A JPEG whose frame header (SOF0 or SOF2) claims another size; the coded data is left as it was."""
+    out = bytearray(data)
+    at = next(i for i in range(len(out) - 1) if out[i] == 0xFF and out[i + 1] in (0xC0, 0xC2))
+    out[at + 5 : at + 9] = struct.pack(">HH", height, width)
+    return bytes(out)
+
+
+def photo_like(width: int, height: int) -> Image.Image:
+    """Smooth colour ramps with some noise, like a photo's content (a flat image codes to almost nothing)."""
+    y, x = np.mgrid[0:height, 0:width]
+    noise = np.random.default_rng(7).integers(0, 40, (height, width, 3))
+    rgb = np.stack([x * 255 // width, y * 255 // height, (x + y) * 255 // (width + height)], -1) + noise
+    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize("progressive", [False, True], ids=["baseline", "progressive"])
+def test_a_jpeg_header_claiming_more_pixels_than_its_data_holds_is_refused(monkeypatch, progressive):
+    honest = encode(photo_like(540, 720), "JPEG", quality=90, progressive=progressive)
+    assert load_image(honest).original_size == (540, 720)
+    altered = resized_header(honest, 7900, 7900)
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("pixels were decoded"))
+    with pytest.raises(CorruptImage) as info:
+        load_image(altered)
+    assert str(info.value) == (
+        "This JPEG's header says it is 7900 x 7900 pixels, but the file holds far too little image data for that: "
+        "it is truncated, or its header was altered. Save or export the image again, or choose another file."
+    )
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"optimize": True},
+        {"optimize": True, "subsampling": 0},
+        {"progressive": True},
+        {"progressive": True, "subsampling": 0, "optimize": True},
+    ],
+    ids=["baseline optimised", "4:4:4 optimised", "progressive", "progressive 4:4:4"],
+)
+def test_the_data_floor_never_refuses_an_intact_jpeg_even_a_flat_one(params):
+    """A flat image is the least data a JPEG can have (optimised Huffman tables: one bit per code)."""
+    for side in (8, 1000, 3000):
+        data = encode(Image.new("RGB", (side, side), (90, 140, 200)), "JPEG", quality=50, **params)
+        result = load_image(data, size=64)
+        assert result.original_size == (side, side)
+        assert_colour(rgb_at(result, 32, 32), (90, 140, 200), tol=3 / 255)
+
+
+def cursor(side: int = 32) -> bytes:
+    """A Windows cursor: an icon file whose type field says 2 (Pillow writes icons, not cursors)."""
+    data = bytearray(encode(Image.new("RGBA", (side, side), (255, 0, 0, 255)), "ICO", sizes=[(side, side)]))
+    data[2] = 2
+    return bytes(data)
+
+
+def test_a_cursor_is_named_unsupported_without_being_opened(monkeypatch):
+    from PIL import CurImagePlugin
+
+    monkeypatch.setattr(CurImagePlugin.CurImageFile, "_open", lambda self: pytest.fail("the cursor was opened"))
+    with pytest.raises(UnsupportedImage) as info:
+        load_image(cursor())
+    assert str(info.value) == (
+        "CUR (Windows Cursor) images are not supported; supported formats are JPEG, PNG, WebP, BMP, TIFF and GIF: "
+        "save or export it as JPEG or PNG and try again."
+    )
+    with pytest.raises(UnsupportedImage, match=r"^CUR \(Windows Cursor\) images are not supported"):
+        load_image(cursor()[:40])  # cut short: still a cursor, not "corrupt"
+
+
+def test_one_byte_limit_said_one_way_in_the_browser_and_the_cli(tmp_path):
+    import tomllib
+
+    from interp.dataset.intake import FILE_LIMIT_TEXT, MAX_BYTES
+
+    config = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())
+    # The browser's uploader counts 1,000,000 bytes to the MB and says "File must be 25.0MB or smaller".
+    assert MAX_BYTES == config["server"]["maxUploadSize"] * 1_000_000 == 25_000_000
+    assert FILE_LIMIT_TEXT == "25.0 MB"
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(30_000_000))
+    with pytest.raises(ImageTooLarge) as info:
+        load_image(big)
+    assert str(info.value) == "The file is 30.0 MB; the limit is 25.0 MB. Save the image smaller or as a JPEG."
+    with pytest.raises(ImageTooLarge, match=r"^The file is larger than 25\.0 MB, the limit"):
+        load_image(io.BytesIO(bytes(MAX_BYTES + 1)))
+
+
+def flat_rgba_png(side: int) -> bytes:
+    return encode(Image.new("RGBA", (side, side), (10, 20, 30, 255)), "PNG")
+
+
+def test_a_large_decode_takes_its_turn_in_the_process_budget(monkeypatch):
+    from interp import jobs, memory
+
+    monkeypatch.delenv(memory.BUDGET_ENV, raising=False)
+    memory.disarm()
+    budget = jobs.DecodeBudget(jobs.DECODE_BYTES)
+    monkeypatch.setattr(jobs, "_decodes", budget)
+    trims = []
+    monkeypatch.setattr(jobs, "return_memory", lambda: trims.append(1))
+    assert_valid(load_image(flat_rgba_png(2500)), 224)
+    assert budget.most_held == decoded_bytes(2500, 2500) and budget.held == 0  # held while decoding, then given back
+    assert trims == [1]  # and the memory handed back to the system after it
+    load_image(flat_rgba_png(500))  # 1 MB: below LARGE_DECODE, no turn to take
+    assert budget.most_held == decoded_bytes(2500, 2500) and trims == [1]
+
+
+def test_a_large_decode_is_refused_as_busy_near_the_memory_budget(monkeypatch):
+    from interp import jobs, memory
+
+    monkeypatch.setenv(memory.BUDGET_ENV, "1000")
+    resident = [870]
+    monkeypatch.setattr(memory, "resident_bytes", lambda: resident[0] * memory.MB)
+    assert jobs.HEADROOM == 100 * memory.MB
+    assert_valid(load_image(flat_rgba_png(2500)), 224)  # 25 MB to decode: 870 + 25 + 100 fits in 1,000
+    resident[0] = 880  # 880 + 25 + 100 does not
+    with pytest.raises(jobs.Busy) as info:
+        load_image(flat_rgba_png(2500))
+    assert str(info.value) == (
+        "The app is busy: too much of its memory is in use right now (880 MB of the 1,000 MB it keeps under). "
+        "The image was not read; try again in a minute."
+    )
+    assert_valid(load_image(flat_rgba_png(500)), 224)  # a small picture still reads

@@ -104,6 +104,7 @@ def test_never_more_than_slots_run_and_admission_is_first_come_first_served():
         "admitted": 7,
         "finished": 7,
         "cancelled": 0,
+        "refused": 0,
     }
 
 
@@ -350,3 +351,176 @@ def test_attribution_inside_a_cancelled_job_stops_before_its_next_batch(model):
     from interp.attribution.replicas import _idle
 
     assert all(not m._forward_pre_hooks for replica in _idle.get(model, []) for m in replica.modules())
+
+
+# -- fair shares, the memory budget and the decode budget -----------------------------------------------------
+
+
+def test_one_owner_may_have_two_jobs_under_way_and_others_are_not_held_back():
+    from interp.errors import InterpError
+
+    scheduler = Scheduler(1)
+    first = scheduler.submit("first", owner="tab-a")
+    second = scheduler.submit("second", owner="tab-a")  # waits behind the first
+    assert (first.state, second.state) == (jobs.RUNNING, jobs.WAITING)
+    with pytest.raises(jobs.Busy, match=r"you have 2 heavy jobs under way already") as info:
+        scheduler.submit("third", owner="tab-a")
+    assert isinstance(info.value, Cancelled) and isinstance(info.value, InterpError)  # both ways of handling it
+    other = scheduler.submit("other", owner="tab-b")  # another session is not held back
+    anonymous = [scheduler.submit(f"script {i}") for i in range(3)]  # no owner: no share to count
+    assert scheduler.stats()["waiting"] == 5 and scheduler.stats()["refused"] == 1
+    first.release()
+    assert second.state == jobs.RUNNING
+    third = scheduler.submit("third", owner="tab-a")  # one finished: room again
+    for ticket in (second, other, third, *anonymous):
+        ticket.release()
+    assert scheduler.stats()["running"] == 0 and scheduler.stats()["waiting"] == 0
+
+
+def test_the_waiting_line_is_bounded(monkeypatch):
+    monkeypatch.setattr(jobs, "MAX_WAITING", 3)
+    scheduler = Scheduler(1)
+    tickets = [scheduler.submit(f"job{i}", owner=f"tab{i}") for i in range(4)]  # 1 running, 3 waiting
+    with pytest.raises(jobs.Busy, match=r"the app is busy \(3 heavy jobs are waiting already\)"):
+        scheduler.submit("one too many", owner="tab9")
+    for ticket in tickets:
+        ticket.release()
+
+
+@pytest.fixture
+def budget_1000(monkeypatch):
+    """A 1,000 MB memory budget and a resident size the test sets (``resident[0]``, in MB)."""
+    from interp import memory
+
+    resident = [500]
+    monkeypatch.setenv(memory.BUDGET_ENV, "1000")
+    monkeypatch.setattr(memory, "resident_bytes", lambda: resident[0] * memory.MB)
+    return resident
+
+
+def test_a_job_is_refused_when_the_memory_budget_would_be_passed(budget_1000):
+    scheduler = Scheduler(1)
+    assert (jobs.JOB_MEMORY, jobs.HEADROOM) == (350_000_000, 100_000_000)
+    budget_1000[0] = 550  # 550 + 350 MB for the job + 100 MB to spare: fits
+    with scheduler.submit("fits"):
+        pass
+    budget_1000[0] = 551  # one more MB does not
+    ticket = scheduler.submit("Render of mixed3b:379")
+    with pytest.raises(jobs.Busy) as info:
+        with ticket:
+            pytest.fail("the job ran")
+    assert str(info.value) == (
+        "The app is busy: too much of its memory is in use right now (551 MB of the 1,000 MB it keeps under). "
+        "Render of mixed3b:379 was not started; try again in a minute."
+    )
+    assert ticket.state == jobs.DONE and scheduler.stats()["running"] == scheduler.stats()["waiting"] == 0
+
+
+def test_a_waiting_job_is_refused_if_memory_is_full_when_its_turn_comes(budget_1000):
+    scheduler = Scheduler(1)
+    budget_1000[0] = 500
+    running = scheduler.submit("running")
+    waiting = scheduler.submit("waiting")
+    behind = scheduler.submit("behind")
+    budget_1000[0] = 900  # memory filled up meanwhile
+    running.release()
+    assert waiting.state == jobs.RUNNING  # admitted ...
+    with pytest.raises(jobs.Busy, match="waiting was not started"):
+        with waiting:  # ... but refused on entering, and its slot freed at once
+            pytest.fail("the job ran")
+    assert behind.state == jobs.RUNNING and waiting.state == jobs.DONE
+    behind.release()
+
+
+def test_no_budget_no_refusal(monkeypatch):
+    from interp import memory
+
+    monkeypatch.delenv(memory.BUDGET_ENV, raising=False)
+    memory.disarm()
+    monkeypatch.setattr(memory, "resident_bytes", lambda: 10**13)  # 10 TB resident: still no budget to pass
+    Scheduler(1).submit("a script's job").release()
+
+
+def test_the_decode_budget_lets_decodes_take_turns():
+    budget = jobs.DecodeBudget(100)
+    assert budget.acquire(60, timeout=1)
+    started, done = threading.Event(), threading.Event()
+
+    def second():
+        started.set()
+        assert budget.acquire(60, timeout=TIMEOUT)  # waits: 60 + 60 > 100
+        done.set()
+        budget.release(60)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    assert started.wait(TIMEOUT) and not done.wait(0.3)
+    assert budget.held == 60 and budget.waited == 1
+    budget.release(60)
+    assert done.wait(TIMEOUT)
+    thread.join(TIMEOUT)
+    assert budget.held == 0 and budget.most_held == 60
+    assert budget.acquire(500, timeout=0) and budget.held == 100  # larger than the budget: all of it, alone
+    assert not budget.acquire(1, timeout=0.05)  # ... and nothing else meanwhile
+    budget.release(500)
+    assert budget.held == 0
+
+
+def test_decoding_waits_its_turn_then_refuses_as_busy(monkeypatch):
+    from interp import memory
+
+    monkeypatch.delenv(memory.BUDGET_ENV, raising=False)
+    memory.disarm()
+    budget = jobs.DecodeBudget(100 * memory.MB)
+    monkeypatch.setattr(jobs, "_decodes", budget)
+    with jobs.decoding(jobs.LARGE_DECODE - 1):  # small: no budget at all
+        assert budget.held == 0
+    with jobs.decoding(80 * memory.MB):
+        assert budget.held == 80 * memory.MB
+        with pytest.raises(jobs.Busy, match=r"^The app is busy reading other large images\. The image was not read"):
+            with jobs.decoding(80 * memory.MB, wait=0.05):
+                pytest.fail("decoded past the budget")
+    assert budget.held == 0
+
+
+def test_decoding_is_refused_near_the_memory_budget(budget_1000):
+    budget_1000[0] = 900
+    with pytest.raises(jobs.Busy, match=r"\(900 MB of the 1,000 MB it keeps under\)\. The image was not read"):
+        with jobs.decoding(200 * 1_000_000):
+            pytest.fail("decoded past the memory budget")
+    with jobs.decoding(1_000_000):  # a small decode is never refused
+        pass
+
+
+def test_a_waiting_decode_is_judged_by_the_memory_when_its_turn_comes(budget_1000, monkeypatch):
+    """While one large decode holds its memory, the next waits rather than being refused for that memory."""
+    monkeypatch.setattr(jobs, "_decodes", jobs.DecodeBudget(300_000_000))
+    budget_1000[0] = 500
+    first_in, first_out, second_done = threading.Event(), threading.Event(), threading.Event()
+    outcome = []
+
+    def first():
+        with jobs.decoding(200_000_000):
+            budget_1000[0] = 720  # the first decode's memory: 720 + 200 + 100 would not fit now ...
+            first_in.set()
+            assert first_out.wait(TIMEOUT)
+            budget_1000[0] = 500  # ... and it hands it back as it ends
+
+    def second():
+        assert first_in.wait(TIMEOUT)
+        try:
+            with jobs.decoding(200_000_000):
+                outcome.append("decoded")
+        except jobs.Busy as error:
+            outcome.append(str(error))
+        second_done.set()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    assert first_in.wait(TIMEOUT)
+    assert not second_done.wait(0.3)  # ... so the second waits its turn instead of being refused
+    first_out.set()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert outcome == ["decoded"]

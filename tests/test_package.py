@@ -46,6 +46,43 @@ def test_pyproject_pins_what_the_requirements_files_pin():
     assert set(pins(REPO / "requirements.txt")) >= {"torch", "streamlit", "captum", "numpy", "pillow", "plotly"}
 
 
+PYPI = "https://pypi.org/simple"
+CPU_INDEX = "pytorch-cpu"
+
+
+def test_uv_lock_holds_the_pins_with_torch_from_the_cpu_index_and_the_rest_from_pypi():
+    """uv.lock (what Community Cloud installs first) agrees with pyproject.toml and the requirements files:
+    every pinned package at its pinned version, torch the CPU build from PyTorch's index and nothing else from
+    there, the project's own requirements as pyproject.toml declares them."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    cpu_index = next(i["url"] for i in pyproject["tool"]["uv"]["index"] if i["name"] == CPU_INDEX)
+    assert pyproject["tool"]["uv"]["sources"] == {"torch": {"index": CPU_INDEX}}
+    assert all(i.get("explicit") for i in pyproject["tool"]["uv"]["index"])  # an index used only where named
+    lock = tomllib.loads((REPO / "uv.lock").read_text())
+    packages = {p["name"]: p for p in lock["package"]}
+    assert len(packages) == len(lock["package"]), "one version of each package"
+    wanted = pins(REPO / "requirements.txt") | pins(REPO / "requirements-dev.txt")
+    got = {name: packages[name]["version"] for name in wanted if name in packages}
+    assert got == {name: version + ("+cpu" if name == "torch" else "") for name, version in wanted.items()}
+    assert packages["torch"]["source"] == {"registry": cpu_index}
+    assert packages["torch"]["wheels"] and all(
+        w["url"].startswith(cpu_index + "/torch-") for w in packages["torch"]["wheels"]
+    )
+    project = packages.pop(pyproject["project"]["name"])
+    packages.pop("torch")
+    assert {name: p["source"] for name, p in packages.items() if p["source"] != {"registry": PYPI}} == {}
+    requires = project["metadata"]["requires-dist"]
+    assert {r["name"]: r["specifier"].removeprefix("==") for r in requires if "marker" not in r} == declared(
+        pyproject["project"]["dependencies"]
+    )
+    assert {r["name"]: r["specifier"].removeprefix("==") for r in requires if "marker" in r} == declared(
+        pyproject["project"]["optional-dependencies"]["dev"]
+    )
+    assert next(r for r in requires if r["name"] == "torch")["index"] == cpu_index
+    # requirements.txt, for pip, names the same index for torch
+    assert f"--extra-index-url {cpu_index}" in (REPO / "requirements.txt").read_text().splitlines()
+
+
 def test_the_console_script_is_the_cli():
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
     module, _, function = scripts["interp"].partition(":")

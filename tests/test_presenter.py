@@ -1,78 +1,112 @@
-"""Presenter mode, the stage view and the follower without a browser: the talk store, and the app under AppTest.
-(The keys, the clock and a follower window that really follows are in tests/browser.)"""
+"""Presenter mode, the stage view and the follower without a browser: the app under AppTest. (The talk store
+itself is tests/test_talks.py's; the keys, the clock and a follower window that really follows, and a second
+browser that tries to take the stage, are in tests/browser.)"""
 
 import json
 import re
-import threading
 
 import pytest
-from conftest import in_threads, new_app, open_page
+from conftest import new_app, open_page
 
-from ui import presenter
+from interp import talks
+from ui import links, presenter
 from ui.chapters import load_chapter
 from ui.tour import around
 
 pytestmark = pytest.mark.usefixtures("app_environment", "without_weights")
 
 
-def test_the_talk_store_counts_changes_not_repeats_and_stays_bounded(monkeypatch):
-    store = presenter.TalkStore()
-    assert store.get("a") is None
-    store.publish("a", "how-a-cnn-sees", {"step": "stack"})
-    first = store.get("a").seq
-    store.publish("a", "how-a-cnn-sees", {"step": "stack"})  # the same place again: no change for followers
-    assert store.get("a").seq == first
-    store.publish("a", "how-a-cnn-sees", {"step": "convolution"})
-    assert store.get("a").seq > first and store.get("a").params == {"step": "convolution"}
-    copy = store.get("a")
-    copy.params["step"] = "changed"  # a copy: callers cannot change the store
-    assert store.get("a").params == {"step": "convolution"}
-    started = store.started("a")
-    assert store.started("a") == started and store.started("a", restart=True) >= started
-    monkeypatch.setattr(presenter, "MAX_TALKS", 5)
-    for i in range(20):
-        store.publish(f"t{i}", "circuits", {})
-    assert len(store._talks) <= 5 and store.get("t19") is not None
+def _published(secret: str):
+    return presenter.TALKS.peek(talks.public_code(secret))
 
 
-def test_the_talk_store_takes_many_presenters_at_once():
-    store = presenter.TalkStore()
-    barrier = threading.Barrier(8)
-
-    def talk(i: int) -> None:
-        barrier.wait()
-        for n in range(200):
-            store.publish(f"talk{i % 4}", "circuits", {"step": str(n)})
-
-    assert not in_threads(8, talk)
-    assert {store.get(f"talk{i}").params["step"] for i in range(4)} == {"199"}
-
-
-def test_talk_codes():
-    assert presenter.clean_code(" My-Talk_2 ") == "my-talk_2"
-    for bad in ("", "-x", "a b", "x" * 40, "<script>", None):
-        assert presenter.clean_code(bad) is None
-    assert presenter.clean_code(presenter.new_code())
-
-
-def test_a_presenter_link_opens_presenter_mode_and_the_code_stays_in_the_address():
+def test_a_presenter_link_opens_presenter_mode_and_the_secret_stays_in_its_own_address():
+    secret = talks.new_secret()
     at = new_app()
     open_page(at, "how-a-cnn-sees")
     at.query_params["step"] = "convolution"
-    at.query_params["presenter"] = "Demo-1"
+    at.query_params["presenter"] = secret
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.session_state["presenter_mode"] and at.query_params["presenter"] in ("demo-1", ["demo-1"])
+    assert at.session_state["presenter_mode"] and at.query_params["presenter"] in (secret, [secret])
     assert any("Speaker notes" in md.value for md in at.markdown)
+    assert not at.info  # a good link: no message
+    # the bar shows the public code and the stage's link, never the secret
+    code = talks.public_code(secret)
+    bar = next(h.proto.body for h in at.get("html") if h.proto.body.startswith('<div class="interp-bar"'))
+    assert f"talk {code}" in bar and secret not in bar
+    stage = next(b for b in at.get("link_button") if b.proto.label == "Stage")
+    assert stage.proto.url == f"?follow={code}" and secret not in stage.proto.help
     _, after = around("how-a-cnn-sees", "convolution")  # the talk's next step (ui.tour: the talk cut, or every step)
     title = after.step.title
     if after.stop.url_path != "how-a-cnn-sees":
         title += f" · *{after.stop.title}*"
     assert f"**Next up:** {title}" in [md.value for md in at.markdown]
-    assert presenter.TALKS.get("demo-1").params == {"step": "convolution"}
+    assert _published(secret).params == {"step": "convolution"}
     at.button(key="next_step").click().run()
-    assert presenter.TALKS.get("demo-1").page == after.stop.url_path
-    assert presenter.TALKS.get("demo-1").params == {"step": after.step.id}
+    assert _published(secret).page == after.stop.url_path
+    assert _published(secret).params == {"step": after.step.id}
+
+
+@pytest.mark.parametrize("given", ["Demo-1", "public", "1"])
+def test_a_presenter_link_without_a_secret_starts_a_talk_of_its_own_and_says_so(given):
+    """``?presenter=`` with a stage's public code (or any word that is no secret) cannot write into that talk: the
+    window presents a new talk under a new secret, and says why in plain words."""
+    victim = talks.new_secret()
+    presenter.TALKS.publish(victim, "ip:10.0.0.1", "circuits", {"step": "car"})
+    code = talks.public_code(victim)
+    at = new_app()
+    open_page(at, "how-a-cnn-sees")
+    at.query_params["step"] = "convolution"
+    at.query_params["presenter"] = code if given == "public" else given
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    secret = at.session_state["talk_secret"]
+    assert talks.clean_secret(secret) == secret and talks.public_code(secret) != code
+    assert at.query_params["presenter"] in (secret, [secret])
+    said = [i.value for i in at.info]
+    why = "a stage's follow code, which can only follow a talk" if given == "public" else "not a talk's secret key"
+    assert len(said) == 1 and why in said[0] and code not in said[0], said
+    assert presenter.TALKS.peek(code).page == "circuits"  # the victim's talk: untouched
+    assert presenter.TALKS.peek(code).params == {"step": "car"}
+    at.button(key="next_step").click().run()
+    assert presenter.TALKS.peek(code).params == {"step": "car"}
+    assert not at.info  # said once
+
+
+def test_only_what_a_page_can_use_is_published_and_the_stage_drops_the_rest_quietly():
+    """The issue's hijack: the Microscope with ``?unit=STAGE HIJACKED - talk over``. The presenter's window says why;
+    the stage is sent the Microscope without it, and a stage opened on such a link shows no word of it."""
+    hostile = "STAGE HIJACKED - talk over"
+    assert links.checked("microscope", {"unit": hostile, "layer": "mixed4e", "page": "2", "x": "1"}) == (
+        {"layer": "mixed4e", "page": "2"},
+        ["unit", "x"],
+    )
+    assert links.checked("microscope", {"unit": "4e:55", "page": "21"}) == ({"unit": "4e:55"}, ["page"])
+    assert links.checked("circuits", {"step": "car", "unit": "mixed4e:55"}) == ({"step": "car"}, ["unit"])
+    assert links.checked("circuits", {"step": hostile}) == ({}, ["step"])
+    assert links.checked("attribution-lab", {"step": "car"}) == ({}, ["step"])
+    secret = talks.new_secret()
+    at = new_app()
+    open_page(at, "microscope")
+    at.query_params["unit"] = hostile
+    at.query_params["presenter"] = secret
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("is not a unit name" in e.value for e in at.error)  # the presenter's window says why
+    talk = _published(secret)
+    assert talk.page == "microscope" and "unit" not in talk.params and hostile not in repr(talk)
+    # a stage opened with the same link: the Microscope's own first screen, no message, no word of the link's
+    for view in ({"stage": "1"}, {"follow": talks.public_code(talks.new_secret())}):
+        at = new_app()
+        open_page(at, "microscope")
+        at.query_params.update({"unit": hostile, "layer": "[bad](http://x)", **view})
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        shown = [m.value for m in (*at.error, *at.warning, *at.info, *at.markdown, *at.caption)]
+        assert not any("HIJACKED" in m or "bad" in m for m in shown), shown
+        assert not at.error and not at.warning and at.title[0].value == "Microscope"
+        assert "unit" not in at.query_params and "layer" in at.query_params
 
 
 def test_the_next_chapter_key_and_presenter_mode_across_chapters():
@@ -107,14 +141,16 @@ def test_the_next_chapter_key_and_presenter_mode_across_chapters():
 
 
 def test_a_follower_gets_the_stage_view_and_the_presenters_page():
-    presenter.TALKS.publish("stage-test", "how-a-cnn-sees", {"step": "channels"})
+    secret = talks.new_secret()
+    code = talks.public_code(secret)
+    presenter.TALKS.publish(secret, "ip:10.0.0.1", "how-a-cnn-sees", {"step": "channels"})
     at = new_app()
-    at.query_params["follow"] = "stage-test"
+    at.query_params["follow"] = code.upper()  # read out and typed: any case
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.sidebar.toggle  # no sidebar on the stage
     assert not any("Speaker notes" in md.value for md in at.markdown)
-    assert at.session_state["follow_code"] == "stage-test"
+    assert at.session_state["follow_code"] == code
     # the poll (a fragment) moves it to the presenter's page and step
     for _ in range(3):
         if at.title and at.title[0].value == load_chapter("02_cnn").title:
@@ -122,6 +158,40 @@ def test_a_follower_gets_the_stage_view_and_the_presenters_page():
         at.run()
     assert at.title[0].value == load_chapter("02_cnn").title
     assert at.segmented_control(key="step").value == "channels"
+    assert "presenter" not in at.query_params and secret not in str(dict(at.query_params))
+
+
+def test_a_follower_of_no_talk_waits_without_repeating_its_link():
+    at = new_app()
+    at.query_params["follow"] = "abcde23456"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    waiting = [c.value for c in at.caption if c.value.startswith("Waiting for the presenter")]
+    assert waiting and "abcde23456" not in waiting[0]
+
+
+def test_link_values_in_messages_are_plain_text():
+    """A value repeated back from a link is one line of code: no Markdown (a link, a heading, LaTeX, a colour)
+    can come out of it."""
+    assert links.shown("[click](http://evil.example)") == "`[click](http://evil.example)`"
+    assert links.shown("a`b") == "``a`b``"  # shown as written, in a code span its backtick cannot end
+    assert links.shown("x\n\n# HIJACKED\r\n:red[big]") == "`x # HIJACKED :red[big]`"
+    assert links.shown(" \t\n ") == "an empty value"
+    assert links.shown("\u2028x\u0085y") == "`x y`"
+    assert links.shown("9" * 500) == "`" + "9" * 59 + "…`"
+    # a message that quotes the value, or a part of it: each quoted part as code, the rest as it was
+    hostile = "[click](http://evil.example)"
+    said = links.value_as_code(f"'{hostile}' is not a unit name: write LAYER:CHANNEL.", hostile)
+    assert said == f"`{hostile}` is not a unit name: write LAYER:CHANNEL."
+    said = links.value_as_code("Unknown layer '[click](http'. Known layers include mixed3b.", hostile)
+    assert said == "Unknown layer `[click](http`. Known layers include mixed3b."
+    assert links.value_as_code("mixed3b has 480 channels; there is no channel 999.", "mixed3b:999") == (
+        "mixed3b has 480 channels; there is no channel 999."
+    )
+    # a message that holds markup from the value unquoted: a plain sentence instead
+    assert (
+        links.value_as_code(f"No unit {hostile} here.", hostile) == f"The link's value `{hostile}` cannot be used here."
+    )
 
 
 def test_the_keys_script_is_the_shipped_file_with_the_views_settings_filled_in_safely():

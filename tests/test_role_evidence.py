@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import planted_circuit
 
 from interp.circuits.ablation import (
     EFFECT_WORDS,
@@ -24,7 +25,6 @@ from interp.circuits.ablation import (
     effect_verb,
 )
 from interp.network.layers import Unit
-from interp.network.model import InceptionV1
 from interp.story.evidence import (
     base_rate,
     held_out_report,
@@ -229,14 +229,7 @@ SOURCE, TARGET = 5, 0
 @pytest.fixture(scope="module")
 def planted():
     """A random network in which mixed4c:0 (a 1x1-branch unit) reads exactly one unit: relu(mixed4b:5)."""
-    torch.manual_seed(0)
-    model = InceptionV1().eval().requires_grad_(False)
-    conv = model.mixed4c_1x1_pre_relu_conv
-    conv.weight[TARGET] = 0
-    conv.weight[TARGET, SOURCE] = 1.0
-    conv.bias[TARGET] = 0
-    model.mixed4b_1x1_pre_relu_conv.bias[SOURCE] = 1.0
-    return model
+    return planted_circuit(SOURCE, TARGET)
 
 
 def test_controlled_ablation_on_a_planted_circuit(planted):

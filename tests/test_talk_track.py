@@ -11,6 +11,7 @@ import re
 import pytest
 from conftest import new_app, open_page
 
+from interp import talks
 from ui import presenter, tour
 from ui.chapters import load_chapter, parse_chapter
 from ui.frame import split
@@ -142,12 +143,16 @@ def _next(at, key: str = "next_step"):
 
 
 def test_a_presenters_next_and_back_walk_the_talk_cut_across_chapters(planted):
-    at = _open(*planted[0], presenter="walk-1")
+    secret = talks.new_secret()
+    at = _open(*planted[0], presenter=secret)
     assert _where(at) == planted[0] and at.button(key="prev_step").disabled
     for here in planted[1:]:
         _next(at)
         assert _where(at) == here
-        assert at.session_state["presenter_mode"] and presenter.TALKS.get("walk-1").params["step"] == here[1]
+        assert (
+            at.session_state["presenter_mode"]
+            and presenter.TALKS.peek(talks.public_code(secret)).params["step"] == here[1]
+        )
     assert at.button(key="next_step").disabled  # the end of the talk
     for here in reversed(planted[:-1]):
         _next(at, "prev_step")
@@ -155,7 +160,7 @@ def test_a_presenters_next_and_back_walk_the_talk_cut_across_chapters(planted):
 
 
 def test_with_the_switch_off_next_walks_every_step(planted):
-    at = _open(*planted[0], presenter="walk-2")
+    at = _open(*planted[0], presenter=talks.new_secret())
     at.sidebar.toggle(key="talk_cut_switch").set_value(False).run()
     steps = load_chapter("01_why").steps
     for step in steps[1:]:
@@ -167,7 +172,7 @@ def test_with_the_switch_off_next_walks_every_step(planted):
 
 
 def test_the_presenters_bar_shows_the_plan_and_the_next_talk_step(planted):
-    at = _open(*planted[2], presenter="walk-3")
+    at = _open(*planted[2], presenter=talks.new_secret())
     bar = next(h.proto.body for h in at.get("html") if h.proto.body.startswith('<div class="interp-bar"'))
     assert "plan 2:30 of 5:45" in bar  # 60 + 90 s before this step; 345 s in all
     assert re.search(r'class="interp-step-clock" data-elapsed="\d+"[^>]*>\d+:\d\d</span> / 2:00', bar)

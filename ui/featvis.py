@@ -21,6 +21,7 @@ from interp.featvis import objectives as obj
 from interp.featvis import render
 from interp.featvis.manifest import read_manifest
 from interp.featvis.param import make_param
+from interp.jobs import Cancelled
 from interp.network.layers import parse_unit
 from interp.story.catalogue import load_catalogue
 from interp.story.roles import roles_named_for, roles_played_by
@@ -115,7 +116,11 @@ def live_render(key: str, default_unit: str = "mixed3b:379") -> None:
             start = _buttons(key)
             bar, frame = st.empty(), st.empty()
     if start:
-        _run(model, request, bar, frame)
+        try:
+            _run(model, request, bar, frame)
+        except Cancelled as error:  # refused as busy (interp.jobs.Busy): the memory or the queue was full
+            bar.empty()
+            jobs.cancelled_note(error)
     _show_kept(request, frame)
 
 

@@ -16,6 +16,14 @@ Cancelling a cached computation (which the page would otherwise ask for again on
 remembered for the session: calling it again raises :class:`interp.jobs.Cancelled` until the reader asks for it
 again with the button :func:`cancelled_note` shows.
 
+**Fair shares and memory.** Each job is submitted in its session's name, so one session cannot fill the queue
+(:data:`interp.jobs.MAX_PER_OWNER`), and a server keeps under its memory budget: this module arms
+:func:`interp.memory.arm` when it runs inside a Streamlit server (:func:`serving`; not under AppTest or in a
+script). A job refused
+for either raises :class:`interp.jobs.Busy` (a :class:`~interp.jobs.Cancelled` with a "busy, try again" message,
+and an :class:`~interp.errors.InterpError`): it is never remembered as cancelled, so the next run asks again, and
+:func:`cancelled_note` says "busy" instead of "cancelled".
+
 Light work stays out of the queue: forward passes (classification, activations, heat maps of photos, ablation
 and its random control, each well under a second on two cores) would wait far longer behind a render than they
 take, and their memory is small.
@@ -30,17 +38,33 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import streamlit as st
-from streamlit import runtime
+from streamlit import config, runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from interp import jobs
-from interp.jobs import Cancelled, CancelToken
+from interp import jobs, memory
+from interp.jobs import Busy, Cancelled, CancelToken
 from ui import ahead
 
 T = TypeVar("T")
 
 POLL_SECONDS = 0.2  # how often a waiting page checks its place in the queue, and whether it should stop
 CANCELLED = "jobs_cancelled"  # session state: keys of cached computations the reader cancelled
+
+
+def serving() -> bool:
+    """Whether this process is a Streamlit server with browser sessions (not AppTest, which may stand a mock
+    runtime in, and not a script)."""
+    return runtime.exists() and not config.get_option("global.appTest")
+
+
+def arm_budget() -> None:
+    """Keep the process under its memory budget when it serves browsers; nothing under AppTest or in a script,
+    where one person's work is never refused."""
+    if serving():
+        memory.arm()
+
+
+arm_budget()  # imported by the first script run of a server: armed from then on
 
 
 def _session_alive() -> Callable[[], bool] | None:
@@ -68,12 +92,18 @@ def run(label: str, work: Callable[[], T], *, key: str | None = None, sticky: bo
     if jobs.current_token() is not None:  # heavy work inside heavy work: it already holds a slot
         return work()
     alive = _session_alive()
-    ticket = jobs.scheduler().submit(label, token=CancelToken(alive=alive))
+    arm_budget()
+    try:
+        ticket = jobs.scheduler().submit(label, token=CancelToken(alive=alive), owner=_owner())
+    except Busy as error:
+        raise Busy(str(error), label, key) from None
     try:
         if not ticket.wait(0):
             _wait_visibly(ticket, key, label, sticky, place)
         with ticket:
             return work()
+    except Busy as error:  # its turn came with the memory too full: not a cancel, so never remembered as one
+        raise Busy(str(error), label, key) from None
     except Cancelled as error:
         if alive is not None and not alive():
             st.stop()  # the session has gone: nobody to tell
@@ -82,6 +112,13 @@ def run(label: str, work: Callable[[], T], *, key: str | None = None, sticky: bo
         raise Cancelled(label, key) from error
     finally:
         ticket.release()  # a wait ended by a rerun, a stop or an error: leave the queue
+
+
+def _owner() -> str | None:
+    """The browser session a job is submitted for (its share of the queue is counted by it); None outside a
+    Streamlit server (AppTest gives every session the same id: nobody's share to count)."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return ctx.session_id if ctx is not None and serving() else None
 
 
 def _wait_visibly(ticket: jobs.Ticket, key: str, label: str, sticky: bool, place) -> None:
@@ -148,10 +185,13 @@ def _forget(key: str) -> None:
 
 
 def cancelled_note(error: Cancelled) -> None:
-    """Say that a computation was cancelled, with a button that asks for it again."""
-    st.info(f"**{error.label}**: cancelled.", icon=":material/cancel:")
+    """Say that a computation was cancelled (or refused as busy, saying why), with a button that asks again."""
+    if isinstance(error, Busy):
+        st.warning(str(error), icon=":material/hourglass_disabled:")
+    else:
+        st.info(f"**{error.label}**: cancelled.", icon=":material/cancel:")
     st.button(
-        "Compute it again",
+        "Try again" if isinstance(error, Busy) else "Compute it again",
         key=f"jobs_again_{_digest(error.key)}",
         icon=":material/replay:",
         on_click=_forget,

@@ -57,6 +57,9 @@ NOT_EXPANDERS = UNIT_PAGE_ONLY + (
     "Photos unavailable: offline",
     "Photos unavailable: folder",
     "Photos unavailable: download",
+    "Photos unavailable: missing folder",
+    "Photos unavailable: cache full",
+    "Photos unavailable: cache read-only",
     "Role templates",
     "Role figures",
 )
@@ -83,7 +86,7 @@ def render_microscope() -> None:
                     )
                 unit = parse_unit(unit_text)
             except UnitError as error:
-                st.error(f"{error} Showing the layer browser instead.")
+                st.error(links.value_as_code(f"{error} Showing the layer browser instead.", unit_text))
             else:
                 unit_page(unit, sections)
                 return

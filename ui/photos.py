@@ -96,31 +96,40 @@ def _missing(error: Exception) -> None:
 
 
 def _message(reasons: list[Exception]) -> str:
-    """One line: why the photos are missing and what to do."""
+    """One line: why the photos are missing, named by its real cause (no such folder in INTERP_IMAGES_DIR, a cache
+    folder that is full or cannot be written, offline, the network), how many photos of the page it hides, and
+    what to do; ``prefetch`` is suggested only where it can help (never for a full or read-only cache)."""
     text = _text()
+    photos = {r.photo.id for r in reasons if getattr(r, "photo", None) is not None}  # a photo shown twice is one
+    others = {
+        str(r) for r in reasons if getattr(r, "photo", None) is None and not isinstance(r, download.DownloadError)
+    }
+    failed = [r for r in reasons if isinstance(r, download.DownloadError)]  # a download's own reason, if one ran
+    first = str((failed or reasons)[0]).split(". ")[0]
+    fields = {
+        "count": len(photos) + len(others) or len({str(r) for r in reasons}),
+        "reason": first,
+        "folder": os.environ.get(collection.IMAGES_DIR_ENV, ""),
+        "cache": str(collection.photos_cache_dir()),
+    }
     try:
         folder = collection.images_dir()
-    except InterpError:
-        folder = "missing"
-    if folder is not None:
-        key = "Photos unavailable: folder"
-    elif download.is_offline():
-        key = "Photos unavailable: offline"
+    except InterpError as error:  # INTERP_IMAGES_DIR names no folder: every photo is missing, whatever the page shows
+        key, fields["reason"] = "Photos unavailable: missing folder", str(error)
     else:
-        key = "Photos unavailable: download"
-    reasons = list({str(r): r for r in reasons}.values())  # a photo shown twice is one missing photo
-    failed = [r for r in reasons if isinstance(r, download.DownloadError)]  # a download's own reason, if one ran
-    photos = [r for r in reasons if not isinstance(r, download.DownloadError)] or reasons
-    first = str((failed or photos)[0]).split(". ")[0]
-    return fill(
-        text.get(key, "{count} photos could not be shown: {reason}."),
-        {
-            "count": len(photos),
-            "reason": first,
-            "folder": os.environ.get(collection.IMAGES_DIR_ENV, ""),
-            "cache": str(collection.photos_cache_dir()),
-        },
-    )
+        problem = collection.cache_problem() if folder is None else None
+        if folder is not None:
+            key, fields["missing"] = "Photos unavailable: folder", collection.missing_in_folder(folder)
+        elif problem is not None:  # prefetch could not save anything there either
+            full = problem.cause == download.DISK_FULL
+            key = "Photos unavailable: cache full" if full else "Photos unavailable: cache read-only"
+            fields["reason"] = problem.message
+        elif download.is_offline():
+            key = "Photos unavailable: offline"
+        else:
+            key = "Photos unavailable: download"
+    default = "{count} ImageNet photos are not shown, so grey tiles stand in for them. {reason}"
+    return fill(text.get(key, default), fields)
 
 
 # -- getting photos -----------------------------------------------------------------------------------------------

@@ -1,17 +1,23 @@
 """Choose the picture every chapter looks at: a sample (committed, or a photo fetched on first use) or an upload.
 
-The choice and the uploaded bytes live in ``st.session_state``, so they survive reruns and page changes.
+The choice and the uploaded bytes live in ``st.session_state``, so they survive reruns and page changes. An
+upload's name is the visitor's text: it is shown as written (:mod:`ui.plain`), never as Markdown. A picture's
+``key``, which everything computed from it is cached by, is the digest of its decoded pixels: the same picture
+in another file (a changed text chunk, another format) is the same picture, and is not computed again.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import streamlit as st
 
-from interp.dataset.intake import MAX_BYTES, MAX_PIXELS, IntakeResult
+from interp.dataset.intake import FILE_LIMIT_TEXT, MAX_PIXELS, SUPPORTED_TEXT, IntakeResult
 from interp.dataset.samples import Sample, is_cached, load_catalog, sample_bytes
 from interp.errors import InterpError
+from interp.jobs import Busy
+from ui import jobs, plain
 from ui.resources import digest, intake
 
 UPLOAD = "__upload__"
@@ -71,15 +77,15 @@ def picture_picker(key: str = "picker") -> Picture | None:
         key=f"{key}_upload",
         on_change=_on_upload,
         args=(key,),
-        help=f"JPEG, PNG, WebP, BMP, TIFF or GIF, up to {MAX_BYTES // 2**20} MB and {MAX_PIXELS // 10**6} megapixels; "
-        "large photos are scaled down.",
+        help=f"{SUPPORTED_TEXT.replace(' and ', ' or ')}, up to {FILE_LIMIT_TEXT} and {MAX_PIXELS // 10**6} "
+        "megapixels; large photos are scaled down.",
     )
-    return current_picture()
+    return current_picture(key)
 
 
 @dataclass(frozen=True)
 class Picture:
-    key: str  # digest of the file's bytes: the cache key for everything computed from it
+    key: str  # digest of the decoded pixels (pixel_key): the cache key for everything computed from it
     name: str
     image: IntakeResult
 
@@ -111,7 +117,7 @@ def has_upload() -> bool:
     return bool(_state().get("upload"))
 
 
-def current_picture() -> Picture | None:
+def current_picture(key: str = "picker") -> Picture | None:
     """The chosen picture, read and cached; shows a message and returns ``None`` if it cannot be had."""
     state = _state()
     if state["choice"] == UPLOAD and state["upload"]:
@@ -127,12 +133,22 @@ def current_picture() -> Picture | None:
             st.warning(f"{error} Showing '{fallback.title}' instead.")
             state["choice"] = fallback.id
             name, data = fallback.title, _sample_data(fallback.id)
+    jobs.arm_budget()  # a server keeps its memory budget from the first picture on
     try:
-        key = digest(data)
-        return Picture(key, name, intake(key, data))
-    except InterpError as error:
-        st.error(f"**{name} cannot be used.** {error}")
+        image = intake(digest(data), data)
+    except Busy as error:  # too many large pictures at once: nothing wrong with this one
+        st.warning(f"{plain.name(name)}: {plain.prose(str(error))}", icon=":material/hourglass_disabled:")
+        st.button("Try again", key=f"{key}_try_again", icon=":material/replay:")
         return None
+    except InterpError as error:
+        st.error(f"{plain.name(name)} **cannot be used.** {plain.prose(str(error))}", icon=":material/error:")
+        return None
+    return Picture(pixel_key(image), name, image)
+
+
+def pixel_key(image: IntakeResult) -> str:
+    """The digest of the model's input pixels: the cache key of everything computed from a picture."""
+    return hashlib.sha256(image.tensor.numpy().tobytes()).hexdigest()[:16]
 
 
 def credit_line() -> str | None:

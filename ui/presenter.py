@@ -3,17 +3,21 @@
 Three ways to look at the same app, chosen by the URL (read once per browser session, then kept in the URL so a
 reload keeps them):
 
-* presenter mode (the sidebar's switch, the P key, or ``?presenter=<code>``): each step's headline and visual,
+* presenter mode (the sidebar's switch, the P key, or ``?presenter=<secret>``): each step's headline and visual,
   speaker notes beside the visual, and a compact bar on top: the clock against the talk's plan (the step's
-  planned seconds and the talk's, ahead or behind) and the next step. Next, Back and the keys walk the talk cut
-  (``ui.tour``: the steps with ``talk=SECONDS``, across chapters), or every step when the sidebar's "Talk cut
-  only" is off. Every page the presenter shows is published under the talk's code in a process-wide store
-  (:data:`TALKS`);
+  planned seconds and the talk's, ahead or behind), the next step and the Stage link. Next, Back and the keys
+  walk the talk cut (``ui.tour``: the steps with ``talk=SECONDS``, across chapters), or every step when the
+  sidebar's "Talk cut only" is off. Every page the presenter shows is published, with the link parameters it can
+  use (``ui.links.checked``), in a process-wide store (:data:`TALKS`, ``interp.talks``). Publishing takes the
+  talk's secret, which lives in this session and this window's own address only; a link whose presenter key is
+  not a secret (a stage's follow code, say) starts a new talk of its own, and the window says so;
 * the stage view (``?stage=1``): the step's headline and its visual alone, large, without the sidebar, the step
-  bar, the buttons or the reading text (the keys still move it), for a projector mirroring one screen;
-* the follower (``?follow=<code>``): the stage view of another window's talk. A fragment polls the store every
-  :data:`FOLLOW_POLL_S` seconds and moves this window to the page and step the presenter shows, so notes on the
-  laptop and the stage on the projector stay on the same step.
+  bar, the buttons or the reading text (the keys still move it), for a projector mirroring one screen. It keeps
+  only the link parameters the page can use and drops the others without a word (:func:`tidy_stage_link`), and
+  its address never holds a secret;
+* the follower (``?follow=<public code>``): the stage view of another window's talk. A fragment polls the store
+  every :data:`FOLLOW_POLL_S` seconds and moves this window to the page and step the presenter shows, so notes on
+  the laptop and the stage on the projector stay on the same step. The public code can only read.
 
 The keys (:func:`install_keys`) are one small script in the page: Right/PageDown and Left/PageUp (what clickers
 send) click Next and Back (which decide where to go: the next step, or in presenter mode the next step of the
@@ -28,26 +32,27 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import secrets
-import threading
 import time
-from dataclasses import dataclass, field
 
 import streamlit as st
 
+from interp import talks
 from interp.paths import ASSETS_DIR
+from ui import links
 from ui.tour import Plan
 
 PRESENTER = "presenter_mode"  # the sidebar switch's key (ui.sidebar), read by the frame (ui.frame)
 READ_ALOUD = "read_aloud"  # the sidebar switch: read each step's narration aloud
 TALK_ONLY = "talk_cut_only"  # whether a presenter's Next walks the talk cut (True) or every step (False)
 TALK_SWITCH = "talk_cut_switch"  # the sidebar's switch for it (presenter mode only)
-TALK = "talk_code"  # this presenter's talk code
+SECRET = "talk_secret"  # this presenter's secret: in this session and this window's own address, nowhere else
 STARTED = "talk_started"  # when the presenter's clock started (time.time())
 STEP_ENTERED = "step_entered"  # when the step now shown was entered (time.time())
 STAGE = "stage_view"
-FOLLOW = "follow_code"  # the talk this window follows
+FOLLOW = "follow_code"  # the public code of the talk this window follows
+_CLIENT = "_talk_client"  # who this session is to the talk store, when the server sees no address
+_NOTICE = "_talk_notice"  # a message for this presenter's window, shown once
 _URL_READ = "_view_from_url"  # the URL's view parameters are read once per session
 _FOLLOWED = "_follow_seq"  # the last published state this follower applied
 _SHOWN = "_follow_shown"  # the page this follower shows
@@ -55,78 +60,22 @@ _STEP_AT = "_step_at"  # (url path, step id) of the step now shown, to see when 
 
 CONTROL_PARAMS = ("presenter", "stage", "follow")  # URL parameters that choose the view, not the content
 FOLLOW_POLL_S = 0.7
-TALK_TTL_S = 24 * 3600
-MAX_TALKS = 500
-_CODE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+# -- the process-wide store: where each talk's presenter is (interp.talks: secrets, public codes, bounds) ----------
+
+TALKS = talks.TalkStore()
 
 
-# -- the process-wide store: where each talk's presenter is -------------------------------------------------------
-
-
-@dataclass
-class Talk:
-    page: str | None = None  # the url path of the page the presenter shows
-    params: dict[str, str] = field(default_factory=dict)  # its query parameters (?step=, ?unit=, ...)
-    seq: int = 0  # grows with every change the presenter publishes
-    started: float = field(default_factory=time.time)  # the presenter's clock
-    updated: float = field(default_factory=time.time)
-
-
-class TalkStore:
-    """Talk code -> :class:`Talk`, shared by every session of this server process (thread-safe, bounded)."""
-
-    def __init__(self) -> None:
-        self._talks: dict[str, Talk] = {}
-        self._lock = threading.Lock()
-        self._seq = 0
-
-    def get(self, code: str) -> Talk | None:
-        with self._lock:
-            talk = self._talks.get(code)
-            return None if talk is None else Talk(talk.page, dict(talk.params), talk.seq, talk.started, talk.updated)
-
-    def started(self, code: str, restart: bool = False) -> float:
-        """The clock's start for ``code``, creating the talk (or restarting its clock) if asked."""
-        with self._lock:
-            talk = self._talk(code)
-            if restart:
-                talk.started = time.time()
-            return talk.started
-
-    def publish(self, code: str, page: str, params: dict[str, str]) -> None:
-        with self._lock:
-            talk = self._talk(code)
-            if (talk.page, talk.params) != (page, params):
-                self._seq += 1
-                talk.page, talk.params, talk.seq = page, dict(params), self._seq
-            talk.updated = time.time()
-
-    def _talk(self, code: str) -> Talk:
-        talk = self._talks.get(code)
-        if talk is None:
-            self._evict()
-            talk = self._talks[code] = Talk()
-        return talk
-
-    def _evict(self) -> None:
-        now = time.time()
-        for code in [c for c, t in self._talks.items() if now - t.updated > TALK_TTL_S]:
-            del self._talks[code]
-        while len(self._talks) >= MAX_TALKS:
-            del self._talks[min(self._talks, key=lambda c: self._talks[c].updated)]
-
-
-TALKS = TalkStore()
-
-
-def clean_code(text: object) -> str | None:
-    """A talk code as typed in a URL (``My-Talk`` -> ``my-talk``); None if it is not one."""
-    code = str(text or "").strip().lower()
-    return code if _CODE.fullmatch(code) else None
-
-
-def new_code() -> str:
-    return "".join(secrets.choice("abcdefghjkmnpqrstuvwxyz23456789") for _ in range(5))
+def client() -> str:
+    """Who this session is to the talk store: the visitor's address where the server sees one (not on localhost),
+    else this browser session (a random id of its own)."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # noqa: BLE001 (no request behind this run: a test)
+        address = None
+    if address:
+        return f"ip:{address}"
+    return f"session:{st.session_state.setdefault(_CLIENT, secrets.token_hex(8))}"
 
 
 # -- the session's view ------------------------------------------------------------------------------------------
@@ -144,16 +93,45 @@ def following() -> str | None:
     return st.session_state.get(FOLLOW)
 
 
+def talk_secret() -> str | None:
+    """This presenter's secret (None when this window is not presenting)."""
+    return st.session_state.get(SECRET) if presenter_mode() else None
+
+
 def talk_code() -> str | None:
-    return st.session_state.get(TALK) if presenter_mode() else None
+    """The public code of this presenter's talk: what the stage follows and the presenter's bar shows."""
+    secret = talk_secret()
+    return talks.public_code(secret) if secret else None
 
 
-def start_presenting(code: str | None = None, restart: bool = False) -> None:
-    code = code or st.session_state.get(TALK) or new_code()
-    st.session_state[TALK] = code
-    st.session_state[STARTED] = TALKS.started(code, restart=restart)
+def start_presenting(secret: str | None = None, restart: bool = False) -> None:
+    """Present under ``secret`` (a link's), this session's own, or a new one; restart the clock if asked."""
+    secret = secret or st.session_state.get(SECRET) or talks.new_secret()
+    started = TALKS.open(secret, client(), restart=restart)
+    if started is None:  # the secret's public code is another talk's: start one of our own
+        say(
+            "This presenter link's key belongs to no talk this window may present, so this window started a new "
+            "talk. Give the stage this talk's Stage link, on the presenter's bar above a chapter's step."
+        )
+        secret = talks.new_secret()
+        started = TALKS.open(secret, client(), restart=True) or time.time()
+        restart = True
+    st.session_state[SECRET] = secret
+    st.session_state[STARTED] = started
     if restart:
-        st.session_state[STEP_ENTERED] = st.session_state[STARTED]
+        st.session_state[STEP_ENTERED] = started
+
+
+def say(message: str) -> None:
+    """A plain message for this presenter's window, shown once (:func:`show_notice`)."""
+    st.session_state[_NOTICE] = message
+
+
+def show_notice() -> None:
+    """The message :func:`say` left, if any, as plain text."""
+    message = st.session_state.pop(_NOTICE, None)
+    if message:
+        st.info(message, icon=":material/info:")
 
 
 def talk_only() -> bool:
@@ -207,12 +185,24 @@ def read_view_from_url() -> None:
         return
     st.session_state[_URL_READ] = True
     params = st.query_params
-    if "follow" in params and (code := clean_code(params.get("follow"))):
+    if "follow" in params and (code := talks.clean_public(params.get("follow"))):
         st.session_state[FOLLOW] = code
         return  # a follower is an audience window: no presenter mode here
     if "presenter" in params:
         st.session_state[PRESENTER] = st.session_state[_KEPT[PRESENTER]] = True
-        start_presenting(clean_code(params.get("presenter")))
+        given = str(params.get("presenter") or "").strip()
+        secret = talks.clean_secret(given)
+        if given and secret is None:
+            say(
+                "This window started a new talk: the link's presenter key "
+                + (
+                    "is a stage's follow code, which can only follow a talk, not present it."
+                    if talks.clean_public(given)
+                    else "is not a talk's secret key (those are 30 letters, digits, - and _)."
+                )
+                + " Give the stage this talk's Stage link, on the presenter's bar above a chapter's step."
+            )
+        start_presenting(secret)
     if str(params.get("stage", "")).lower() in ("1", "true", "yes", "on"):
         st.session_state[STAGE] = True
 
@@ -221,7 +211,7 @@ def keep_view_in_url() -> None:
     """Write the view back into the URL (page changes drop query parameters), so a reload keeps it."""
     wanted = {
         "follow": following(),
-        "presenter": talk_code(),
+        "presenter": None if st.session_state.get(STAGE) else talk_secret(),  # never in a stage's address
         "stage": "1" if st.session_state.get(STAGE) and not following() else None,
     }
     for name, value in wanted.items():
@@ -238,10 +228,23 @@ def content_params() -> dict[str, str]:
 
 def publish(url_path: str | None) -> None:
     """The presenter's window says it shows the page at ``/<url_path>``: by the chapter frame as soon as the step is
-    known, and by the router after every page (a tool page's own parameters, ``?unit=``, are known only then)."""
-    code = talk_code()
-    if code and not following() and url_path is not None:
-        TALKS.publish(code, url_path, content_params())
+    known, and by the router after every page (a tool page's own parameters, ``?unit=``, are known only then).
+    Only the parameters the page can use go out (``ui.links.checked``); the page itself says what it did with
+    the others."""
+    secret = talk_secret()
+    if secret and not following() and url_path is not None:
+        good, _ = links.checked(url_path, content_params())
+        TALKS.publish(secret, client(), url_path, good)
+
+
+def tidy_stage_link(url_path: str | None) -> None:
+    """On a stage (``?stage=1`` or a follower), before the page runs: keep only the link parameters the page can
+    use, each once, and drop the rest without a word, so that no text from a link reaches the projector."""
+    params = content_params()
+    good, bad = links.checked(url_path, params)
+    if bad or any(len(st.query_params.get_all(name)) > 1 for name in good):
+        control = {name: st.query_params[name] for name in CONTROL_PARAMS if name in st.query_params}
+        st.query_params.from_dict({**good, **control})
 
 
 # -- the follower ------------------------------------------------------------------------------------------------
@@ -256,17 +259,18 @@ def follow_talk(code: str, pages: dict[str, st.Page]) -> None:
     """Poll the store; when the presenter has moved since this window last looked, go where they are.
 
     ``pages`` maps url paths to the app's pages (``ui.tour.Stop.page``)."""
-    talk = TALKS.get(code)
+    talk = TALKS.follow(code)
     if talk is None or talk.page is None:
-        st.caption(f"Waiting for the presenter of talk **{code}** (presenter mode, code {code}).")
+        st.caption("Waiting for the presenter: this window shows the talk's steps as soon as the presenter's does.")
         return
     if talk.seq == st.session_state.get(_FOLLOWED):
         return
     st.session_state[_FOLLOWED] = talk.seq
     shown_page, shown_params = st.session_state.get(_SHOWN, (None, {}))
-    if (talk.page, talk.params) == (shown_page, shown_params) or talk.page not in pages:
+    params, _ = links.checked(talk.page, talk.params)  # the store holds checked ones: checked again all the same
+    if (talk.page, params) == (shown_page, shown_params) or talk.page not in pages:
         return
-    target = {**talk.params, "follow": code}
+    target = {**params, "follow": code}
     if talk.page == shown_page:
         st.query_params.from_dict(target)
         st.rerun()
@@ -331,10 +335,9 @@ def clock_html(started: float, entered: float | None = None, plan: Plan | None =
 def render_presenter_bar(where: str, next_up: str, plan: Plan | None = None) -> None:
     """On top of a chapter in presenter mode, one compact row: the clock against the plan, where we are, what
     comes next, a restart and the stage link."""
-    code = talk_code()
-    if not code:
+    if not talk_secret():
         start_presenting()
-        code = talk_code()
+    code = talk_code()  # the public code: the bar never shows the secret
     with st.container(border=True, key="presenter_bar"):
         clocks, up, restart, stage = st.columns([5.4, 3.6, 0.55, 1.2], vertical_alignment="center", gap="small")
         clocks_html = clock_html(st.session_state.get(STARTED, time.time()), st.session_state.get(STEP_ENTERED), plan)
@@ -356,9 +359,10 @@ def render_presenter_bar(where: str, next_up: str, plan: Plan | None = None) -> 
             f"?follow={code}",
             icon=":material/open_in_new:",
             width="stretch",
-            help=f"The audience's window: the stage view of this talk (code **{code}**), which follows "
-            "this window step by step. Open it on the projector; on another device, open "
-            f"`/?follow={code}` on this app's address.",
+            help=f"The audience's window: the stage view of this talk (follow code {code}), which follows "
+            "this window step by step and can do nothing else. Open it on the projector; on another device, "
+            f"open `/?follow={code}` on this app's address. This window's own address holds the talk's secret "
+            "key: keep it to yourself.",
         )
 
 

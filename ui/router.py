@@ -9,7 +9,8 @@ first run after the server starts would use its older "pages directory" lookup a
 as navigation until this router had run.
 
 The view (presenter mode, the stage view, a follower window) is chosen by the URL and drawn by
-``ui/presenter.py``.
+``ui/presenter.py``. An address that is no page gets a page that says so (``ui/not_found.py``, hidden from the
+navigation).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import presenter
+from ui import not_found, presenter
 from ui.sidebar import fill_model_status, render_sidebar
 from ui.tour import TOOLS, TOUR, chapters
 
@@ -36,15 +37,20 @@ def run_app() -> None:
     st.set_page_config(page_title="Inside InceptionV1", page_icon=str(ICON) if ICON.is_file() else "👁", layout="wide")
     presenter.read_view_from_url()
     door = st.Page(_front_door, title="Inside InceptionV1", url_path="", default=True, visibility="hidden")
+    nowhere = st.Page(not_found.render_not_found, title=not_found.TITLE, url_path=not_found.PATH, visibility="hidden")
     stage = presenter.stage_view()
     current = st.navigation(
-        {"The tour": [door, *(stop.page for stop in chapters())], "Tools": [stop.page for stop in TOOLS]},
+        {"The tour": [door, *(stop.page for stop in chapters()), nowhere], "Tools": [stop.page for stop in TOOLS]},
         position="hidden" if stage else "sidebar",
     )
     keys = st.container(key="interp_keys")  # the page's script and styles, filled once the page has run
     status_slot = None if stage else render_sidebar()
     presenter.keep_switches()
     presenter.keep_view_in_url()
+    if stage:  # nothing from a link that the page cannot use reaches a projector (the front door: chapter one's)
+        presenter.tidy_stage_link(current.url_path or chapters()[0].url_path)
+    else:
+        presenter.show_notice()
     current.run()
     presenter.keep_view_in_url()  # a page may have replaced the query parameters
     presenter.publish(current.url_path)

@@ -57,8 +57,8 @@ def build_parser(only: Collection[str] | None = None, prog: str = PROG) -> argpa
 def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((arg for arg in argv if not arg.startswith("-")), None)  # the top level has no other options
-    args = build_parser(only={chosen}, prog=prog).parse_args(argv)
     try:
+        args = build_parser(only={chosen}, prog=prog).parse_args(argv)  # a number out of range stops here
         return args.run(args)
     except InterpError as error:
         print(f"error: {error}", file=sys.stderr)

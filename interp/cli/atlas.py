@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from interp.cli.common import Command, check_top
+from interp.cli.common import Command, add_top
 
 
 def _layer_span() -> str:
@@ -26,7 +26,7 @@ def configure_examples(parser: argparse.ArgumentParser) -> None:
         "y, x is where that maximum is on the layer's grid (kept for each unit's top 100 photos). No model needed."
     )
     parser.add_argument("unit", help=f"LAYER:CHANNEL of {_layer_span()} or a branch, e.g. mixed3b:379 or 4c:278")
-    parser.add_argument("--top", type=int, default=10, help="how many photos (default 10)")
+    add_top(parser, 10, "photos")
     parser.add_argument(
         "--json", action="store_true", help='print {"unit", "examples": [{"image", "label", "activation", "y", "x"}]}'
     )
@@ -68,7 +68,7 @@ def configure_find(parser: argparse.ArgumentParser) -> None:
         "classes", help="comma list of class names or synsets, e.g. 'sports car,convertible' or n02110341"
     )
     parser.add_argument("--layer", required=True, help=f"{_layer_span()}, e.g. mixed4c or 4c")
-    parser.add_argument("--top", type=int, default=10, help="how many units (default 10)")
+    add_top(parser, 10, "units")
     parser.add_argument(
         "--json",
         action="store_true",
@@ -83,7 +83,6 @@ def run_find(args: argparse.Namespace) -> int:
 
     classes = [c for c in args.classes.split(",") if c.strip()]
     synsets = sorted(resolve_classes(classes))
-    check_top(args.top)
     units = load_atlas().find(synsets, args.layer, top=args.top)
     layer = units[0].unit.layer
     if args.json:

@@ -5,18 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 
-from interp.cli.common import Command, add_image, add_model_options, check_out_file
+from interp.cli.common import Command, add_image, add_model_options, check_out_file, real, span, whole
 from interp.errors import InterpError
 
-# The options that tune one method: (method, option, type, what it sets). Their defaults are read from
-# interp.attribution.DEFAULTS, and each is refused with any other method.
-METHOD_OPTIONS: tuple[tuple[str, str, type, str], ...] = (
-    ("ig", "steps", int, "integration steps"),
-    ("ig", "baseline", str, "baseline"),
-    ("smoothgrad", "samples", int, "noisy samples"),
-    ("smoothgrad", "noise", float, "noise sd in [0, 1] pixel units"),
-    ("occlusion", "window", int, "patch side in pixels"),
-    ("occlusion", "stride", int, "patch step in pixels"),
+# The options that tune one method: (method, option, type, range or None, what it sets). Their defaults are
+# read from interp.attribution.DEFAULTS, and each is refused with any other method. The ranges keep a run to
+# minutes and memory to what the method needs at its defaults: 1,024 integration steps (Captum's quadrature
+# table grows with the square of the steps: 100,000 asked numpy for 74.5 GiB), 1,024 noisy samples, noise up
+# to the whole pixel range, windows within the 224 px image, and strides of at least 4 px (at most 3,025 patch
+# positions).
+METHOD_OPTIONS: tuple[tuple[str, str, type, tuple[float, float] | None, str], ...] = (
+    ("ig", "steps", int, (1, 1024), "integration steps"),
+    ("ig", "baseline", str, None, "baseline"),
+    ("smoothgrad", "samples", int, (1, 1024), "noisy samples"),
+    ("smoothgrad", "noise", float, (0.0, 1.0), "noise sd in [0, 1] pixel units"),
+    ("occlusion", "window", int, (1, 224), "patch side in pixels"),
+    ("occlusion", "stride", int, (4, 224), "patch step in pixels"),
 )
 
 ATTRIBUTE_HELP = "which pixels made the model say a class, by one attribution method"
@@ -30,6 +34,7 @@ def _layer_methods() -> list[str]:
 
 def configure_attribute(parser: argparse.ArgumentParser) -> None:
     from interp.attribution import BASELINES, DEFAULT_LAYER, DEFAULTS, METHODS
+    from interp.network.layers import NUM_LOGITS
 
     parser.description = ATTRIBUTE_HELP + (
         ". The image is centre-cropped to 224 px. --out writes the map over the image (red: for the class, "
@@ -38,8 +43,12 @@ def configure_attribute(parser: argparse.ArgumentParser) -> None:
     )
     add_image(parser)
     parser.add_argument("--method", required=True, choices=tuple(METHODS), help="the attribution method")
+    last = NUM_LOGITS - 1
     parser.add_argument(
-        "--target", type=int, default=None, help="logit index of the class (default: the top prediction)"
+        "--target",
+        type=whole("--target", 0, last),
+        default=None,
+        help=f"logit index of the class, {span(0, last)} (default: the top prediction)",
     )
     parser.add_argument(
         "--layer", default=None, help=f"layer for {' / '.join(_layer_methods())} (default {DEFAULT_LAYER})"
@@ -47,13 +56,14 @@ def configure_attribute(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="heat map over the image (.png, .jpg or .webp)")
     parser.add_argument("--save-map", default=None, help="raw map as a NumPy .npy file")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    for method, option, kind, what in METHOD_OPTIONS:
+    for method, option, kind, bounds, what in METHOD_OPTIONS:
+        checked = kind if bounds is None else (whole if kind is int else real)(f"--{option}", *bounds)
         parser.add_argument(
             f"--{option}",
-            type=kind,
+            type=checked,
             default=None,
             choices=BASELINES if option == "baseline" else None,
-            help=f"{method}: {what} (default {DEFAULTS[method][option]})",
+            help=f"{method}: {what}{', ' + span(*bounds) if bounds else ''} (default {DEFAULTS[method][option]})",
         )
     add_model_options(parser)
     parser.set_defaults(run=run_attribute)
@@ -74,7 +84,7 @@ def run_attribute(args: argparse.Namespace) -> int:
             raise AttributionError(f"--layer only applies to {' and '.join(_layer_methods())}, not {args.method}.")
         layer_info(args.layer)  # an unknown layer fails here, before the model loads
     options = {"layer": args.layer} if method.uses_layer else {}
-    for method_name, option, _, _ in METHOD_OPTIONS:
+    for method_name, option, *_ in METHOD_OPTIONS:
         value = getattr(args, option)
         if value is not None:
             if args.method != method_name:

@@ -13,8 +13,9 @@ from interp.cli.common import (
     add_device,
     add_image,
     add_model_options,
+    add_top,
     add_weights,
-    check_top,
+    whole,
 )
 
 # -- info -----------------------------------------------------------------------------------------------------
@@ -73,7 +74,7 @@ INFO = Command("info", "weights source, device and the layer table", configure_i
 
 def configure_classify(parser: argparse.ArgumentParser) -> None:
     add_image(parser)
-    parser.add_argument("--top", type=int, default=5, help="how many classes (default 5)")
+    add_top(parser, 5, "classes")
     parser.add_argument("--json", action="store_true", help='print {"top": [{"index", "label", "probability"}]}')
     add_model_options(parser)
     parser.set_defaults(run=run_classify)
@@ -84,7 +85,6 @@ def run_classify(args: argparse.Namespace) -> int:
     from interp.network.loading import load_labels, load_model
     from interp.network.predict import classify
 
-    check_top(args.top)
     image = load_image(args.image, size=224, fit=args.fit)  # fail fast on a bad image, before loading the model
     model = load_model(args.weights, device=args.device)
     labels = load_labels(args.weights)
@@ -111,7 +111,9 @@ def configure_prefetch(parser: argparse.ArgumentParser) -> None:
         "INTERP_IMAGES_URL replaces the photos' URL pattern (a mirror; {file} is the file name). "
         "Exit status 1 when some file could not be fetched."
     )
-    parser.add_argument("--workers", type=int, default=4, help="parallel downloads, 1-32 (default 4)")
+    parser.add_argument(
+        "--workers", type=whole("--workers", 1, 32), default=4, help="parallel downloads, 1-32 (default 4)"
+    )
     parser.add_argument(
         "--verify", action="store_true", help="also check the SHA-256 of cached files (re-fetching bad ones)"
     )
@@ -198,18 +200,39 @@ def run_prefetch(args: argparse.Namespace) -> int:
         print(f"samples: {s['fetched']} fetched, {s['cached']} already cached, {s['failed']} failed (of {s['total']})")
     print(f"downloaded {report.bytes_fetched / 1e6:.1f} MB in {report.seconds:.1f} s")
     if report.failed:
-        shown = 5
         print(f"failed ({len(report.failed)}):")
-        for item in report.failed[:shown]:
-            print(f"  {item.name}: {item.reason}")
-        if len(report.failed) > shown:
-            print(f"  ... and {len(report.failed) - shown} more")
+        print_failures(report.failed)
     print(f"cache folder: {report.cache_dir} (photos in {photos.photos_cache_dir()})")
     if report.ok:
         print("All there: the app can now run offline (INTERP_OFFLINE=1 python -m streamlit run app.py).")
         return 0
-    print("Run `python -m interp prefetch` again to fetch what is missing; the files already fetched are kept.")
+    from interp.dataset import download
+
+    if any(item.cause in download.CACHE_CAUSES for item in report.failed):
+        print(
+            "Nothing more can be saved in the cache folder until it is fixed (see the reason above); the files "
+            "fetched so far are kept."
+        )
+    else:
+        print("Run `python -m interp prefetch` again to fetch what is missing; the files already fetched are kept.")
     return EXIT_ERROR
+
+
+def print_failures(failed, shown: int = 5) -> None:
+    """At most ``shown`` distinct reasons, each with the files it stopped (``name``, or ``name and N more``): the
+    first failure's (the cause, when the run stopped early), then the reasons that stopped the most files."""
+    by_reason: dict[str, list[str]] = {}
+    for item in failed:
+        by_reason.setdefault(item.reason or "no reason given", []).append(item.name)
+    first, *others = by_reason
+    picked = [first, *sorted(others, key=lambda reason: -len(by_reason[reason]))[: shown - 1]]
+    for reason in picked:
+        names = by_reason[reason]
+        who = names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more"
+        print(f"  {who}: {reason}")
+    if len(by_reason) > len(picked):
+        rest = sum(len(names) for reason, names in by_reason.items() if reason not in picked)
+        print(f"  ... and {rest} more, for other reasons")
 
 
 PREFETCH = Command("prefetch", PREFETCH_HELP, configure_prefetch)

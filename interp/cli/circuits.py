@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from interp.cli.common import Command, add_image, add_model_options, add_weights, check_top
+from interp.cli.common import Command, add_image, add_model_options, add_top, add_weights, span, whole
 from interp.errors import InterpError
 
 
@@ -36,7 +36,7 @@ def configure_edges(parser: argparse.ArgumentParser, incoming: bool) -> None:
     else:
         unit_help = f"LAYER:CHANNEL of {CHAIN[0]} .. {CHAIN[-2]}, e.g. mixed4c:447"
     parser.add_argument("unit", help=unit_help)
-    parser.add_argument("--top", type=int, default=10, help="how many units (default 10)")
+    add_top(parser, 10, "units")
     add_ranking(parser, "rank by the sum of positive weights (default), of negative weights, or of absolute ones")
     parser.add_argument("--check", default=None, help="comma list of units to rank as well, e.g. 4b:237,4b:373")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -57,7 +57,6 @@ def run_edges(args: argparse.Namespace) -> int:
     from interp.network.layers import LAYERS
     from interp.network.loading import load_labels, load_model
 
-    check_top(args.top)
     unit = block_unit(args.unit)  # fail fast on a bad name, before loading the model
     incoming = args.command == "inputs"
     other = source_layer(unit.layer) if incoming else target_layer(unit.layer)
@@ -122,6 +121,9 @@ OUTPUTS = Command("outputs", OUTPUTS_HELP, lambda parser: configure_edges(parser
 
 # -- circuit --------------------------------------------------------------------------------------------------
 
+#: The most inputs per unit a circuit follows: each layer back multiplies the units by up to this many.
+MAX_CIRCUIT_TOP = 10
+
 CIRCUIT_HELP = "a unit's circuit: its strongest inputs, theirs, and so on, read from the weights"
 
 
@@ -132,8 +134,19 @@ def configure_circuit(parser: argparse.ArgumentParser) -> None:
         ". The --top strongest inputs by expanded weight, --depth layers back; a unit reached twice is one node."
     )
     parser.add_argument("unit", help=f"LAYER:CHANNEL of {CHAIN[1]} .. {CHAIN[-2]}, e.g. mixed4c:278")
-    parser.add_argument("--depth", type=int, default=2, help="layers back (default 2)")
-    parser.add_argument("--top", type=int, default=3, help="inputs per unit (default 3)")
+    most_depth = len(CHAIN) - 2  # from a unit of the last block back to the first layer
+    parser.add_argument(
+        "--depth",
+        type=whole("--depth", 1, most_depth),
+        default=2,
+        help=f"layers back, {span(1, most_depth)} (default 2)",
+    )
+    parser.add_argument(
+        "--top",
+        type=whole("--top", 1, MAX_CIRCUIT_TOP),
+        default=3,
+        help=f"inputs per unit, {span(1, MAX_CIRCUIT_TOP)} (default 3)",
+    )
     add_ranking(parser, "ranking (default excite)")
     parser.add_argument(
         "--json",
@@ -151,8 +164,6 @@ def run_circuit(args: argparse.Namespace) -> int:
 
     unit = block_unit(args.unit)
     source_layer(unit.layer)
-    if args.depth < 1 or args.top < 1:
-        raise InterpError("--depth and --top must be at least 1.")
     graph = circuit_graph(load_model(args.weights, device="cpu"), unit, depth=args.depth, top=args.top, by=args.by)
     if args.json:
         print(json.dumps(graph.as_dict()))

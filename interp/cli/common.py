@@ -5,6 +5,7 @@ owns them when that command's parser is built (see :func:`interp.cli.build_parse
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -51,9 +52,75 @@ def add_image(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fit", choices=FITS, default="crop", help="centre-crop (default) or pad to square")
 
 
-def check_top(top: int) -> None:
-    if top < 1:
-        raise InterpError("--top must be at least 1.")
+class OptionError(InterpError):
+    """A number outside its option's range. Raised while the command line is parsed (by :func:`whole` and
+    :func:`real`), before anything is loaded, and reported as every other error is: one line, exit status 1.
+    Deliberately not a ValueError, which argparse would turn into a usage error of its own words."""
+
+
+def _number(value: float) -> str:
+    """A bound as the command line takes it: 0, 0.5, 1024, 1000000."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _in_range(option: str, text: str, kind: type, low, high):
+    what = "a whole number" if kind is int else "a number"
+    between = f"{what} between {_number(low)} and {_number(high)}"
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or (kind is float and not math.isfinite(value)):
+        raise OptionError(f"{option} {text!r} is not {what}: {option} must be {between}.")
+    if value < low:
+        least = f"{_number(low)} or more" if low == 0 else f"at least {_number(low)}"
+        raise OptionError(f"{option} {text} is out of range: {option} must be {least} ({between}).")
+    if value > high:
+        raise OptionError(f"{option} {text} is out of range: {option} must be at most {_number(high)} ({between}).")
+    return value
+
+
+class Bounded:
+    """An argparse ``type``: a number of ``kind`` from ``low`` to ``high``, else :class:`OptionError` naming
+    ``option``. Every number a command takes has one, so that no value can ask for hours of work or gigabytes of
+    memory (``attribute --steps 100000`` once asked numpy for 74.5 GiB)."""
+
+    def __init__(self, option: str, kind: type, low: float, high: float) -> None:
+        self.option, self.kind, self.low, self.high = option, kind, low, high
+        self.__name__ = "whole number" if kind is int else "number"  # what argparse would call it
+
+    def __call__(self, text: str):
+        return _in_range(self.option, text, self.kind, self.low, self.high)
+
+
+def whole(option: str, low: int, high: int) -> Bounded:
+    """A whole number from ``low`` to ``high`` (see :class:`Bounded`)."""
+    return Bounded(option, int, low, high)
+
+
+def real(option: str, low: float, high: float) -> Bounded:
+    """A finite number from ``low`` to ``high`` (see :class:`Bounded`)."""
+    return Bounded(option, float, low, high)
+
+
+def span(low: float, high: float) -> str:
+    """A range as the help texts say it: "1-1000"."""
+    return f"{_number(low)}-{_number(high)}"
+
+
+#: The most classes, photos or units any --top lists (the model has 1,000 classes, the atlas 1,000 photos, the
+#: widest layer 832 channels).
+MAX_TOP = 1000
+
+
+def add_top(parser: argparse.ArgumentParser, default: int, what: str, most: int = MAX_TOP) -> None:
+    """--top, the same way in every command that lists the strongest of something."""
+    parser.add_argument(
+        "--top",
+        type=whole("--top", 1, most),
+        default=default,
+        help=f"how many {what}, {span(1, most)} (default {default})",
+    )
 
 
 def check_out_file(path: str) -> str:

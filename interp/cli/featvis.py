@@ -10,9 +10,25 @@ from interp.cli.common import (
     Command,
     add_model_options,
     check_out_file,
+    real,
+    span,
     step_printer,
+    whole,
 )
 from interp.errors import InterpError
+
+#: Optimisation steps: a render costs time in proportion, never memory (512 is the published recipe).
+MAX_STEPS = 4096
+#: Seeds: whatever PyTorch's generator takes (a gallery adds the channel number to its base seed).
+MAX_SEED = 2**31 - 1
+#: Images optimised at once (--batch of render, --batch-size of gallery).
+MAX_BATCH = 64
+#: Pixels optimised at once, images x side x side: memory grows by about 1.75 KB a pixel (a render at 128 px:
+#: 394 MB peak; at 512 px: 830 MB; eight at 256 px: 1,308 MB), so this keeps any batch to the memory of the
+#: largest single image (1024 px), about 2.2 GB.
+MAX_BATCH_PIXELS = 1024 * 1024
+#: The diversity weight (around 1e2-1e3 is useful).
+MAX_DIVERSITY = 1e6
 
 
 def add_render_settings(parser: argparse.ArgumentParser, seed_help: str) -> None:
@@ -21,16 +37,37 @@ def add_render_settings(parser: argparse.ArgumentParser, seed_help: str) -> None
     from interp.featvis.param import PARAMETERISATIONS
 
     parser.add_argument(
-        "--size", type=int, default=128, help=f"image side in pixels, {MIN_SIZE}-{MAX_SIZE} (default 128)"
+        "--size",
+        type=whole("--size", MIN_SIZE, MAX_SIZE),
+        default=128,
+        help=f"image side in pixels, {span(MIN_SIZE, MAX_SIZE)} (default 128)",
     )
-    parser.add_argument("--steps", type=int, default=512, help="optimisation steps (default 512)")
-    parser.add_argument("--seed", type=int, default=0, help=seed_help)
+    parser.add_argument(
+        "--steps",
+        type=whole("--steps", 1, MAX_STEPS),
+        default=512,
+        help=f"optimisation steps, {span(1, MAX_STEPS)} (default 512)",
+    )
+    parser.add_argument(
+        "--seed", type=whole("--seed", 0, MAX_SEED), default=0, help=f"{seed_help}; {span(0, MAX_SEED)}"
+    )
     parser.add_argument(
         "--param",
         choices=tuple(PARAMETERISATIONS),
         default="fft",
         help="image parameterisation (default fft: the published recipe)",
     )
+
+
+def check_batch_pixels(images: int, size: int, option: str) -> None:
+    """Refuse a batch whose pixels (``images`` x ``size`` x ``size``) pass ``MAX_BATCH_PIXELS``."""
+    if images * size * size > MAX_BATCH_PIXELS:
+        most = max(1, MAX_BATCH_PIXELS // (size * size))
+        raise InterpError(
+            f"{option} {images} at --size {size} optimises {images * size * size / 1e6:.1f} million pixels at once, "
+            f"more than the {MAX_BATCH_PIXELS / 1e6:.1f} million a render may (about 2 GB of memory): "
+            f"use {option} {most} or less at this size, or a smaller --size."
+        )
 
 
 # -- render ---------------------------------------------------------------------------------------------------
@@ -57,14 +94,17 @@ def configure_render(parser: argparse.ArgumentParser) -> None:
         "jitter, the published recipe) or none (the image overfits to noise)",
     )
     parser.add_argument(
-        "--batch", type=int, default=1, help="render N images of the unit, saved as one grid (default 1)"
+        "--batch",
+        type=whole("--batch", 1, MAX_BATCH),
+        default=1,
+        help=f"render N images of the unit, saved as one grid, {span(1, MAX_BATCH)} (default 1)",
     )
     parser.add_argument(
         "--diversity",
-        type=float,
+        type=real("--diversity", 0.0, MAX_DIVERSITY),
         default=0.0,
-        help="weight W of a diversity term pushing the --batch images apart (default 0: independent "
-        "images); around 1e2-1e3 gives distinct facets for mid layers",
+        help=f"weight W of a diversity term pushing the --batch images apart, {span(0, MAX_DIVERSITY)} (default 0: "
+        "independent images); around 1e2-1e3 gives distinct facets for mid layers",
     )
     parser.add_argument("--negative", action="store_true", help="minimise the unit instead (on its pre-ReLU values)")
     parser.add_argument(
@@ -90,10 +130,7 @@ def run_render(args: argparse.Namespace) -> int:
     # Everything a person can get wrong is checked before the model loads.
     unit = parse_unit(args.unit)
     check_size_steps(args.size, args.steps)
-    if args.batch < 1:
-        raise InterpError(f"--batch must be at least 1 (got {args.batch}).")
-    if args.diversity < 0:
-        raise InterpError(f"--diversity must be 0 or more (got {args.diversity:g}).")
+    check_batch_pixels(args.batch, args.size, "--batch")
     fmt = check_out_file(args.out)
     pick_device(args.device)
 
@@ -162,7 +199,12 @@ def configure_gallery(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", required=True, help="output folder")
     add_render_settings(parser, seed_help="base seed: channel c uses SEED + c (default 0)")
-    parser.add_argument("--batch-size", type=int, default=32, help="units optimised together (default 32)")
+    parser.add_argument(
+        "--batch-size",
+        type=whole("--batch-size", 1, MAX_BATCH),
+        default=32,
+        help=f"units optimised together, {span(1, MAX_BATCH)} (default 32)",
+    )
     parser.add_argument(
         "--format",
         choices=FORMATS,
@@ -190,8 +232,7 @@ def run_gallery(args: argparse.Namespace) -> int:
     from interp.network.loading import load_model
 
     check_size_steps(args.size, args.steps)
-    if args.batch_size < 1:
-        raise InterpError(f"--batch-size must be at least 1 (got {args.batch_size}).")
+    check_batch_pixels(args.batch_size, args.size, "--batch-size")
     resolve_units(args.layers, args.units)  # fail on bad names before the model loads
     gallery_params(size=args.size, steps=args.steps, seed=args.seed, param=args.param)
     pick_device(args.device)

@@ -7,7 +7,12 @@ import argparse
 import json
 import sys
 
-from interp.cli.common import Command, add_model_options
+from interp.cli.common import Command, add_model_options, add_top, span, whole
+
+#: Photos in the collection: the most --photos or --mean-photos can take (either list is shorter).
+PHOTOS = 1000
+#: Feature numbers the command line takes; the autoencoder itself says how many it has (far fewer).
+MAX_FEATURE = 999_999
 
 SAE_HELP = "the sparse autoencoder on mixed4e: its held-out figures, and each feature's dataset examples"
 
@@ -51,13 +56,16 @@ def configure_sae(parser: argparse.ArgumentParser) -> None:
     )
     spliced.add_argument("--per-photo", action="store_true", help="with --json: each photo's top classes and KL too")
     spliced.add_argument(
-        "--photos", type=int, default=None, help="only the first N held-out photos (a quick check; not cached)"
+        "--photos",
+        type=whole("--photos", 1, PHOTOS),
+        default=None,
+        help=f"only the first N held-out photos, {span(1, PHOTOS)} (a quick check; not cached)",
     )
     spliced.add_argument(
         "--mean-photos",
-        type=int,
+        type=whole("--mean-photos", 1, PHOTOS),
         default=None,
-        help="the means from the first N training photos only (a quick check; not cached)",
+        help=f"the means from the first N training photos only, {span(1, PHOTOS)} (a quick check; not cached)",
     )
     spliced.add_argument(
         "--cached",
@@ -88,8 +96,12 @@ def configure_sae(parser: argparse.ArgumentParser) -> None:
     )
     purity.set_defaults(run=run_purity)
     examples = commands.add_parser("examples", help="the photos that excite a feature most, from the feature atlas")
-    examples.add_argument("feature", type=int, help="feature number, e.g. 12")
-    examples.add_argument("--top", type=int, default=10, help="how many photos (default 10)")
+    examples.add_argument(
+        "feature",
+        type=whole("feature", 0, MAX_FEATURE),
+        help=f"feature number, e.g. 12; {span(0, MAX_FEATURE)} (the autoencoder says how many it has)",
+    )
+    add_top(examples, 10, "photos")
     examples.add_argument(
         "--json",
         action="store_true",
@@ -144,10 +156,6 @@ def run_splice(args: argparse.Namespace) -> int:
     from interp.errors import InterpError
     from interp.network.loading import load_labels, load_model
 
-    for option in ("photos", "mean_photos"):
-        value = getattr(args, option)
-        if value is not None and value < 1:
-            raise InterpError(f"--{option.replace('_', '-')} must be at least 1.")
     if args.write is not None and (args.photos is not None or args.mean_photos is not None):
         raise InterpError("--write ships the full run only: leave out --photos and --mean-photos.")
     autoencoder = sae.load_sae()

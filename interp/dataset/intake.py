@@ -6,10 +6,16 @@
   subclass of :class:`~interp.errors.ImageError` (``ImageSourceError``, ``ImageTooLarge``,
   ``UnsupportedImage``, ``CorruptImage``) whose message is meant for a person: what is wrong, what to do;
 * accepts JPEG, PNG, WebP, BMP, TIFF and GIF (first frame), and names any other format it refuses (SVG,
-  HEIC, AVIF, PSD, ICO, PDF ... included);
+  HEIC, AVIF, PSD, ICO, CUR, PDF ... included); a file in a format Pillow recognises by its first bytes but the
+  app does not read is refused by name without being parsed at all;
+* refuses a JPEG whose header claims more pixels than its data can possibly hold (a header altered to
+  7900 x 7900 over a 540 x 720 photo would otherwise decode to a grey square);
 * bounds memory before decoding: the pixel count (``max_pixels``) and the memory the decoder itself will
   take (``max_memory``: the decoded pixels, plus what libwebp and progressive JPEG decoding hold on top)
   are read from the header, and JPEGs are decoded at 1/2, 1/4 or 1/8 scale when that is enough;
+* decodes within the process's budget: a large decode takes its turn in :func:`interp.jobs.decoding` (a
+  process-wide budget of decoded bytes, so that many uploads at once cannot add up), is refused as busy where
+  the process keeps a memory budget and is near it, and hands its memory back to the system when done;
 * never makes a full-size copy in another mode: the decoded pixels are turned into RGB and shrunk a tile
   at a time (``reduce``, a box filter), so a 16-bit, float, RGBA or palette image of 8000 x 8000 costs its
   decoded size and a few MB more;
@@ -38,6 +44,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from interp import jobs
 from interp.errors import (
     CorruptImage,
     ImageError,
@@ -45,9 +52,11 @@ from interp.errors import (
     ImageTooLarge,
     UnsupportedImage,
 )
+from interp.memory import megabytes
 
 __all__ = [
     "ALPHA_BACKGROUND",
+    "FILE_LIMIT_TEXT",
     "MAX_BYTES",
     "MAX_MEMORY",
     "MAX_PIXELS",
@@ -58,6 +67,7 @@ __all__ = [
     "SUPPORTED_TEXT",
     "IntakeResult",
     "load_image",
+    "megabytes",
     "pil_to_tensor",
     "tensor_to_pil",
     "to_rgb",
@@ -65,9 +75,10 @@ __all__ = [
 
 #: Largest image (width x height, from the header) that is decoded at all.
 MAX_PIXELS = 64_000_000
-#: Largest file accepted, in bytes.
-MAX_BYTES = 25 * 1024 * 1024
-#: Most memory the decoder may take for one image, estimated from the header before decoding (bytes).
+#: Largest file accepted, in bytes: 25 MB of 1,000,000 bytes, the unit the browser's uploader uses (it refuses
+#: a larger file itself, saying "File must be 25.0MB or smaller"; .streamlit/config.toml's maxUploadSize = 25).
+MAX_BYTES = 25_000_000
+#: Most memory the decoder may take for one image, estimated from the header before decoding (bytes; 268 MB).
 #: A 64-megapixel RGBA, float or 32-bit image (4 bytes a pixel) fits; see ``_decoding_memory``.
 MAX_MEMORY = 256 * 1024 * 1024
 #: Transparent pixels and letterbox bars become this neutral mid-grey (close to the model's mean).
@@ -89,10 +100,13 @@ SUPPORTED_FORMATS = {
 }
 #: The same, in words: what a person may give.
 SUPPORTED_TEXT = "JPEG, PNG, WebP, BMP, TIFF and GIF"
-_CONVERT_HINT = "save or export it as JPEG or PNG and try again"
+#: The file limit in words, the same in the browser and on the command line: "25.0 MB".
+FILE_LIMIT_TEXT = megabytes(MAX_BYTES)
 
-# Pillow decodes an icon's largest image while opening it, before its size could be checked: refused unopened.
-_DECODED_WHEN_OPENED = ("ICO",)
+# Pillow's icon and cursor plugins decode an image while opening the file, before its size could be checked:
+# never opened, only named.
+_DECODED_WHEN_OPENED = ("ICO", "CUR")
+_CONVERT_HINT = "save or export it as JPEG or PNG and try again"
 
 # Formats Pillow cannot open but a person may well upload, told apart by their first bytes.
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
@@ -302,7 +316,7 @@ def _read_source(source, max_bytes: int) -> bytes:
         raise ImageSourceError("The file is empty (0 bytes); choose the image file itself.")
     if len(data) > max_bytes:
         raise ImageTooLarge(
-            f"The file is larger than {_megabytes(max_bytes)}, the limit; save the image smaller or as a JPEG."
+            f"The file is larger than {megabytes(max_bytes)}, the limit; save the image smaller or as a JPEG."
         )
     return data
 
@@ -324,14 +338,20 @@ def _read_path(path: str | bytes, max_bytes: int) -> bytes:
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
-    """Open lazily (header only) and refuse formats outside ``SUPPORTED_FORMATS``, by name."""
+    """Open lazily (header only) and refuse formats outside ``SUPPORTED_FORMATS``, by name.
+
+    Bytes that a supported format's plugin recognises are opened by the supported plugins alone. Other bytes
+    are offered to the other plugins, so that the format can be named, except the icon and cursor plugins,
+    which decode while opening, before any size could be checked: bytes that no other plugin opens but they
+    would recognise are named as theirs unopened (a TGA file can begin like a cursor, so they come last)."""
     Image.init()  # every Pillow plugin registered, so that any format it knows can be named
     head = data[:16]  # what Pillow's plugins look at to recognise a format
-    refused = _accepting(head, _DECODED_WHEN_OPENED)
-    if refused:
-        raise _unsupported_format(refused, _format_description(refused))
-    try:
+    supported = _accepting(head, SUPPORTED_FORMATS) is not None
+    if supported:
+        formats = [name for name in Image.OPEN if name in SUPPORTED_FORMATS]
+    else:
         formats = [name for name in Image.OPEN if name not in _DECODED_WHEN_OPENED]
+    try:
         image = Image.open(io.BytesIO(data), formats=formats)
     except UnidentifiedImageError:
         raise _unidentified(data) from None
@@ -339,7 +359,7 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
         # The Warning only arrives here if warnings are escalated to errors (e.g. pytest -W error).
         raise _bomb_error(error, max_pixels) from None
     except _DECODE_ERRORS as error:
-        raise _corrupt(error) from None
+        raise (_corrupt(error) if supported else _unidentified(data)) from None
     if image.format not in SUPPORTED_FORMATS:
         name = image.format or "unknown"
         description = getattr(image, "format_description", None)
@@ -352,7 +372,8 @@ def _accepting(head: bytes, formats) -> str | None:
     """The first of ``formats`` whose Pillow plugin recognises ``head`` as its own (by its magic bytes)."""
     for name in formats:
         accept = Image.OPEN.get(name, (None, None))[1]
-        if accept is not None and accept(head):
+        found = accept(head) if accept is not None else False
+        if found and not isinstance(found, str):  # a string says the plugin is there but cannot read it here
             return name
     return None
 
@@ -382,6 +403,12 @@ def _unidentified(data: bytes) -> ImageError:
         return UnsupportedImage(
             f"{known} files are not supported; supported formats are {SUPPORTED_TEXT}: {_CONVERT_HINT}."
         )
+    # A format Pillow recognises by its first bytes but could not open here (or would decode to open: an icon,
+    # a cursor): unsupported, by name, rather than "corrupt".
+    others = [name for name in Image.OPEN if name not in SUPPORTED_FORMATS and name not in _DECODED_WHEN_OPENED]
+    recognised = _accepting(data[:16], [*others, *_DECODED_WHEN_OPENED])
+    if recognised:
+        return _unsupported_format(recognised, _format_description(recognised))
     return UnsupportedImage(
         f"This does not look like an image (no known image format recognised); "
         f"upload a {SUPPORTED_TEXT.replace(' and ', ' or ')} file."
@@ -438,8 +465,29 @@ def _process(
         # for big photos. Ask for just enough that the square side stays >= display_side.
         scale = display_side / side
         image.draft(image.mode, (max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))))
-    _check_memory(image, fmt, data, (width, height), max_memory)
+        _check_jpeg_data(image, data, (width, height))
+    needed = _check_memory(image, fmt, data, (width, height), max_memory)
+    # In its turn in the process's decode budget (and refused as busy near the memory budget); the decoded
+    # pixels are let go (close) before the turn ends, which hands the memory back to the system.
+    with jobs.decoding(needed):
+        result = _decode(image, fmt, notes, size=size, fit=fit, display_side=display_side, width=width, height=height)
+        image.close()
+    return result
 
+
+def _decode(
+    image: Image.Image,
+    fmt: str,
+    notes: list[str],
+    *,
+    size: int,
+    fit: str,
+    display_side: int,
+    width: int,
+    height: int,
+) -> IntakeResult:
+    """Decode ``image`` (its size already checked) and make the square, the display image and the tensor."""
+    side = min(width, height) if fit == "crop" else max(width, height)
     image.load()  # decoding errors surface here (truncated, corrupt)
 
     orientation = _orientation(image)
@@ -496,16 +544,17 @@ def _process(
 # --------------------------------------------------------------------------------------------
 
 
-def _check_memory(image: Image.Image, fmt: str, data: bytes, header_size: tuple[int, int], limit: int) -> None:
-    """Refuse, before decoding, an image whose decoder would take more than ``limit`` bytes."""
+def _check_memory(image: Image.Image, fmt: str, data: bytes, header_size: tuple[int, int], limit: int) -> int:
+    """Refuse, before decoding, an image whose decoder would take more than ``limit`` bytes; else how much it
+    will take."""
     needed, kind = _decoding_memory(image, fmt, data, header_size)
     if needed <= limit:
-        return
+        return needed
     width, height = header_size
     most = limit / (needed / (width * height))  # the pixel count this kind of image may have
     raise ImageTooLarge(
-        f"This {kind} is {width} x {height} pixels: decoding it would take about {_megabytes(needed)} of memory, "
-        f"over the {_megabytes(limit)} limit. Save it smaller (at most {_megapixels_below(most)} megapixels)"
+        f"This {kind} is {width} x {height} pixels: decoding it would take about {megabytes(needed)} of memory, "
+        f"over the {megabytes(limit)} limit. Save it smaller (at most {_megapixels_below(most)} megapixels)"
         + (", or as a baseline JPEG or a PNG," if kind != "image" else "")
         + " and try again."
     )
@@ -534,13 +583,77 @@ def _decoding_memory(image: Image.Image, fmt: str, data: bytes, header_size: tup
 
 def _jpeg_coefficient_bytes(layers: list[tuple], width: int, height: int) -> int:
     """libjpeg's whole-image coefficient buffer: 64 coefficients of 2 bytes per 8 x 8 block of each component."""
+    return _jpeg_blocks(layers, width, height) * 64 * 2
+
+
+def _jpeg_blocks(layers: list[tuple], width: int, height: int) -> int:
+    """How many 8 x 8 blocks a ``width`` x ``height`` JPEG with these components (``image.layer``) codes."""
     h_max = max(layer[1] for layer in layers)
     v_max = max(layer[2] for layer in layers)
-    blocks = sum(
+    return sum(
         math.ceil(math.ceil(width * h / h_max) / 8) * math.ceil(math.ceil(height * v / v_max) / 8)
         for _, h, v, _ in layers
     )
-    return blocks * 64 * 2
+
+
+# Huffman-coded JPEGs, by their frame marker: the fewest bits every 8 x 8 block costs. Sequential: a DC code and
+# at least one AC code (an end-of-block, or the coefficients themselves), each of at least 1 bit. Progressive:
+# at least the DC code of its first DC scan. Arithmetic-coded and lossless JPEGs have no such floor.
+_JPEG_BITS_PER_BLOCK = {0xC0: 2, 0xC1: 2, 0xC2: 1}
+
+
+def _check_jpeg_data(image: Image.Image, data: bytes, header_size: tuple[int, int]) -> None:
+    """Refuse a JPEG whose coded data is too short for the size its header claims: libjpeg fills what is missing
+    with grey instead of failing, so a header altered to 7900 x 7900 over a 540 x 720 photo would be accepted
+    as a grey square. Every block costs at least a bit or two (``_JPEG_BITS_PER_BLOCK``), so fewer coded bytes
+    than that are proof; an intact file is never refused (its data is never below the floor)."""
+    frame, coded = _jpeg_coded_bytes(data)
+    floor = _JPEG_BITS_PER_BLOCK.get(frame)
+    if floor is None or not image.layer:
+        return
+    width, height = header_size
+    if coded * 8 < _jpeg_blocks(image.layer, width, height) * floor:
+        raise CorruptImage(
+            f"This JPEG's header says it is {width} x {height} pixels, but the file holds far too little image "
+            "data for that: it is truncated, or its header was altered. Save or export the image again, or "
+            "choose another file."
+        )
+
+
+def _jpeg_coded_bytes(data: bytes) -> tuple[int | None, int]:
+    """(the frame marker, the bytes of entropy-coded data in all scans up to the first end-of-image) of a JPEG
+    stream; (None, 0) where the stream cannot be walked (the decoder will judge it)."""
+    frame, coded, i, end = None, 0, 2, len(data)
+    while i + 4 <= end:
+        if data[i] != 0xFF:
+            return None, 0
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xD9:  # end of image
+            break
+        if 0xD0 <= marker <= 0xD8 or marker == 0x01:  # markers without a length
+            i += 2
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) and frame is None:
+            frame = marker
+        i += 2 + length
+        if marker == 0xDA:  # a scan: its coded data runs to the next marker that is not a stuffed 0 or a restart
+            start = i
+            while True:
+                i = data.find(b"\xff", i)
+                if i < 0 or i + 1 >= end:
+                    i = end
+                    break
+                follower = data[i + 1]
+                if follower == 0x00 or 0xD0 <= follower <= 0xD7 or follower == 0xFF:
+                    i += 1 if follower == 0xFF else 2
+                    continue
+                break
+            coded += i - start
+    return frame, coded
 
 
 def _first_scan_components(data: bytes) -> int:
@@ -755,7 +868,7 @@ def _corrupt(error: BaseException) -> CorruptImage:
 
 def _too_many_bytes(length: int, limit: int) -> ImageTooLarge:
     return ImageTooLarge(
-        f"The file is {_megabytes(length)}; the limit is {_megabytes(limit)}. Save the image smaller or as a JPEG."
+        f"The file is {megabytes(length)}; the limit is {megabytes(limit)}. Save the image smaller or as a JPEG."
     )
 
 
@@ -788,10 +901,6 @@ def _megapixels_below(pixels: float) -> str:
     decimals = 0 if value >= 10 else 2 - math.floor(math.log10(value))
     text = f"{math.floor(value * 10**decimals) / 10**decimals:.{decimals}f}"
     return text.rstrip("0").rstrip(".") if decimals else text
-
-
-def _megabytes(count: int) -> str:
-    return f"{count / (1024 * 1024):.1f} MB" if count < 100 * 1024 * 1024 else f"{count / (1024 * 1024):.0f} MB"
 
 
 def _describe(error: BaseException) -> str:

@@ -7,9 +7,14 @@ committed. A photo is found, first hit wins:
 1. ``$INTERP_IMAGES_DIR/<file>`` when that variable is set (a local copy of the collection; nothing else is
    tried, and a folder that does not exist is an error);
 2. the cache, ``cache_dir()/photos/<file>``;
-3. a download into the cache with :func:`interp.dataset.download.fetch` (SHA-256 checked, written atomically) from
-   ``url_pattern`` (``$INTERP_IMAGES_URL`` or an argument replaces it: a mirror, or a local server in tests),
-   unless ``INTERP_OFFLINE`` forbids downloads.
+3. a download into the cache with :func:`interp.dataset.download.fetch` (SHA-256 checked against this list, which
+   is the hash registry; retried with back-off; written atomically) from ``url_pattern`` (``$INTERP_IMAGES_URL`` or
+   an argument replaces it: a mirror, or a local server in tests), unless ``INTERP_OFFLINE`` forbids downloads.
+
+A photo that cannot be had raises :class:`PhotoUnavailable`, whose ``cause`` says why (the folder of
+``INTERP_IMAGES_DIR`` is missing, the photo is not in it, offline, the network, a cache folder that is full or
+cannot be written, ...) and whose ``photo`` says which; :func:`cache_problem` tells whether the cache folder can
+take photos at all, so that no message suggests ``prefetch`` where it cannot help.
 
 :func:`prefetch` fetches everything a talk needs (the photos, and the web samples of assets/samples.json)
 ahead of time, skipping what is already cached, so that the app can then run offline.
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -30,8 +36,7 @@ from urllib.parse import quote
 
 from interp.dataset import download
 from interp.errors import DownloadError, InterpError
-from interp.network.weights import cache_dir
-from interp.paths import DATA_DIR
+from interp.paths import DATA_DIR, cache_dir
 from interp.progress import Progress
 
 DATA_PATH = DATA_DIR / "imagenet_samples.json"
@@ -40,7 +45,13 @@ IMAGES_DIR_ENV = "INTERP_IMAGES_DIR"
 IMAGES_URL_ENV = "INTERP_IMAGES_URL"
 CACHE_SUBDIR = "photos"
 MAX_WORKERS = 32
-STALE_PART_SECONDS = 3600  # a download's temporary file older than this was left by a killed process
+UNREACHABLE_LIMIT = 3  # this many files in a row that found no server (each after its retries) end a prefetch
+FULL_BYTES = 1_000_000  # less free space than this on the cache's disk: full (a photo is 0.1 MB on average)
+
+# Why a photo is unavailable (PhotoUnavailable.cause), besides the download's own causes (interp.dataset.download).
+FOLDER_MISSING = "images folder missing"  # INTERP_IMAGES_DIR names no folder
+NOT_IN_FOLDER = "not in images folder"  # INTERP_IMAGES_DIR is a folder, without this photo (or a damaged copy)
+NOT_FETCHED = "not fetched"  # not in the cache, and not to be fetched now (fetch=False)
 
 
 class PhotoError(InterpError, LookupError):
@@ -48,7 +59,14 @@ class PhotoError(InterpError, LookupError):
 
 
 class PhotoUnavailable(InterpError, FileNotFoundError):
-    """A photo is not on disk and could not (or may not) be downloaded; the message says how to get it."""
+    """A photo is not on disk and could not (or may not) be downloaded; the message says how to get it, ``cause``
+    why (:data:`FOLDER_MISSING`, :data:`NOT_IN_FOLDER`, :data:`NOT_FETCHED`, or a download's cause such as
+    ``offline``, ``unreachable``, ``disk full``, ``read-only``), and ``photo`` which one (``None``: not one photo)."""
+
+    def __init__(self, message: str, *, cause: str | None = None, photo: Photo | None = None):
+        super().__init__(message)
+        self.cause = cause
+        self.photo = photo
 
 
 class PhotoDataError(InterpError, ValueError):
@@ -173,17 +191,83 @@ def images_dir() -> Path | None:
         return None
     folder = Path(value).expanduser()
     if not folder.is_dir():
+        what = "a file, not a folder" if folder.exists() else "no such folder"
         raise PhotoUnavailable(
-            f"{IMAGES_DIR_ENV} is set to {folder}, but there is no such folder. Point it at a folder holding the "
-            f"ImageNet sample photos ({load_photos()[0].file}, ...), or unset it to use the cache "
-            f"({photos_cache_dir()}) and download the photos there."
+            f"{IMAGES_DIR_ENV} is set to {folder}, but that is {what}, so none of the 1,000 photos can be read. "
+            f"Point it at a folder holding the ImageNet sample photos ({load_photos()[0].file}, ...), or unset it "
+            f"to use the cache ({photos_cache_dir()}) and download the photos there.",
+            cause=FOLDER_MISSING,
         )
     return folder
 
 
+def missing_in_folder(folder: Path) -> int:
+    """How many of the collection's photos are absent from ``folder`` or have the wrong size (one listing)."""
+    try:
+        sizes = {entry.name: entry.stat().st_size for entry in os.scandir(folder) if entry.is_file()}
+    except OSError:
+        return len(load_photos())
+    return sum(1 for p in load_photos() if sizes.get(p.file) != p.bytes)
+
+
 def photos_cache_dir() -> Path:
-    """``cache_dir()/photos``: where downloaded photos are kept."""
-    return cache_dir() / CACHE_SUBDIR
+    """``cache_dir()/photos``: where downloaded photos are kept. The first call in a process removes what killed
+    downloads left there (:func:`interp.dataset.download.sweep_once`)."""
+    folder = cache_dir() / CACHE_SUBDIR
+    download.sweep_once(folder)
+    return folder
+
+
+@dataclass(frozen=True)
+class CacheProblem:
+    """Why the cache folder cannot take photos: ``cause`` (a download cause: ``disk full``, ``read-only``, ``no
+    permission``, ``not a folder``) and a message that says what to do."""
+
+    cause: str
+    message: str
+    folder: Path
+
+
+def cache_problem(folder: Path | None = None) -> CacheProblem | None:
+    """What keeps photos from being saved in the cache folder (``photos_cache_dir()``), or ``None`` when it can
+    take them: checked on the folder, or the nearest parent that exists, without writing anything."""
+    folder = photos_cache_dir() if folder is None else folder
+    existing = next((f for f in (folder, *folder.parents) if f.exists()), None)
+    elsewhere = f"set {download.CACHE_DIR_ENV} to a folder that can be written"
+    if existing is None:
+        return None
+    if not existing.is_dir():
+        return CacheProblem(
+            download.NOT_A_FOLDER,
+            f"The photo cache {folder} cannot be made: {existing} is a file, not a folder. Move it away, or "
+            f"{elsewhere}.",
+            folder,
+        )
+    try:
+        free = shutil.disk_usage(existing).free
+        read_only = bool(os.statvfs(existing).f_flag & os.ST_RDONLY) if hasattr(os, "statvfs") else False
+    except OSError:
+        return None
+    if read_only:
+        return CacheProblem(
+            download.READ_ONLY,
+            f"The photo cache {folder} is on a read-only file system, so no photo can be saved there: {elsewhere}.",
+            folder,
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return CacheProblem(
+            download.NO_PERMISSION,
+            f"The photo cache {folder} cannot be written by this user, so no photo can be saved there: {elsewhere}.",
+            folder,
+        )
+    if free < FULL_BYTES:
+        return CacheProblem(
+            download.DISK_FULL,
+            f"The disk of the photo cache {folder} is full ({free / 1e6:.1f} MB free; the 1,000 photos take about "
+            f"110 MB). Free some space on it, or set {download.CACHE_DIR_ENV} to a folder on a disk with room.",
+            folder,
+        )
+    return None
 
 
 def url_pattern(override: str | None = None) -> str:
@@ -226,7 +310,10 @@ def photo_path(
     Raises :class:`PhotoUnavailable` with a how-to message when the photo cannot be had.
     """
     p = _as_photo(item)
-    folder = images_dir()
+    try:
+        folder = images_dir()
+    except PhotoUnavailable as error:
+        raise PhotoUnavailable(str(error), cause=error.cause, photo=p) from None
     if folder is not None:
         path = folder / p.file
         if _intact(path, p.bytes):
@@ -239,19 +326,29 @@ def photo_path(
         raise PhotoUnavailable(
             f"The photo '{p.label}' ({p.file}) is not in {IMAGES_DIR_ENV}={folder}: {problem}. Copy the whole "
             f"collection there (from {source().repository}), or unset {IMAGES_DIR_ENV} to download photos into "
-            f"the cache instead."
+            f"the cache instead.",
+            cause=NOT_IN_FOLDER,
+            photo=p,
         )
     path = photos_cache_dir() / p.file
     if _intact(path, p.bytes):
         return path
     if not fetch or download.is_offline():
-        raise PhotoUnavailable(_missing_message(p, path))
+        raise PhotoUnavailable(
+            _missing_message(p, path), cause=download.OFFLINE if download.is_offline() else NOT_FETCHED, photo=p
+        )
     try:
         download.fetch(url or download_url(p), path, sha256=p.sha256, progress=progress)
     except DownloadError as error:
+        cause = getattr(error, "cause", None)
+        advice = (
+            ""  # the cache folder is the problem, and the download's message says what to do about it
+            if cause in download.CACHE_CAUSES
+            else f" Run `python -m interp prefetch` later to try again, or set {IMAGES_DIR_ENV} to a folder holding "
+            "the photos."
+        )
         raise PhotoUnavailable(
-            f"The photo '{p.label}' ({p.file}) could not be fetched. {error} Run `python -m interp prefetch` "
-            f"later to try again, or set {IMAGES_DIR_ENV} to a folder holding the photos."
+            f"The photo '{p.label}' ({p.file}) could not be fetched. {error}{advice}", cause=cause, photo=p
         ) from error
     return path
 
@@ -274,6 +371,12 @@ def _missing_message(p: Photo, path: Path) -> str:
         else "it was not to be downloaded now"
     )
     state = "is damaged in the cache" if path.exists() else "is not in the cache"
+    problem = cache_problem(path.parent)
+    if problem is not None:  # prefetch could not save anything there either
+        return (
+            f"The photo '{p.label}' ({p.file}) {state} ({path}), and {why}. {problem.message} Or set "
+            f"{IMAGES_DIR_ENV} to a folder holding the photos."
+        )
     return (
         f"The photo '{p.label}' ({p.file}) {state} ({path}), and {why}. To have all 1000 photos offline, run "
         f"`python -m interp prefetch` once while online (it saves them, about 110 MB, in {path.parent}), or set "
@@ -321,6 +424,7 @@ class PrefetchItem:
     path: str
     reason: str | None = None
     bytes: int = 0  # downloaded by this run
+    cause: str | None = None  # a failure's cause (PhotoUnavailable.cause's words)
 
 
 @dataclass
@@ -361,7 +465,7 @@ class PrefetchReport:
             "ok": self.ok,
             "photos": {**counts("photo"), "source": IMAGES_DIR_ENV if self.images_dir else "cache"},
             "samples": counts("sample"),
-            "failures": [{"kind": i.kind, "name": i.name, "reason": i.reason} for i in self.failed],
+            "failures": [{"kind": i.kind, "name": i.name, "reason": i.reason, "cause": i.cause} for i in self.failed],
             "bytes_fetched": self.bytes_fetched,
             "seconds": round(self.seconds, 3),
             "cache_dir": str(self.cache_dir) if self.cache_dir else None,
@@ -396,6 +500,9 @@ def prefetch(
     Files already cached with the right size (``verify``: and SHA-256) are left alone; the rest are fetched
     by ``workers`` threads, each atomically, so an interrupted run leaves no half-written file and running it
     again fetches only what is missing. With ``$INTERP_IMAGES_DIR`` set, the photos are only checked there.
+    Where trying the rest cannot help, the run stops early and the files not tried fail with the reason: the
+    first failure to save in the cache folder (full, read-only, ...), or ``UNREACHABLE_LIMIT`` files in a row
+    that found no server.
     ``photos`` defaults to the whole collection, ``samples`` to the catalogue's entries with a ``url``.
     ``progress(done, total)`` counts files; ``on_item(item)`` is told each file's outcome first. Both are
     called from the calling thread. A failure is reported, not raised; Ctrl-C stops after the files in flight.
@@ -419,15 +526,16 @@ def prefetch(
             if getattr(s, "url", None):
                 jobs.append(_Job("sample", s.id, cached_path(s), s.url, s.sha256, None))
     report = PrefetchReport(cache_dir=cache_dir(), images_dir=folder)
-    if folder is None:
-        _clear_stale_parts({job.path.parent for job in jobs})
+    for parent in {job.path.parent for job in jobs if job.url is not None}:
+        download.sweep_once(parent)
+    breaker = _Breaker()
     total = len(jobs)
     if progress is not None and total:
         progress(0, total)
     stop = threading.Event()
     pool = ThreadPoolExecutor(max_workers=min(workers, max(total, 1)), thread_name_prefix="prefetch")
     try:
-        futures = [pool.submit(_run_job, job, folder, verify, timeout, stop) for job in jobs]
+        futures = [pool.submit(_run_job, job, folder, verify, timeout, stop, breaker) for job in jobs]
         for future in as_completed(futures):
             item = future.result()
             report.items.append(item)
@@ -437,6 +545,7 @@ def prefetch(
                 progress(len(report.items), total)
     finally:
         stop.set()  # on Ctrl-C (or a callback's error): start nothing new; the downloads in flight finish whole
+        breaker.halt.set()  # ... and are not tried again
         pool.shutdown(wait=True, cancel_futures=True)
     order = {(job.kind, job.name): n for n, job in enumerate(jobs)}
     report.items.sort(key=lambda i: order[i.kind, i.name])
@@ -444,9 +553,45 @@ def prefetch(
     return report
 
 
-def _run_job(job: _Job, folder: Path | None, verify: bool, timeout: float, stop: threading.Event) -> PrefetchItem:
-    def item(status: str, reason: str | None = None, size: int = 0) -> PrefetchItem:
-        return PrefetchItem(job.kind, job.name, status, str(job.path), reason, size)
+class _Breaker:
+    """Ends a prefetch early where trying the other files cannot help: at the first file that could not be saved
+    in its folder (full, read-only, ...), or after ``UNREACHABLE_LIMIT`` files in a row found no server."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.unreachable = 0
+        self.tripped: tuple[str, str] | None = None  # (reason for the files not tried, cause)
+        self.halt = threading.Event()  # set when tripped (or the run stops): downloads in flight stop retrying
+
+    def record(self, item: PrefetchItem) -> None:
+        with self.lock:
+            if item.status == FETCHED:
+                self.unreachable = 0
+            elif item.status == FAILED and self.tripped is None:
+                if item.cause in download.CACHE_CAUSES:
+                    where = Path(item.path).parent
+                    self.tripped = (f"not tried: nothing can be saved in {where} ({item.cause})", item.cause)
+                    self.halt.set()
+                elif item.cause == download.UNREACHABLE:
+                    self.unreachable += 1
+                    if self.unreachable >= UNREACHABLE_LIMIT:
+                        self.tripped = (f"not tried: {UNREACHABLE_LIMIT} files in a row found no server", item.cause)
+                        self.halt.set()
+
+
+def _run_job(
+    job: _Job, folder: Path | None, verify: bool, timeout: float, stop: threading.Event, breaker: _Breaker
+) -> PrefetchItem:
+    result = _try_job(job, folder, verify, timeout, stop, breaker)
+    breaker.record(result)
+    return result
+
+
+def _try_job(
+    job: _Job, folder: Path | None, verify: bool, timeout: float, stop: threading.Event, breaker: _Breaker
+) -> PrefetchItem:
+    def item(status: str, reason: str | None = None, size: int = 0, cause: str | None = None) -> PrefetchItem:
+        return PrefetchItem(job.kind, job.name, status, str(job.path), reason, size, cause)
 
     if _intact(job.path, job.size, job.sha256 if verify else None):
         return item(CACHED)
@@ -457,29 +602,23 @@ def _run_job(job: _Job, folder: Path | None, verify: bool, timeout: float, stop:
                 if _size(job.path) != job.size
                 else "does not match its SHA-256"
             )
-            return item(FAILED, f"{job.path} {problem}; replace it (prefetch does not write into {IMAGES_DIR_ENV})")
-        return item(FAILED, f"missing from {IMAGES_DIR_ENV}={folder}; copy it there (prefetch does not write into it)")
+            return item(
+                FAILED,
+                f"{job.path} {problem}; replace it (prefetch does not write into {IMAGES_DIR_ENV})",
+                cause=NOT_IN_FOLDER,
+            )
+        return item(
+            FAILED,
+            f"missing from {IMAGES_DIR_ENV}={folder}; copy it there (prefetch does not write into it)",
+            cause=NOT_IN_FOLDER,
+        )
+    if breaker.tripped is not None:
+        reason, cause = breaker.tripped
+        return item(FAILED, reason, cause=cause)
     if stop.is_set():
         return item(FAILED, "not fetched: the run was stopped")
     try:
-        download.fetch(job.url, job.path, sha256=job.sha256, timeout=timeout)
+        download.fetch(job.url, job.path, sha256=job.sha256, timeout=timeout, stop=breaker.halt)
     except DownloadError as error:
-        return item(FAILED, str(error))
+        return item(FAILED, str(error), cause=getattr(error, "cause", None))
     return item(FETCHED, size=_size(job.path))
-
-
-def _clear_stale_parts(folders: Iterable[Path]) -> None:
-    """Remove temporary download files that a killed process left behind (older than an hour, so that a
-    download in progress elsewhere is not disturbed)."""
-    now = time.time()
-    for folder in folders:
-        try:
-            entries = list(folder.iterdir())
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                if ".part-" in entry.name and entry.is_file() and now - entry.stat().st_mtime > STALE_PART_SECONDS:
-                    entry.unlink()
-            except OSError:
-                pass

@@ -4,8 +4,7 @@ mouse."""
 
 from __future__ import annotations
 
-import uuid
-
+from interp import talks
 from ui.tour import talk_cut
 
 from .helpers import assert_healthy, goto, press, shots, step_title, wait, wait_for_url
@@ -87,7 +86,7 @@ def test_a_widget_used_with_the_mouse_does_not_keep_the_keys(app, page):
 def test_in_presenter_mode_the_clickers_keys_walk_the_talk_cut_across_chapters(app, page):
     cut = talk_cut()
     assert len({place.stop for place in cut}) >= 2, "the talk cut should span chapters"
-    goto(page, app.url(f"{cut[0].url}&presenter=t{uuid.uuid4().hex[:8]}"))
+    goto(page, app.url(f"{cut[0].url}&presenter={talks.new_secret()}"))
     for place in cut[1:]:  # PageDown: the cut's next step, skipping the steps outside it
         press(page, "PageDown")
         wait_for_url(page, rf"^/{place.stop.url_path}\?(.*&)?step={place.step.id}(&|$)")
@@ -96,7 +95,7 @@ def test_in_presenter_mode_the_clickers_keys_walk_the_talk_cut_across_chapters(a
     page.wait_for_timeout(800)
     assert f"step={cut[-1].step.id}" in page.url
     crossing = next(i for i in range(len(cut) - 1, 0, -1) if cut[i].stop != cut[i - 1].stop)
-    goto(page, app.url(f"{cut[crossing].url}&presenter=t{uuid.uuid4().hex[:8]}"))
+    goto(page, app.url(f"{cut[crossing].url}&presenter={talks.new_secret()}"))
     press(page, "PageUp")  # back across a chapter's start: the previous chapter's last talk step
     back = cut[crossing - 1]
     wait_for_url(page, rf"^/{back.stop.url_path}\?(.*&)?step={back.step.id}(&|$)")

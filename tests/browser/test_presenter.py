@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from urllib.parse import parse_qs, urlparse
 
+from interp import talks
 from ui.tour import around
 
 from .helpers import assert_healthy, goto, press, shots, step_title, wait, wait_for_url
@@ -30,7 +30,7 @@ def test_presenter_mode_shows_notes_a_clock_and_what_comes_next(app, page):
     assert not page.locator(".st-key-speaker_notes").count()
     plain = _font_px(page, ".st-key-narration p")
     press(page, "p")  # the presenter's key
-    wait_for_url(page, r"[?&]presenter=[a-z0-9]+")
+    wait_for_url(page, r"[?&]presenter=[A-Za-z0-9_-]{22,}(&|$)")  # the talk's secret, in this window only
     notes = page.locator(".st-key-speaker_notes")
     notes.wait_for()
     assert "Speaker notes" in notes.inner_text() and len(notes.inner_text()) > 40
@@ -49,11 +49,13 @@ def test_presenter_mode_shows_notes_a_clock_and_what_comes_next(app, page):
     assert box["y"] < page.viewport_size["height"] - 200, box
     assert not page.locator(".st-key-reading").count()
     assert _font_px(page, ".st-key-narration p") > plain  # the larger type scale
-    code = parse_qs(urlparse(page.url).query)["presenter"][0]
-    assert page.get_by_role("link", name=re.compile("Stage")).get_attribute("href") == f"?follow={code}"
-    press(page, "ArrowRight")  # the code stays in the address, so a reload keeps presenting
+    secret = parse_qs(urlparse(page.url).query)["presenter"][0]
+    stage_link = f"?follow={talks.public_code(secret)}"  # the stage follows the public code
+    assert page.get_by_role("link", name=re.compile("Stage")).get_attribute("href") == stage_link
+    assert secret not in page.locator(".st-key-presenter_bar").inner_html()
+    press(page, "ArrowRight")  # the secret stays in the address, so a reload keeps presenting
     wait_for_url(page, rf"^/{after.stop.url_path}\?(.*&)?step={after.step.id}(&|$)")
-    assert f"presenter={code}" in page.url
+    assert f"presenter={secret}" in page.url
     press(page, "p")
     wait(page)
     page.wait_for_timeout(500)
@@ -61,11 +63,12 @@ def test_presenter_mode_shows_notes_a_clock_and_what_comes_next(app, page):
 
 
 def test_the_stage_view_follows_the_presenter_step_by_step_and_across_chapters(app, browser, context):
-    code = "t" + uuid.uuid4().hex[:8]
+    secret = talks.new_secret()
+    code = talks.public_code(secret)
     chapters = [shots.load_page_steps(p) for p in shots.tour_pages()[1:3]]
     first, second = chapters
     speaker = context.new_page()
-    goto(speaker, app.url(f"{first.url_path}?step={first.steps[0][0]}&presenter={code}"))
+    goto(speaker, app.url(f"{first.url_path}?step={first.steps[0][0]}&presenter={secret}"))
     assert speaker.locator(".st-key-speaker_notes").count()
     # walk every step (the sidebar's switch; on, the keys walk the talk cut: tests/browser/test_keys.py)
     speaker.locator('[data-testid="stSidebar"] [data-testid="stCheckbox"]', has_text="Talk cut only").locator(

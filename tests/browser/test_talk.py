@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import statistics
 import time
-import uuid
 
+from interp import talks
 from ui.presenter import FOLLOW_POLL_S
 
 from .helpers import assert_healthy, goto, shots, step_title, wait
@@ -46,10 +46,10 @@ def _step_of(address: str) -> str:
 
 
 def test_a_talk_by_clicker_never_waits_over_two_seconds_for_a_step(fresh_app, browser, context):
-    code = "t" + uuid.uuid4().hex[:8]
+    secret = talks.new_secret()
     chapters = shots.tour_pages()
     speaker = context.new_page()
-    goto(speaker, fresh_app.url(f"{chapters[0]}?step=first&presenter={code}"))
+    goto(speaker, fresh_app.url(f"{chapters[0]}?step=first&presenter={secret}"))
     assert speaker.locator(".st-key-speaker_notes").count()
     # every step, not only the talk cut (the sidebar's switch): a step outside the cut may be shown too
     speaker.locator('[data-testid="stSidebar"] [data-testid="stCheckbox"]', has_text="Talk cut only").locator(
@@ -59,7 +59,7 @@ def test_a_talk_by_clicker_never_waits_over_two_seconds_for_a_step(fresh_app, br
     stage_context = browser.new_context(viewport={"width": 1280, "height": 720})
     try:
         stage = stage_context.new_page()
-        goto(stage, fresh_app.url(f"?follow={code}"))
+        goto(stage, fresh_app.url(f"?follow={talks.public_code(secret)}"))
 
         def on_speakers_step(page) -> bool:  # the stage's figure counts once it shows the presenter's step
             return _step_of(_address(page)) == _step_of(_address(speaker))

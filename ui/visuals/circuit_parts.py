@@ -110,7 +110,8 @@ def car_parts_stage(car: Role, parts: list[Role], scale: float) -> None:
     *cols, last = st.columns([1.4] * len(parts) + [1], gap="medium")
     for col, part in zip(cols, parts):
         with col:
-            st.markdown(f"**{part.spec.title.removeprefix('Car ').capitalize()}**", text_alignment="center")
+            name = part.spec.title.removeprefix("Car ").capitalize()
+            st.markdown(f"**“{name}”**", text_alignment="center")  # the article's name, in quotes: ours names less
             render, weights = st.columns(2, gap="small", vertical_alignment="center")
             render.image(enlarged(unit_picture(part.unit)[0]), width="stretch", output_format="JPEG")
             weights.image(cells_picture(np.asarray(part.evidence["kernel"]), scale), width="stretch")

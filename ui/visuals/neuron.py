@@ -15,7 +15,7 @@ from interp.dataset.pictures import overlay
 from interp.errors import InterpError, UnitError
 from interp.network.activations import capture
 from interp.network.layers import MAIN_LAYERS, parse_unit
-from ui import photos
+from ui import photos, plain
 from ui.analysis import main_activations
 from ui.featvis import FEATVIS_ASSETS, manifest, preset_label, unit_presets
 from ui.featvis import live_render as live_render_panel
@@ -175,10 +175,11 @@ def dataset_examples() -> None:
                 for col, (_, tile) in zip(st.columns(columns), tiles[row : row + columns]):
                     if isinstance(tile, tuple):
                         peak, rank, title, picture, act = tile
+                        shown = plain.prose(title.removeprefix("Your upload: ") if room else title)  # a file name
                         caption = (
-                            f"★ {title.removeprefix('Your upload: ')}: would rank #{rank}"
+                            f"★ {shown}: would rank #{rank}"
                             if room
-                            else f"★ {title} · would rank #{rank} of 1,000 · {peak:.0f}"
+                            else f"★ {shown} · would rank #{rank} of 1,000 · {peak:.0f}"
                         )
                         col.image(overlay(picture.display, act, vmax=vmax), width="stretch", caption=caption)
                     else:
