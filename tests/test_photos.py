@@ -29,7 +29,7 @@ from interp.dataset.samples import (
     load_catalog,
     sample_bytes,
 )
-from interp.network.weights import cache_dir
+from interp.paths import cache_dir
 
 SHARED_PHOTOS = Path(os.environ.get("INTERP_TEST_IMAGES") or SHARED / "images") / "imagenet-samples"
 LABEL_FILES = (

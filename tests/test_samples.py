@@ -29,7 +29,7 @@ from interp.dataset.samples import (
     sample_bytes,
 )
 from interp.errors import DownloadError
-from interp.network.weights import cache_dir
+from interp.paths import cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = b"\xff\xd8\xff\xe0 pretend this is a JPEG " * 50

@@ -25,10 +25,10 @@ from interp.network.weights import (
     RESOURCES,
     WEIGHTS,
     Located,
-    cache_dir,
     resolve,
     status,
 )
+from interp.paths import cache_dir
 
 FAKE = b"not really weights, but bytes with a known hash\n" * 100
 both = pytest.mark.parametrize("resource", RESOURCES, ids=lambda r: r.name)

@@ -2,7 +2,9 @@
 
 Pictures come from, in order: the project's precomputed gallery (``assets/featvis/gallery``), the user's
 own on-demand gallery in the cache folder (rendered here, in batches, resumable, shared by every session),
-or a Render button; until a unit has one, its grid cell shows its strongest photo (``ui.photos``). A unit's
+the quick picture shipped for every unit (``assets/featvis/units``), or a Render button (which also renders
+units that only have the quick picture, in more detail); a unit with no picture at all shows its strongest
+photo (``ui.photos``). A unit's
 page adds its dataset examples and the role it plays in the story (``interp.story.roles``), and the landing page
 lists every role. The URL holds the state (``?layer=mixed3b&page=3`` or ``?unit=mixed3b:379``).
 
@@ -126,19 +128,20 @@ def layer_grid() -> None:
     st.query_params.update({"layer": layer, "page": str(page)})
     channels = range((page - 1) * PER_PAGE, min(page * PER_PAGE, LAYERS[layer].channels))
     units = [Unit(layer, c) for c in channels]
-    missing = [u for u in units if picture_for(u) is None]
+    missing = [u for u in units if picture_for(u) is None]  # no picture at all: the strongest photo stands in
+    quick_only = [u for u in units if picture_for(u, quick=False) is None]  # at most the quick picture
     catalogue = load_catalogue()
-    if missing:
+    if quick_only:
         size, steps = on_demand_settings()
         if right.button(
-            f"Render the {len(missing)} missing pictures",
+            f"Render the {len(missing)} missing pictures" if missing else f"Render these {len(quick_only)} in detail",
             key="render_page",
-            type="secondary" if talking() else "primary",
+            type="secondary" if talking() or not missing else "primary",
             width="stretch",
             help=f"One optimisation for all of them ({size} px, {steps} steps); they are kept on this machine "
             "for next time.",
         ):
-            render_missing(missing)
+            render_missing(quick_only)
     # a unit without a picture shows its strongest photo, cropped around its peak (no model needed)
     tops = photos.top_photos(missing) if missing else {}
     per_row = STAGE_GRID_COLUMNS if talking() else GRID_COLUMNS
@@ -170,10 +173,11 @@ def layer_grid() -> None:
         f'{len(units) - len(missing)} of these {len(units)} units have a feature visualisation ("rendered"); '
         "the others show their strongest photo until one is rendered. ★: the story or the articles say what it is."
     )
-    if missing:
+    if quick_only:
         how_computed(
             f"Renders made here are kept in {on_demand_dir()}; `python -m interp render` makes them from the "
-            "command line."
+            "command line. The quick pictures every unit has come from `tools/render_all.py` "
+            "(assets/featvis/units)."
         )
 
 
@@ -193,6 +197,12 @@ def unit_page(unit: Unit, sections: dict[str, str]) -> None:
     with picture_col:
         if found:
             st.image(found[0], caption="Its feature visualisation: what excites it most", width="stretch")
+            if picture_for(unit, quick=False) is None and (
+                st.button(f"Render it in more detail ({size} px, {steps} steps)", key="render_channel")
+                or st.session_state.get(f"shown_{unit}_channel")
+            ):
+                st.session_state[f"shown_{unit}_channel"] = True
+                show_variant(unit, "channel", False, 1, size, steps)
         else:
             st.markdown(sections.get("No picture yet", ""))
             if st.button(f"Render its picture ({size} px, {steps} steps)", key="render_channel") or (

@@ -1,6 +1,10 @@
 """A unit's picture wherever the app shows one: its render (shipped, or rendered on this machine) else the crop of
 its strongest photo, and the renders made on demand (neuron, negative, four facets), queued like every render.
-The Microscope, the chapters and the Attribution lab all draw units through here."""
+The Microscope, the chapters and the Attribution lab all draw units through here.
+
+Renders, best first: the precomputed gallery (the units the story names, 128 px, 512 steps), the ones rendered
+on this machine, then the quick picture shipped for every channel of conv2d0 ... mixed5b
+(``assets/featvis/units``, ``tools/render_all.py``)."""
 
 from __future__ import annotations
 
@@ -13,11 +17,12 @@ from interp.circuits import block_unit
 from interp.errors import InterpError
 from interp.featvis import objectives as obj
 from interp.featvis import render
+from interp.featvis.bulk import shipped_picture
 from interp.featvis.gallery import load_index, render_gallery
 from interp.featvis.objectives import DIVERSITY_WEIGHT
 from interp.jobs import Cancelled
 from interp.network.layers import LAYERS, Unit, parse_unit
-from interp.network.weights import cache_dir
+from interp.paths import cache_dir
 from ui import jobs, photos
 from ui.featvis import FEATVIS_ASSETS, as_array, manifest
 from ui.resources import require_model, shared_model
@@ -43,9 +48,10 @@ def _index(folder: str) -> dict:
     return (load_index(folder) or {}).get("units", {})
 
 
-def picture_for(unit: Unit) -> tuple[str, str] | None:
+def picture_for(unit: Unit, *, quick: bool = True) -> tuple[str, str] | None:
     """(file, where) of the best picture we have of ``unit``'s channel objective, or None. A branch's unit
-    (mixed4c_5x5:63) is the same activation as its block's (mixed4c:447): either name finds the picture."""
+    (mixed4c_5x5:63) is the same activation as its block's (mixed4c:447): either name finds the picture.
+    ``quick=False`` leaves out the quick picture every unit has, to find the units worth rendering in more detail."""
     names = [str(unit)] + ([str(block_unit(unit))] if LAYERS[unit.layer].kind == "branch" else [])
     for folder, where in (
         (PRECOMPUTED, "precomputed, 128 px, 512 steps"),
@@ -56,6 +62,12 @@ def picture_for(unit: Unit) -> tuple[str, str] | None:
             entry = index.get(name)
             if entry and (folder / entry["file"]).is_file():
                 return str(folder / entry["file"]), where
+    if quick:
+        for name in names:
+            shipped = shipped_picture(parse_unit(name))
+            if shipped:
+                path, settings = shipped
+                return str(path), f"quick render made for every unit, {settings['size']} px, {settings['steps']} steps"
     return None
 
 

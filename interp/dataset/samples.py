@@ -16,8 +16,7 @@ from urllib.parse import urlparse
 
 from interp.dataset.download import fetch
 from interp.errors import DownloadError, InterpError
-from interp.network.weights import cache_dir
-from interp.paths import ASSETS_DIR
+from interp.paths import ASSETS_DIR, cache_dir
 from interp.progress import Progress
 
 ASSETS_DIR = ASSETS_DIR

@@ -59,6 +59,7 @@ GALLERY_VERSION = 1  # bump when the render recipe changes so that old galleries
 INDEX_NAME = "index.json"
 MIN_SIZE, MAX_SIZE = 16, 1024
 FORMATS = ("png", "jpg", "webp")
+DEFAULT_QUALITY = 90  # JPEG and WebP
 TRANSFORMS = "standard"
 OBJECTIVE = "channel"
 
@@ -71,6 +72,8 @@ __all__ = [
     "save_image",
     "make_grid",
     "check_size_steps",
+    "image_format",
+    "write_json",
     "GalleryProgress",
     "GalleryError",
     "GALLERY_VERSION",
@@ -134,7 +137,7 @@ def gallery_params(*, size: int, steps: int, seed: int, param: str) -> dict:
 def unit_path(unit: Unit | str, fmt: str = "png") -> str:
     """The image's path relative to the gallery folder: ``mixed3b/0379.png``."""
     u = parse_unit(unit) if isinstance(unit, str) else unit
-    return f"{u.layer}/{u.channel:04d}.{_ext(fmt)}"
+    return f"{u.layer}/{u.channel:04d}.{image_format(fmt)}"
 
 
 def load_index(out_dir: str | os.PathLike) -> dict | None:
@@ -155,18 +158,47 @@ def load_index(out_dir: str | os.PathLike) -> dict | None:
     return index
 
 
-def save_image(image: Image.Image, path: str | os.PathLike, fmt: str | None = None) -> None:
-    """Save atomically (temp file + ``os.replace``): PNG optimised, JPEG and WebP at quality 90. The format
-    defaults to the file's extension."""
+def save_image(
+    image: Image.Image, path: str | os.PathLike, fmt: str | None = None, *, quality: int | None = None
+) -> None:
+    """Save atomically (temp file + ``os.replace``), readable by everyone (0644): PNG optimised, JPEG and WebP at
+    ``quality`` (default 90; WebP with its slowest, smallest encoding). The format defaults to the file's
+    extension."""
     path = Path(path)
-    fmt = _ext(fmt or path.suffix.lstrip("."))
-    options = {"png": ("PNG", {"optimize": True}), "jpg": ("JPEG", {"quality": 90}), "webp": ("WEBP", {"quality": 90})}
+    fmt = image_format(fmt or path.suffix.lstrip("."))
+    quality = DEFAULT_QUALITY if quality is None else int(quality)
+    if not 1 <= quality <= 100:
+        raise GalleryError(f"quality must be 1 to 100 (got {quality}).")
+    options = {
+        "png": ("PNG", {"optimize": True}),
+        "jpg": ("JPEG", {"quality": quality}),
+        "webp": ("WEBP", {"quality": quality, "method": 6}),
+    }
     pil_format, kwargs = options[fmt]
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".{fmt}.tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
             image.convert("RGB").save(stream, pil_format, **kwargs)
+        os.chmod(temp, 0o644)  # mkstemp makes 0600: a picture is for everyone who can read the folder
+        os.replace(temp, path)
+    except BaseException:
+        _unlink(temp)
+        raise
+
+
+def write_json(path: str | os.PathLike, data: object) -> None:
+    """Write ``data`` as indented JSON atomically (temp file, fsync, ``os.replace``; 0644): a reader, or a run
+    killed at any moment, sees the old file or the new one, never half of one."""
+    path = Path(path)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".json.tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(data, stream, indent=1)
+            stream.write("\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temp, 0o644)
         os.replace(temp, path)
     except BaseException:
         _unlink(temp)
@@ -261,7 +293,7 @@ def render_gallery(
     check_size_steps(size, steps)
     if batch_size < 1:
         raise GalleryError(f"batch size must be at least 1 (got {batch_size}).")
-    fmt = _ext(fmt)
+    fmt = image_format(fmt)
     params = gallery_params(size=size, steps=steps, seed=seed, param=param)
     wanted = resolve_units(layers, units)
     out = Path(out_dir)
@@ -374,7 +406,8 @@ def _lock_for(out: Path):
         return _LOCKS.setdefault(key, threading.RLock())
 
 
-def _ext(fmt: str) -> str:
+def image_format(fmt: str) -> str:
+    """``fmt`` as this module names formats (png, jpg, webp; "jpeg" and ".png" accepted); GalleryError if unknown."""
     fmt = fmt.lower().lstrip(".")
     fmt = "jpg" if fmt == "jpeg" else fmt
     if fmt not in FORMATS:
@@ -463,14 +496,4 @@ def _merge_and_write(out: Path, params: dict, new: dict) -> dict:
 
 
 def _write_index(out: Path, index: dict) -> None:
-    handle, temp = tempfile.mkstemp(dir=out, prefix=".index.", suffix=".json.tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(index, stream, indent=1)
-            stream.write("\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, out / INDEX_NAME)
-    except BaseException:
-        _unlink(temp)
-        raise
+    write_json(out / INDEX_NAME, index)

@@ -26,7 +26,7 @@ def read_manifest(path: str | os.PathLike) -> dict:
     return _parse(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=32)  # the chapters' manifest and one per layer of the bulk pictures
 def _parse(path: str, mtime_ns: int, size: int) -> dict:
     """One version of the file (the key holds its time and size, so a new version is a new key)."""
     try:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from interp.dataset.download import file_sha256
 from interp.errors import WeightsUnavailable
-from interp.paths import DATA_DIR
+from interp.paths import DATA_DIR, cache_dir
 
 WEIGHTS_FILE = "inception5h.pth"
 LABELS_FILE = "inception5h_labels.txt"
@@ -30,8 +30,6 @@ LABELS_SHA256 = "e31abe887a0ab7caa5e28dcb9fe547a53720be32f6196a17bc3dcebfb8cd485
 
 BUNDLED_DIR = DATA_DIR / "weights"
 WEIGHTS_DIR_ENV = "INTERP_WEIGHTS_DIR"
-CACHE_DIR_ENV = "INTERP_CACHE_DIR"
-APP_DIR_NAME = "inside-inceptionv1"
 
 
 @dataclass(frozen=True)
@@ -55,18 +53,6 @@ SOURCES = ("explicit path", WEIGHTS_DIR_ENV, "bundled")
 class Located:
     path: Path
     source: str  # one of SOURCES
-
-
-def cache_dir() -> Path:
-    """``$INTERP_CACHE_DIR``, else ``$XDG_CACHE_HOME/inside-inceptionv1``, else ``~/.cache/inside-inceptionv1``.
-
-    Downloaded photos are cached here; the weights never are.
-    """
-    if explicit := os.environ.get(CACHE_DIR_ENV):
-        return Path(explicit).expanduser()
-    if xdg := os.environ.get("XDG_CACHE_HOME"):
-        return Path(xdg).expanduser() / APP_DIR_NAME
-    return Path.home() / ".cache" / APP_DIR_NAME
 
 
 def resolve(resource: Resource, path: str | os.PathLike | None = None) -> Located:

@@ -371,7 +371,7 @@ def cached_splice(
 ) -> dict:
     """:func:`splice` on the held-out photos, kept as JSON in ``cache_dir()/sae/`` under :func:`splice_key`, so a
     second call (another process, the app after the command line) reads it back. ``refresh``: compute it anew."""
-    from interp.network.weights import cache_dir
+    from interp.paths import cache_dir
 
     key = splice_key(model, sae, held_out_photos(every=sae.held_out_every))
     path = cache_dir() / CACHE_SUBDIR / f"splice-{key[:32]}.json" if key else None
