@@ -421,7 +421,8 @@ def test_a_car_part_shows_its_weights_into_the_car_detector(without_weights, pho
     assert at.button(key="role_into_car-wheels")
 
 
-def test_a_layer_without_renders_shows_a_photo_in_every_cell(without_weights, photos_dir):
+def test_a_layer_without_renders_shows_a_photo_in_every_cell(without_weights, photos_dir, monkeypatch, tmp_path):
+    monkeypatch.setattr("interp.featvis.bulk.BULK_DIR", tmp_path)  # no quick pictures shipped (as on a bare copy)
     at = microscope(layer="mixed4e", page="5")
     assert at.selectbox(key="microscope_layer").value == "mixed4e"
     cells = [c for c in captions(at) if c.startswith("top photo: ")]
