@@ -156,7 +156,6 @@ def _namer(layer: str) -> Callable[[int], str]:
 # -- drawn stimuli ------------------------------------------------------------------------------------------------
 
 
-
 def arc_tuning(response: torch.Tensor) -> torch.Tensor:
     """images x ... x H x W (the arcs, angle-major) -> angles x ...: the peak near the centre, over the radii."""
     centre = response.shape[-1] // 2
