@@ -23,6 +23,7 @@ import streamlit as st
 
 from interp.circuits import CHAIN, block_unit
 from interp.errors import UnitError
+from interp.featvis.bulk import shipped_picture
 from interp.network.layers import LAYERS, MAIN_LAYERS, Unit, parse_unit
 from interp.story.catalogue import load_catalogue
 from ui import links, photos
@@ -169,10 +170,21 @@ def layer_grid() -> None:
                             width="stretch",
                             caption=f"top photo: {top.label}" if top else "no photo",
                         )
-    st.caption(
-        f'{len(units) - len(missing)} of these {len(units)} units have a feature visualisation ("rendered"); '
-        "the others show their strongest photo until one is rendered. ★: the story or the articles say what it is."
-    )
+    if missing:
+        shown = (
+            f'{len(units) - len(missing)} of these {len(units)} units have a feature visualisation ("rendered"); '
+            "the others show their strongest photo until one is rendered."
+        )
+    else:
+        through_block = [block_unit(u) if LAYERS[u.layer].kind == "branch" else u for u in quick_only]
+        quick = next((found[1] for found in map(shipped_picture, through_block) if found), None)
+        shown = "Each picture is a feature visualisation: what excites that unit most." + (
+            f" {len(quick_only)} of them are quick renders ({quick['size']} px, {quick['steps']} steps) made for "
+            "every unit; open a unit for its photos, or render it in more detail."
+            if quick
+            else ""
+        )
+    st.caption(f"{shown} ★: the story or the articles say what it is.")
     if quick_only:
         how_computed(
             f"Renders made here are kept in {on_demand_dir()}; `python -m interp render` makes them from the "
