@@ -129,7 +129,8 @@ def layer_grid() -> None:
     st.query_params.update({"layer": layer, "page": str(page)})
     channels = range((page - 1) * PER_PAGE, min(page * PER_PAGE, LAYERS[layer].channels))
     units = [Unit(layer, c) for c in channels]
-    missing = [u for u in units if picture_for(u) is None]  # no picture at all: the strongest photo stands in
+    pictures = {u: picture_for(u) for u in units}  # looked up once: the button, the cells and the caption
+    missing = [u for u in units if pictures[u] is None]  # no picture at all: the strongest photo stands in
     quick_only = [u for u in units if picture_for(u, quick=False) is None]  # at most the quick picture
     catalogue = load_catalogue()
     if quick_only:
@@ -160,7 +161,7 @@ def layer_grid() -> None:
                         width="stretch",
                         help=hint or f"Open {unit}",
                     )
-                    found = picture_for(unit)
+                    found = pictures[unit]
                     if found:
                         st.image(found[0], width="stretch", caption="rendered")
                     else:
@@ -176,8 +177,8 @@ def layer_grid() -> None:
             "the others show their strongest photo until one is rendered."
         )
     else:
-        through_block = [block_unit(u) if LAYERS[u.layer].kind == "branch" else u for u in quick_only]
-        quick = next((found[1] for found in map(shipped_picture, through_block) if found), None)
+        shipped = shipped_picture(block_unit(quick_only[0])) if quick_only else None  # a branch's is its block's
+        quick = shipped[1] if shipped else None
         shown = "Each picture is a feature visualisation: what excites that unit most." + (
             f" {len(quick_only)} of them are quick renders ({quick['size']} px, {quick['steps']} steps) made for "
             "every unit; open a unit for its photos, or render it in more detail."
